@@ -1,0 +1,212 @@
+//! The catalog: image folders found the way docker-pkg's `scan` finds them
+//! (a folder with both `Dockerfile.template` and `changelog`, at any depth),
+//! each image's name and version from the FIRST changelog entry, parents from
+//! `control`, and rendering of every template against one config.
+
+use crate::changelog;
+use crate::config::Config;
+use crate::control::{self, Dependency};
+use crate::diag::Diagnostic;
+use crate::label::image_name;
+use crate::render::{Renderer, TEMPLATE};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One image folder.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Short name from the first changelog entry (the folder name when the
+    /// changelog is unreadable).
+    pub name: String,
+    /// Version from the first changelog entry.
+    pub version: Option<String>,
+    /// The folder, and the folder relative to the catalog root (`.` for the root).
+    pub dir: PathBuf,
+    pub rel_dir: String,
+    /// Parents declared in `control`.
+    pub depends: Vec<Dependency>,
+    /// Why this image cannot be used (broken changelog or control).
+    pub error: Option<Diagnostic>,
+}
+
+impl Image {
+    /// `registry/namespace/name:version`, when the version is known.
+    pub fn label(&self, config: &Config) -> Option<String> {
+        let version = self.version.as_ref()?;
+        Some(format!("{}:{version}", image_name(&config.registry(), &config.namespace(), &self.name)))
+    }
+
+    /// Path of a file in this image's folder as shown to users.
+    pub fn display_file(&self, root_display: &Path, file: &str) -> PathBuf {
+        root_display.join(&self.rel_dir).join(file)
+    }
+
+    /// Every version in the full changelog history (read on demand).
+    pub fn history(&self) -> Result<Vec<changelog::Entry>, Diagnostic> {
+        let path = self.dir.join("changelog");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&path, None, format!("cannot read: {e}")))?;
+        changelog::parse(&text, &path)
+    }
+}
+
+/// A catalog root: a directory of image folders and the config that governs it.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub root: PathBuf,
+    pub config: Config,
+    /// Images sorted by folder.
+    pub images: Vec<Image>,
+    /// Folders with one of the two required files but not the other.
+    pub warnings: Vec<Diagnostic>,
+    /// Images defined twice (the later folder is ignored).
+    pub errors: Vec<Diagnostic>,
+}
+
+/// The outcome of rendering one image.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub dockerfile: Result<String, Diagnostic>,
+    /// Images the template named through `image_tag`, in order, except those
+    /// that appear only in Dockerfile comment lines.
+    pub image_refs: Vec<String>,
+}
+
+fn relative(root: &Path, dir: &Path) -> String {
+    match dir.strip_prefix(root) {
+        Ok(p) if p.as_os_str().is_empty() => ".".to_owned(),
+        Ok(p) => p.to_string_lossy().into_owned(),
+        Err(_) => dir.to_string_lossy().into_owned(),
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, bool, bool)>) -> std::io::Result<()> {
+    let mut subdirs = Vec::new();
+    let (mut template, mut changelog) = (false, false);
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            subdirs.push(entry.path());
+        } else {
+            match entry.file_name().to_str() {
+                Some(TEMPLATE) => template = true,
+                Some("changelog") => changelog = true,
+                _ => {}
+            }
+        }
+    }
+    if template || changelog {
+        out.push((dir.to_owned(), template, changelog));
+    }
+    subdirs.sort();
+    for sub in subdirs {
+        walk(&sub, out)?;
+    }
+    Ok(())
+}
+
+fn load_image(root: &Path, dir: PathBuf, display_root: &Path) -> Image {
+    let rel_dir = relative(root, &dir);
+    let shown = display_root.join(&rel_dir);
+    let fallback = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut image = Image { name: fallback, version: None, dir, rel_dir, depends: vec![], error: None };
+    let changelog_path = shown.join("changelog");
+    match std::fs::read_to_string(image.dir.join("changelog")) {
+        Err(e) => image.error = Some(Diagnostic::new(&changelog_path, None, format!("cannot read: {e}"))),
+        Ok(text) => match changelog::parse_head(&text, &changelog_path) {
+            Ok(entry) => {
+                image.name = entry.name;
+                image.version = Some(entry.version);
+            }
+            Err(d) => image.error = Some(d),
+        },
+    }
+    let control_path = image.dir.join("control");
+    match std::fs::read_to_string(&control_path) {
+        Ok(text) => match control::parse_depends(&text, &shown.join("control")) {
+            Ok(deps) => image.depends = deps,
+            Err(d) => {
+                image.error.get_or_insert(d);
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            image.error.get_or_insert(Diagnostic::new(shown.join("control"), None, format!("cannot read: {e}")));
+        }
+    }
+    image
+}
+
+impl Catalog {
+    /// Scans `root`. Paths in diagnostics are shown relative to `display_root`
+    /// (usually the directory as the user named it). Only an unreadable root
+    /// is an error; broken images carry their own error.
+    pub fn scan(root: &Path, display_root: &Path, config: Config) -> Result<Catalog, Diagnostic> {
+        let mut found = Vec::new();
+        walk(root, &mut found).map_err(|e| Diagnostic::new(display_root, None, format!("cannot scan: {e}")))?;
+        let (mut warnings, mut errors) = (Vec::new(), Vec::new());
+        let mut images: Vec<Image> = Vec::new();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (dir, template, changelog) in found {
+            let shown = display_root.join(relative(root, &dir));
+            if !template {
+                warnings.push(Diagnostic::new(&shown, None, format!("ignored: has a changelog but no {TEMPLATE}")));
+                continue;
+            }
+            if !changelog {
+                warnings.push(Diagnostic::new(&shown, None, format!("ignored: has a {TEMPLATE} but no changelog")));
+                continue;
+            }
+            let image = load_image(root, dir, display_root);
+            if image.error.is_none() {
+                if let Some(first) = seen.get(&image.name) {
+                    errors.push(Diagnostic::new(
+                        shown.join("changelog"),
+                        Some(1),
+                        format!("image `{}` is already defined in {first}; this folder is ignored", image.name),
+                    ));
+                    continue;
+                }
+                seen.insert(image.name.clone(), image.rel_dir.clone());
+            }
+            images.push(image);
+        }
+        Ok(Catalog { root: root.to_owned(), config, images, warnings, errors })
+    }
+
+    /// Full labels of every loadable image plus `base_images`: what
+    /// `image_tag` can resolve.
+    pub fn known_images(&self) -> Vec<String> {
+        let mut known = self.config.base_images();
+        known.extend(self.images.iter().filter_map(|i| i.label(&self.config)));
+        known
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Image> {
+        self.images.iter().find(|i| i.name == name && i.error.is_none())
+    }
+
+    /// A renderer for this catalog's config and known images.
+    pub fn renderer(&self) -> Renderer {
+        Renderer::new(&self.config, self.known_images())
+    }
+
+    /// Renders one image; a load error short-circuits.
+    pub fn render(&self, renderer: &Renderer, image: &Image, display_root: &Path) -> Rendered {
+        if let Some(err) = &image.error {
+            return Rendered { dockerfile: Err(err.clone()), image_refs: vec![] };
+        }
+        let (dockerfile, mut image_refs) = renderer.render_tracking(&image.dir, &display_root.join(&image.rel_dir));
+        if let Ok(text) = &dockerfile {
+            // A reference that lands only in Dockerfile comments (`#FROM ...`)
+            // is no build dependency.
+            let (registry, namespace) = (self.config.registry(), self.config.namespace());
+            image_refs.retain(|short| {
+                let needle = format!("{}:", image_name(&registry, &namespace, short));
+                text.lines().any(|l| l.contains(&needle) && !l.trim_start().starts_with('#'))
+            });
+        }
+        Rendered { dockerfile, image_refs }
+    }
+}

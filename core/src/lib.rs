@@ -1,0 +1,19 @@
+//! dockyard's pure domain core: the docker-pkg catalog (config, changelogs,
+//! control files, templates), its dependency graph and Debian versions.
+//! Nothing here talks to Docker, a registry, a database or a browser.
+
+pub mod catalog;
+pub mod changelog;
+pub mod config;
+pub mod control;
+pub mod diag;
+pub mod graph;
+pub mod jinja_compat;
+pub mod label;
+pub mod ops;
+pub mod pyfmt;
+pub mod render;
+pub mod version;
+pub mod yaml;
+
+pub use diag::Diagnostic;

@@ -1,0 +1,108 @@
+//! Command-line definitions: every flag is declared here once.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dockyard_core::ops::RootSpec;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Keeps a CI fleet's Docker images honest: renders docker-pkg catalogs,
+/// shows their dependency graph and serves the dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "dockyard", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render every Dockerfile.template as docker-pkg 4.0.4 would.
+    Render(RenderArgs),
+    /// Show the dependency graph (control and image_tag) and its problems.
+    Graph(GraphArgs),
+    /// List the catalog's images with their versions.
+    Catalog(CatalogArgs),
+    /// Serve the dashboard.
+    Serve(ServeArgs),
+}
+
+/// Which catalog roots to read.
+#[derive(Debug, Args)]
+pub struct RootArgs {
+    /// The docker-pkg config file for DIR (default: DIR/config.yaml).
+    #[arg(long, short = 'c', value_name = "CONFIG.yaml")]
+    pub config: Option<PathBuf>,
+    /// The catalog directory, scanned recursively.
+    #[arg(value_name = "DIR", required_unless_present = "root")]
+    pub dir: Option<PathBuf>,
+    /// A further root as CONFIG.yaml=DIR (repeatable), for installations
+    /// with several catalogs.
+    #[arg(long, value_name = "CONFIG.yaml=DIR", value_parser = parse_root)]
+    pub root: Vec<RootSpec>,
+}
+
+fn parse_root(s: &str) -> Result<RootSpec, String> {
+    let (config, dir) = s.split_once('=').ok_or("expected CONFIG.yaml=DIR")?;
+    Ok(RootSpec::new(dir.into(), Some(config.into())))
+}
+
+impl RootArgs {
+    /// Every root named on the command line, in order.
+    pub fn roots(&self) -> Vec<RootSpec> {
+        let mut roots: Vec<RootSpec> = self.dir.iter().map(|d| RootSpec::new(d.clone(), self.config.clone())).collect();
+        roots.extend(self.root.iter().cloned());
+        roots
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub roots: RootArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Render only these images (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub image: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub roots: RootArgs,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    #[command(flatten)]
+    pub roots: RootArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000", env = "DOCKYARD_ADDR")]
+    pub addr: SocketAddr,
+    /// Directory holding the built front end (pkg/ and style).
+    #[arg(long, env = "DOCKYARD_SITE", default_value = "target/site")]
+    pub site: PathBuf,
+    #[command(flatten)]
+    pub roots: RootArgs,
+}

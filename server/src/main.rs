@@ -1,0 +1,19 @@
+//! The `dockyard` command: parses the command line and hands off to the
+//! command it names.
+
+mod cli;
+mod commands;
+mod serve;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Render(args) => commands::render(&args),
+        cli::Command::Graph(args) => commands::graph(&args),
+        cli::Command::Catalog(args) => commands::catalog(&args),
+        cli::Command::Serve(args) => serve::run(args),
+    }
+}
