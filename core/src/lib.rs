@@ -12,6 +12,7 @@ pub mod jinja_compat;
 pub mod label;
 pub mod ops;
 pub mod pyfmt;
+pub mod pyobj;
 pub mod render;
 pub mod version;
 pub mod yaml;

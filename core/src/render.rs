@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
-use crate::label::{image_name, split_tag_strict};
+use crate::label::{image_name, split_tag};
 use crate::pyfmt::{py_str, py_truthy};
 use crate::version::DebVersion;
 use minijinja::value::{Value, ValueKind};
@@ -44,7 +44,9 @@ impl Renderer {
     pub fn new(config: &Config, known_images: impl IntoIterator<Item = String>) -> Self {
         let mut known = HashMap::new();
         for label in known_images {
-            if let Some((name, _)) = split_tag_strict(&label) {
+            // docker-pkg splits on every `:` and so never finds an image on a
+            // registry with a port; dockyard does (a deliberate difference).
+            if let (name, Some(_)) = split_tag(&label) {
                 known.entry(name.to_owned()).or_insert(label.clone());
             }
         }
@@ -63,6 +65,7 @@ impl Renderer {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_formatter(|out, _state, value| out.write_str(&py_str(value)).map_err(|_| op_error("write failed")));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function(crate::jinja_compat::MUTABLE, crate::pyobj::mutable);
         for (name, value) in config.template_values() {
             env.add_global(name.clone(), value.clone());
         }
@@ -159,7 +162,7 @@ fn load_inside(root: &Path, name: &str) -> Result<Option<String>, Error> {
     let text = std::fs::read_to_string(&real)
         .map_err(|e| Error::new(ErrorKind::TemplateNotFound, format!("cannot read {name}: {e}")))?;
     let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text };
-    Ok(Some(match crate::jinja_compat::python_string_escapes(&text) {
+    Ok(Some(match crate::jinja_compat::to_minijinja(&text) {
         std::borrow::Cow::Borrowed(_) => text,
         std::borrow::Cow::Owned(fixed) => fixed,
     }))
@@ -174,7 +177,7 @@ fn uid(mappings: &Value, user: &Value) -> Value {
 
 /// docker-pkg's `upstream_version` filter on `name:tag`.
 pub fn upstream_version(image_tag: &str) -> Option<String> {
-    let (_, tag) = split_tag_strict(image_tag)?;
+    let (_, Some(tag)) = split_tag(image_tag) else { return None };
     if !tag.contains('-') {
         return Some(tag.to_owned());
     }
@@ -223,10 +226,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn image_tag_works_on_a_registry_with_a_port() {
+        let config = Config::merge("c".into(), vec![("registry".into(), Value::from("127.0.0.1:5000"))]);
+        let r = Renderer::new(&config, ["127.0.0.1:5000/base:1.0-1".to_owned()]);
+        let dir = std::env::temp_dir().join(format!("dockyard-port-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(TEMPLATE),
+            "FROM {{ 'base' | image_tag }} {{ 'base' | image_tag | upstream_version }}\n",
+        )
+        .unwrap();
+        let out = r.render(&dir, &dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(out.unwrap(), "FROM 127.0.0.1:5000/base:1.0-1 1.0");
+    }
+
+    #[test]
     fn upstream_versions() {
         assert_eq!(upstream_version("r/ns/php:8.1.2-1-s3").as_deref(), Some("8.1.2"));
         assert_eq!(upstream_version("r/ns/node:24.18.0-s1").as_deref(), Some("24.18.0"));
         assert_eq!(upstream_version("r/ns/x:1.0").as_deref(), Some("1.0"));
         assert_eq!(upstream_version("no-tag"), None);
+        assert_eq!(upstream_version("localhost:5000/ns/x:1.0-2").as_deref(), Some("1.0"));
     }
 }
