@@ -4,3 +4,4 @@
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/dockyard/target}
 export TOOLS=${DOCKYARD_TOOLS:-$HOME/.cache/dockyard/tools}
 export PATH="$TOOLS/bin:$TOOLS/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export DOCKER_PKG_PYTHON=${DOCKER_PKG_PYTHON:-$TOOLS/docker-pkg/bin/python}
