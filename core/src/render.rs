@@ -14,6 +14,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// Instructions one render may execute.
+pub const FUEL: u64 = 20_000_000;
+
 /// The template file name docker-pkg renders in each image folder.
 pub const TEMPLATE: &str = "Dockerfile.template";
 
@@ -62,6 +65,9 @@ impl Renderer {
 
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A bound on work per render, so no template can hang a scan (a real
+        // Dockerfile template uses a few thousand instructions).
+        env.set_fuel(Some(FUEL));
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_formatter(|out, _state, value| out.write_str(&py_str(value)).map_err(|_| op_error("write failed")));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
@@ -102,6 +108,14 @@ impl Renderer {
     /// Errors name the file under `display_dir` and the line.
     pub fn render(&self, dir: &Path, display_dir: &Path) -> Result<String, Diagnostic> {
         self.render_tracking(dir, display_dir).0
+    }
+
+    /// Renders template text given directly (includes are not found): for
+    /// fuzzing and previews.
+    pub fn render_str(&self, source: &str) -> Result<String, Diagnostic> {
+        let env = self.base.clone();
+        let source = crate::jinja_compat::to_minijinja(source);
+        env.render_str(&source, ()).map_err(|e| Diagnostic::new(TEMPLATE, e.line(), e.to_string()))
     }
 
     /// Like [`Renderer::render`], also returning the short names the
