@@ -41,7 +41,15 @@ impl Image {
         root_display.join(&self.rel_dir).join(file)
     }
 
-    /// Every version in the full changelog history (read on demand).
+    /// Every version named in the changelog, leniently (read on demand).
+    pub fn versions(&self) -> Result<Vec<String>, Diagnostic> {
+        let path = self.dir.join("changelog");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&path, None, format!("cannot read: {e}")))?;
+        Ok(changelog::versions(&text))
+    }
+
+    /// Every entry in the full changelog history (read on demand).
     pub fn history(&self) -> Result<Vec<changelog::Entry>, Diagnostic> {
         let path = self.dir.join("changelog");
         let text =

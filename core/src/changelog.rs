@@ -22,8 +22,9 @@ pub struct Entry {
     pub date: Option<String>,
 }
 
+/// `[-+0-9a-z.]`, matched case-insensitively as python-debian does.
 fn is_name_char(c: char) -> bool {
-    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '+' | '.')
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '+' | '.')
 }
 
 /// Parses a header line with python-debian's `topline` regex:
@@ -101,6 +102,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Entry>, Diagnostic> {
             entry.author = Some(author.to_owned());
             entry.date = date;
             in_entry = false;
+        } else if entries.is_empty() && !line.trim().is_empty() && line.starts_with([' ', '\t']) {
+            // The first non-blank line must be a header, as `parse_head` requires.
+            return Err(parse_header(line, i + 1, file)
+                .err()
+                .unwrap_or_else(|| Diagnostic::at(file, i + 1, "expected a header")));
         } else if line.starts_with([' ', '\t']) || (in_entry && line.is_empty()) {
             if let Some(entry) = entries.last_mut().filter(|_| in_entry) {
                 entry.changes.push(raw.to_owned());
@@ -116,6 +122,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Vec<Entry>, Diagnostic> {
         return Err(Diagnostic::new(file, None, "empty changelog: no entry names the image and its version"));
     }
     Ok(entries)
+}
+
+/// Every version a header line names, skipping lines that do not parse
+/// (python-debian's lenient mode): the history the lint checks pins against.
+pub fn versions(text: &str) -> Vec<String> {
+    let nowhere = Path::new("");
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with([' ', '\t']))
+        .filter_map(|l| parse_header(l.trim_end(), 0, nowhere).ok())
+        .map(|e| e.version)
+        .collect()
 }
 
 #[cfg(test)]
@@ -141,6 +158,13 @@ mod tests {
     }
 
     #[test]
+    fn versions_are_lenient_and_case_insensitive() {
+        let text = "a (2.0) wikimedia; urgency=high\n\ngarbage line\n\na (1.0) UNRELEASED; urgency=low\n";
+        assert_eq!(versions(text), ["2.0", "1.0"]);
+        assert!(parse(text, Path::new("c")).is_err());
+    }
+
+    #[test]
     fn broken_header_names_the_line() {
         let err = parse_head("\n\nfoo 1.0 wikimedia\n", Path::new("x/changelog")).unwrap_err();
         assert_eq!(err.line, Some(3));
@@ -148,5 +172,9 @@ mod tests {
         let err = parse_head("foo (1.0 beta) wikimedia; urgency=low", Path::new("c")).unwrap_err();
         assert!(err.message.contains("invalid version"), "{err}");
         assert!(parse_head("", Path::new("c")).is_err());
+        // Found by fuzzing: an indented first line fails both parsers alike.
+        let text = "  * a (1.0) wikimedia; urgency=high\n\nb (2.0) wikimedia; urgency=low\n";
+        assert_eq!(parse_head(text, Path::new("c")).unwrap_err().line, Some(1));
+        assert_eq!(parse(text, Path::new("c")).unwrap_err().line, Some(1));
     }
 }

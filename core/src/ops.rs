@@ -157,3 +157,66 @@ pub fn base_short_names(config: &Config) -> BTreeSet<String> {
 pub fn display_path(path: &Path, base: &Path) -> String {
     path.strip_prefix(base).unwrap_or(path).display().to_string()
 }
+
+/// Where `dockyard lint` and `pull-script` look: a repository holding the
+/// catalog and the pin paths.
+#[derive(Debug, Clone)]
+pub struct PinRepo {
+    pub root: PathBuf,
+    pub catalog: RootSpec,
+    pub pin_paths: Vec<PathBuf>,
+}
+
+impl PinRepo {
+    /// `root/dockerfiles` (with its `config.yaml`) and `root/jjb` unless overridden.
+    pub fn new(root: PathBuf, catalog: Option<PathBuf>, config: Option<PathBuf>, extra_pins: Vec<PathBuf>) -> Self {
+        let catalog_dir = catalog.unwrap_or_else(|| root.join("dockerfiles"));
+        let mut pin_paths = vec![root.join("jjb")];
+        pin_paths.extend(extra_pins);
+        PinRepo { catalog: RootSpec::new(catalog_dir, config), pin_paths, root }
+    }
+
+    /// Reads every text file under the pin paths (sorted, hidden folders and
+    /// binary files skipped). A missing pin path is an error.
+    pub fn read_sources(&self) -> Result<Vec<crate::lint::Source>, Diagnostic> {
+        let mut files = Vec::new();
+        for p in &self.pin_paths {
+            let meta =
+                std::fs::metadata(p).map_err(|e| Diagnostic::new(p, None, format!("cannot read pin path: {e}")))?;
+            if meta.is_dir() {
+                collect_files(p, &mut files).map_err(|e| Diagnostic::new(p, None, format!("cannot scan: {e}")))?;
+            } else {
+                files.push(p.clone());
+            }
+        }
+        files.sort();
+        files.dedup();
+        let mut sources = Vec::new();
+        for path in files {
+            let bytes = std::fs::read(&path).map_err(|e| Diagnostic::new(&path, None, format!("cannot read: {e}")))?;
+            if bytes[..bytes.len().min(8192)].contains(&0) {
+                continue;
+            }
+            let Ok(text) = String::from_utf8(bytes) else { continue };
+            let display = display_path(&path, &self.root);
+            sources.push(crate::lint::Source { display, path, text });
+        }
+        Ok(sources)
+    }
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            collect_files(&entry.path(), out)?;
+        } else if ft.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}

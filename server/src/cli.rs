@@ -22,8 +22,66 @@ pub enum Command {
     Graph(GraphArgs),
     /// List the catalog's images with their versions.
     Catalog(CatalogArgs),
+    /// Check the image pins in jjb/ (and other pin paths) against the catalog.
+    Lint(LintArgs),
+    /// Write a shell script that pulls every pinned image once.
+    PullScript(PullScriptArgs),
     /// Serve the dashboard.
     Serve(ServeArgs),
+}
+
+/// A repository with a catalog and pin paths.
+#[derive(Debug, Args)]
+pub struct PinRepoArgs {
+    /// Repository root holding `dockerfiles/` and `jjb/`.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// The catalog directory (default: REPO/dockerfiles).
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// The docker-pkg config (default: CATALOG/config.yaml).
+    #[arg(long, short = 'c', value_name = "CONFIG.yaml")]
+    pub config: Option<PathBuf>,
+    /// A further file or folder to search for pins, besides REPO/jjb (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub pins: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LintFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub repo: PinRepoArgs,
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Statuses that fail the lint, comma-separated (or `none`).
+    /// Default: stale,not-in-catalog,unknown-version.
+    #[arg(long, value_name = "STATUS,...")]
+    pub fail_on: Option<String>,
+    /// Rewrite stale pins to the latest version in place (only the tag changes).
+    #[arg(long)]
+    pub fix: bool,
+    /// Also list warnings (include targets that do not exist).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullScriptArgs {
+    #[command(flatten)]
+    pub repo: PinRepoArgs,
+    /// Docker host the script pulls onto (sets DOCKER_HOST unless already set).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Write the script here (atomically, executable) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Which catalog roots to read.

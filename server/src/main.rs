@@ -3,6 +3,8 @@
 
 mod cli;
 mod commands;
+mod fsio;
+mod lint_cmd;
 mod serve;
 
 use clap::Parser;
@@ -14,6 +16,8 @@ fn main() -> ExitCode {
         cli::Command::Render(args) => commands::render(&args),
         cli::Command::Graph(args) => commands::graph(&args),
         cli::Command::Catalog(args) => commands::catalog(&args),
+        cli::Command::Lint(args) => lint_cmd::lint(&args),
+        cli::Command::PullScript(args) => lint_cmd::pull_script(&args),
         cli::Command::Serve(args) => serve::run(args),
     }
 }

@@ -1,0 +1,217 @@
+//! The pin scanner: every written reference to a catalog image,
+//! `REGISTRY/NAMESPACE/NAME[:TAG]`, in a text file, with its line, column
+//! and byte range. A pin is a place in a file: YAML anchors, aliases and
+//! merge keys cannot count one written pin twice, because the places come
+//! from the text itself. JJB custom tags (`!include-raw:`, `!j2:` …) are just
+//! text here, so pins inside their bodies are found too.
+
+use std::ops::Range;
+
+/// One written reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPin {
+    /// 1-based line and column (in characters) of the reference's start.
+    pub line: usize,
+    pub column: usize,
+    /// Byte range of the whole reference, and of the tag when there is one.
+    pub span: Range<usize>,
+    pub tag_span: Option<Range<usize>>,
+    /// The name as written after the prefix (may hold `{placeholders}`).
+    pub name: String,
+    /// The tag as written (may hold `{placeholders}`); `None` when absent.
+    pub tag: Option<String>,
+}
+
+impl WrittenPin {
+    /// True when the name or tag holds a JJB `{placeholder}`.
+    pub fn has_placeholder(&self) -> bool {
+        self.name.contains('{') || self.tag.as_deref().is_some_and(|t| t.contains('{'))
+    }
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b'{' | b'}')
+}
+
+fn is_tag_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'~' | b'{' | b'}')
+}
+
+/// Bytes that may not stand right before the prefix (else it is another host).
+fn continues_host(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
+}
+
+/// Shrinks `range` while it ends in sentence punctuation.
+fn trim_end(text: &[u8], range: &mut Range<usize>, strip: &[u8]) {
+    while range.end > range.start && strip.contains(&text[range.end - 1]) {
+        range.end -= 1;
+    }
+}
+
+/// Finds every reference starting with `prefix` (`registry/namespace/`).
+pub fn scan(text: &str, prefix: &str) -> Vec<WrittenPin> {
+    let mut pins = Vec::new();
+    if prefix.is_empty() {
+        return pins;
+    }
+    let b = text.as_bytes();
+    let mut line = 1;
+    let mut line_start = 0;
+    let mut counted_to = 0;
+    let mut from = 0;
+    while let Some(found) = text[from..].find(prefix) {
+        let start = from + found;
+        from = start + prefix.len();
+        if start > 0 && continues_host(b[start - 1]) {
+            continue;
+        }
+        let mut name = from..from;
+        while name.end < b.len() && is_name_byte(b[name.end]) {
+            name.end += 1;
+        }
+        trim_end(b, &mut name, b"./-_");
+        if name.is_empty() || !b[name.start].is_ascii_alphanumeric() && b[name.start] != b'{' {
+            continue;
+        }
+        let mut tag = None;
+        let mut end = name.end;
+        if b.get(name.end) == Some(&b':') {
+            let mut t = name.end + 1..name.end + 1;
+            while t.end < b.len() && is_tag_byte(b[t.end]) {
+                t.end += 1;
+            }
+            trim_end(b, &mut t, b".-");
+            if !t.is_empty() {
+                end = t.end;
+                tag = Some(t);
+            }
+        }
+        // Line and column of `start`, counting only the new stretch.
+        for (i, &c) in b[counted_to..start].iter().enumerate() {
+            if c == b'\n' {
+                line += 1;
+                line_start = counted_to + i + 1;
+            }
+        }
+        counted_to = start;
+        let column = text[line_start..start].chars().count() + 1;
+        pins.push(WrittenPin {
+            line,
+            column,
+            span: start..end,
+            name: text[name.clone()].to_owned(),
+            tag: tag.as_ref().map(|t| text[t.clone()].to_owned()),
+            tag_span: tag,
+        });
+        from = end.max(from);
+    }
+    pins
+}
+
+/// A JJB include (`!include-raw: path`, `!include-jinja2:` …) and its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Include {
+    pub line: usize,
+    pub tag: String,
+    pub target: String,
+}
+
+/// Finds JJB include tags and their targets, written inline
+/// (`!include-raw: a.sh`, `!include-raw: [a.sh, b.sh]`) or as a block list
+/// on the following, deeper-indented lines.
+pub fn includes(text: &str) -> Vec<Include> {
+    let mut out = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, raw) in lines.iter().enumerate() {
+        let Some(at) = raw.find("!include") else { continue };
+        if raw[..at].trim_start().starts_with('#') {
+            continue;
+        }
+        let rest = &raw[at..];
+        let tag_end = rest.find([' ', '\t']).unwrap_or(rest.len());
+        let tag = rest[..tag_end].to_owned();
+        if !tag.ends_with(':') {
+            continue;
+        }
+        let inline = rest[tag_end..].trim();
+        let mut targets: Vec<(usize, String)> = Vec::new();
+        if let Some(list) = inline.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            targets.extend(list.split(',').map(|t| (i + 1, unquote(t))));
+        } else if !inline.is_empty() && !inline.starts_with('#') {
+            targets.push((i + 1, unquote(inline)));
+        } else {
+            let indent = raw.len() - raw.trim_start().len();
+            for (j, next) in lines.iter().enumerate().skip(i + 1) {
+                let t = next.trim_start();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                if next.len() - t.len() <= indent && !t.starts_with('-') {
+                    break;
+                }
+                match t.strip_prefix('-') {
+                    Some(item) if next.len() - t.len() >= indent => targets.push((j + 1, unquote(item))),
+                    _ => break,
+                }
+            }
+        }
+        for (line, target) in targets.into_iter().filter(|(_, t)| !t.is_empty()) {
+            out.push(Include { line, tag: tag.clone(), target });
+        }
+    }
+    out
+}
+
+fn unquote(s: &str) -> String {
+    let s = s.trim();
+    let s = s.split(" #").next().unwrap_or(s).trim();
+    s.trim_matches(|c| c == '\'' || c == '"').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "docker-registry.wikimedia.org/releng/";
+
+    #[test]
+    fn finds_pins_with_positions() {
+        let text = "a:\n  image: docker-registry.wikimedia.org/releng/castor:0.4.3\n  b: 'docker-registry.wikimedia.org/releng/python2-build-{distribution}:0.3.2'\n";
+        let pins = scan(text, P);
+        assert_eq!(pins.len(), 2);
+        assert_eq!(
+            (pins[0].line, pins[0].column, pins[0].name.as_str(), pins[0].tag.as_deref()),
+            (2, 10, "castor", Some("0.4.3"))
+        );
+        assert_eq!(&text[pins[0].tag_span.clone().unwrap()], "0.4.3");
+        assert_eq!((pins[1].line, pins[1].column), (3, 7));
+        assert!(pins[1].has_placeholder());
+        assert_eq!(pins[1].tag.as_deref(), Some("0.3.2"));
+    }
+
+    #[test]
+    fn untagged_punctuation_and_other_hosts() {
+        let text = "see docker-registry.wikimedia.org/releng/php83. Or docker-registry.wikimedia.org/releng/php83:8.3.1-s1.\nmirror.docker-registry.wikimedia.org/releng/x:1\nhttps://docker-registry.wikimedia.org/releng/y:2 docker-registry.wikimedia.org/releng/z:";
+        let pins = scan(text, P);
+        let got: Vec<(&str, Option<&str>)> = pins.iter().map(|p| (p.name.as_str(), p.tag.as_deref())).collect();
+        assert_eq!(got, [("php83", None), ("php83", Some("8.3.1-s1")), ("y", Some("2")), ("z", None)]);
+        assert_eq!(pins[2].line, 3);
+    }
+
+    #[test]
+    fn non_ascii_columns_count_characters() {
+        let pins = scan("é: docker-registry.wikimedia.org/releng/a:1", P);
+        assert_eq!(pins[0].column, 4);
+    }
+
+    #[test]
+    fn finds_includes_inline_and_in_block_lists() {
+        let text = "- shell: !include-raw: a.sh\n  x: !include-raw:\n      - b.sh\n      - 'c.sh'\n  y: 1\n  z: !include-raw-escape: [d.sh, e.sh]\n# !include-raw: commented.sh\n";
+        let got: Vec<(usize, String)> = includes(text).into_iter().map(|i| (i.line, i.target)).collect();
+        assert_eq!(
+            got,
+            [(1, "a.sh".into()), (3, "b.sh".into()), (4, "c.sh".into()), (6, "d.sh".into()), (6, "e.sh".into())]
+        );
+    }
+}
