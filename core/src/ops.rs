@@ -176,21 +176,24 @@ impl PinRepo {
         PinRepo { catalog: RootSpec::new(catalog_dir, config), pin_paths, root }
     }
 
-    /// Reads every text file under the pin paths (sorted, hidden folders and
-    /// binary files skipped). A missing pin path is an error.
+    /// Reads every text file under the pin paths (in the order given, each
+    /// folder's files sorted; hidden folders and binary files skipped). A missing pin path is an error.
     pub fn read_sources(&self) -> Result<Vec<crate::lint::Source>, Diagnostic> {
+        // Pin paths in the order given, each one's files sorted.
         let mut files = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for p in &self.pin_paths {
             let meta =
                 std::fs::metadata(p).map_err(|e| Diagnostic::new(p, None, format!("cannot read pin path: {e}")))?;
+            let mut found = Vec::new();
             if meta.is_dir() {
-                collect_files(p, &mut files).map_err(|e| Diagnostic::new(p, None, format!("cannot scan: {e}")))?;
+                collect_files(p, &mut found).map_err(|e| Diagnostic::new(p, None, format!("cannot scan: {e}")))?;
             } else {
-                files.push(p.clone());
+                found.push(p.clone());
             }
+            found.sort();
+            files.extend(found.into_iter().filter(|f| seen.insert(f.clone())));
         }
-        files.sort();
-        files.dedup();
         let mut sources = Vec::new();
         for path in files {
             let bytes = std::fs::read(&path).map_err(|e| Diagnostic::new(&path, None, format!("cannot read: {e}")))?;
