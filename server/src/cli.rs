@@ -22,6 +22,8 @@ pub enum Command {
     Graph(GraphArgs),
     /// List the catalog's images with their versions.
     Catalog(CatalogArgs),
+    /// Show the registry index: each image's tags and whether its version is published.
+    Registry(RegistryCmdArgs),
     /// Check the image pins in jjb/ (and other pin paths) against the catalog.
     Lint(LintArgs),
     /// Write a shell script that pulls every pinned image once.
@@ -54,10 +56,51 @@ pub enum LintFormat {
     Junit,
 }
 
+/// How to reach the registry and where its index is stored.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// The SQLite store (default: $DOCKYARD_STORE, else $XDG_STATE_HOME/dockyard/dockyard.db).
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+    /// Index data younger than this many seconds is not fetched again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub max_age: u64,
+    /// Do not contact the registry; use what the store holds.
+    #[arg(long)]
+    pub offline: bool,
+    /// Per-request timeout in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Retries of a request that timed out or got a 5xx.
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Allow plain HTTP to a registry that is not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryCmdArgs {
+    #[command(flatten)]
+    pub roots: RootArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 #[derive(Debug, Args)]
 pub struct LintArgs {
     #[command(flatten)]
     pub repo: PinRepoArgs,
+    /// Also check that pinned tags are in the registry (adds `unpublished`).
+    #[arg(long)]
+    pub registry: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
     /// Statuses that fail the lint, comma-separated (or `none`).
@@ -82,6 +125,11 @@ pub struct PullScriptArgs {
     /// Write the script here (atomically, executable) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Pin each image by digest too (`name:tag@sha256:...`), from the registry index.
+    #[arg(long)]
+    pub digest: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
 }
 
 /// Which catalog roots to read.

@@ -54,7 +54,23 @@ pub fn lint(args: &LintArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let report = lint::lint(&catalog, &sources, None);
+    let index = if args.registry {
+        match crate::registry_cmd::run_index(&catalog, &args.registry_args, &BTreeSet::new()) {
+            Ok(index) => {
+                for e in index.entries.iter().filter(|e| e.error.is_some()) {
+                    eprintln!("warning: registry: {}: {}", e.image, e.error.as_deref().unwrap_or(""));
+                }
+                Some(index)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    } else {
+        None
+    };
+    let report = lint::lint(&catalog, &sources, index.as_ref().map(|i| i as &dyn lint::Published));
     if args.fix {
         return fix(&report, &sources);
     }
@@ -216,6 +232,7 @@ pub fn pull_script(args: &PullScriptArgs) -> ExitCode {
     let report = lint::lint(&catalog, &sources, None);
     let prefix = dockyard_core::label::image_name(&catalog.config.registry(), &catalog.config.namespace(), "");
     let mut pull: BTreeSet<String> = BTreeSet::new();
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
     let mut skipped: BTreeSet<String> = BTreeSet::new();
     for p in &report.pins {
         match (p.status, &p.version) {
@@ -227,16 +244,52 @@ pub fn pull_script(args: &PullScriptArgs) -> ExitCode {
             }
         }
     }
+    let mut missing_digest = Vec::new();
+    if args.digest {
+        let want: BTreeSet<(String, String)> = report
+            .pins
+            .iter()
+            .filter(|p| matches!(p.status, Status::Ok | Status::Stale | Status::Unpublished))
+            .filter_map(|p| Some((p.image.clone(), p.version.clone()?)))
+            .collect();
+        let index = match crate::registry_cmd::run_index(&catalog, &args.registry_args, &want) {
+            Ok(i) => i,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        pull = pull
+            .into_iter()
+            .map(|label| {
+                let (name, tag) = dockyard_core::label::split_tag(&label);
+                let short = name.strip_prefix(&prefix).unwrap_or(name);
+                match tag.and_then(|t| index.get(short).and_then(|e| e.digests.get(t))) {
+                    Some(d) => format!("{label}@{d}"),
+                    None => {
+                        missing_digest.push(label.clone());
+                        label
+                    }
+                }
+            })
+            .collect();
+        for m in &missing_digest {
+            skipped.insert(format!("{m} (no digest: not in the registry index; pulled by tag)"));
+        }
+    }
     let script = render_script(&repo, &pull, &skipped, args.host.as_deref());
     match &args.output {
         None => {
             print!("{script}");
-            ExitCode::SUCCESS
+            if missing_digest.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
         Some(path) => match atomic_write(path, script.as_bytes(), Some(0o755)) {
             Ok(()) => {
                 eprintln!("wrote {} ({} images)", path.display(), pull.len());
-                ExitCode::SUCCESS
+                for m in &missing_digest {
+                    eprintln!("warning: no digest for {m}: pulled by tag");
+                }
+                if missing_digest.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
             Err(e) => {
                 eprintln!("error: {}: cannot write: {e}", path.display());

@@ -5,7 +5,10 @@ mod cli;
 mod commands;
 mod fsio;
 mod lint_cmd;
+mod registry;
+mod registry_cmd;
 mod serve;
+mod store;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -16,6 +19,7 @@ fn main() -> ExitCode {
         cli::Command::Render(args) => commands::render(&args),
         cli::Command::Graph(args) => commands::graph(&args),
         cli::Command::Catalog(args) => commands::catalog(&args),
+        cli::Command::Registry(args) => registry_cmd::registry(&args),
         cli::Command::Lint(args) => lint_cmd::lint(&args),
         cli::Command::PullScript(args) => lint_cmd::pull_script(&args),
         cli::Command::Serve(args) => serve::run(args),
