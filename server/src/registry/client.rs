@@ -273,7 +273,7 @@ impl RegistryClient {
         if !resp.status().is_success() {
             return Err(RegistryError::Unauthorized(format!("the token service answered {}", resp.status().as_u16())));
         }
-        let json: serde_json::Value = resp.json().await.map_err(|e| RegistryError::Protocol(e.to_string()))?;
+        let json = read_json(resp).await?;
         json["token"]
             .as_str()
             .or_else(|| json["access_token"].as_str())
@@ -356,7 +356,7 @@ impl RegistryClient {
                 _ => {}
             }
             let next = resp.headers().get(LINK).and_then(|h| h.to_str().ok()).and_then(parse_link_next);
-            let json: serde_json::Value = resp.json().await.map_err(|e| RegistryError::Protocol(e.to_string()))?;
+            let json = read_json(resp).await?;
             tags.extend(json["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)));
             match next {
                 Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base),
@@ -384,6 +384,11 @@ impl RegistryClient {
             s => Err(RegistryError::Status(s.as_u16())),
         }
     }
+}
+
+async fn read_json(resp: reqwest::Response) -> Result<serde_json::Value, RegistryError> {
+    let body = resp.bytes().await.map_err(|e| RegistryError::Unreachable(root_cause(&e)))?;
+    serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol(format!("not JSON: {e}")))
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
