@@ -46,6 +46,10 @@ pub struct RenderedImage {
     /// Images the template named through `image_tag` (not serialized).
     #[serde(skip)]
     pub image_refs: Vec<String>,
+    /// The first changelog entry's version (not serialized: the oracle schema
+    /// has it inside `label`).
+    #[serde(skip)]
+    pub version: Option<String>,
 }
 
 /// Every image of every root, keyed by short name.
@@ -97,6 +101,7 @@ pub fn render_catalog(catalog: &Catalog, root_label: Option<&str>, report: &mut 
             label: image.label(&catalog.config),
             root: root_label.map(str::to_owned),
             image_refs: r.image_refs,
+            version: image.version.clone(),
         };
         if let Some(previous) = report.images.get(&image.name) {
             report.errors.push(Diagnostic::new(
@@ -116,16 +121,18 @@ pub fn render_catalog(catalog: &Catalog, root_label: Option<&str>, report: &mut 
     report.warnings.extend(catalog.warnings.iter().cloned());
 }
 
-/// Loads and renders several roots into one report.
-pub fn render_roots(roots: &[RootSpec]) -> Result<RenderReport, Diagnostic> {
+/// Renders several loaded catalogs into one report, and collects the short
+/// names of their base images (parents that live outside the catalogs).
+pub fn render_catalogs(catalogs: &[Catalog]) -> (RenderReport, BTreeSet<String>) {
     let mut report = RenderReport::default();
-    let several = roots.len() > 1;
-    for spec in roots {
-        let catalog = spec.load()?;
-        let label = several.then(|| spec.dir.display().to_string());
-        render_catalog(&catalog, label.as_deref(), &mut report);
+    let mut bases = BTreeSet::new();
+    let several = catalogs.len() > 1;
+    for c in catalogs {
+        let label = several.then(|| c.root.display().to_string());
+        render_catalog(c, label.as_deref(), &mut report);
+        bases.extend(base_short_names(&c.config));
     }
-    Ok(report)
+    (report, bases)
 }
 
 /// The dependency graph of a rendered report. `base_images` of each root's

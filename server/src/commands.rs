@@ -41,16 +41,7 @@ fn load_catalogs(roots: &RootArgs) -> Result<Vec<Catalog>, ExitCode> {
 }
 
 fn render_all(roots: &RootArgs) -> Result<(RenderReport, BTreeSet<String>), ExitCode> {
-    let catalogs = load_catalogs(roots)?;
-    let mut report = RenderReport::default();
-    let several = catalogs.len() > 1;
-    let mut bases = BTreeSet::new();
-    for c in &catalogs {
-        let label = several.then(|| c.root.display().to_string());
-        ops::render_catalog(c, label.as_deref(), &mut report);
-        bases.extend(ops::base_short_names(&c.config));
-    }
-    Ok((report, bases))
+    Ok(ops::render_catalogs(&load_catalogs(roots)?))
 }
 
 /// `dockyard render`.

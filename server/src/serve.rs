@@ -7,10 +7,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
-use dockyard_core::ops::{self, RenderReport, RootSpec};
+use dockyard_core::ops::{self, RootSpec};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -29,18 +28,8 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 
 /// Scans and renders every root, as `dockyard render` and `graph` do.
 pub fn catalog_view(roots: &[RootSpec]) -> Result<CatalogView, String> {
-    let mut report = RenderReport::default();
-    let mut bases = BTreeSet::new();
-    let mut versions = std::collections::BTreeMap::new();
-    for spec in roots {
-        let catalog = spec.load().map_err(|d| d.to_string())?;
-        let label = (roots.len() > 1).then(|| spec.dir.display().to_string());
-        ops::render_catalog(&catalog, label.as_deref(), &mut report);
-        bases.extend(ops::base_short_names(&catalog.config));
-        for i in &catalog.images {
-            versions.entry(i.name.clone()).or_insert(i.version.clone());
-        }
-    }
+    let catalogs: Vec<_> = roots.iter().map(RootSpec::load).collect::<Result<_, _>>().map_err(|d| d.to_string())?;
+    let (report, bases) = ops::render_catalogs(&catalogs);
     let graph = ops::graph(&report, &bases);
     let mut problems: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
     problems.extend(graph.problems.iter().map(ToString::to_string));
@@ -53,7 +42,7 @@ pub fn catalog_view(roots: &[RootSpec]) -> Result<CatalogView, String> {
                 .get(&name)
                 .map(|p| p.keys().cloned().collect())
                 .unwrap_or_else(|| img.depends.clone()),
-            version: versions.get(&name).cloned().flatten(),
+            version: img.version,
             label: img.label,
             dir: img.dir,
             error: img.error,

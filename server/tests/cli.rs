@@ -5,25 +5,19 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn changelog(name: &str, version: &str) -> String {
-    format!(
-        "{name} ({version}) wikimedia; urgency=medium\n\n  * Test.\n\n -- T <t@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
-    )
-}
-
 #[test]
 fn broken_files_name_file_and_line_and_the_rest_still_renders() {
     let dir = tree(&[
         ("config.yaml", "registry: r\nnamespace: n\n"),
         ("ok/Dockerfile.template", "FROM {{ 'ok' | image_tag }}\n"),
-        ("ok/changelog", &changelog("ok", "1.0")),
+        ("ok/changelog", &changelog("ok", &["1.0"])),
         ("badlog/Dockerfile.template", "FROM scratch\n"),
         ("badlog/changelog", "\nthis is not a header\n"),
         ("badcontrol/Dockerfile.template", "FROM scratch\n"),
-        ("badcontrol/changelog", &changelog("badcontrol", "2.0")),
+        ("badcontrol/changelog", &changelog("badcontrol", &["2.0"])),
         ("badcontrol/control", "Package: badcontrol\nDepends ok\n"),
         ("badtpl/Dockerfile.template", "FROM scratch\n{% for %}\n"),
-        ("badtpl/changelog", &changelog("badtpl", "3.0")),
+        ("badtpl/changelog", &changelog("badtpl", &["3.0"])),
         ("lonely/Dockerfile.template", "FROM scratch\n"),
     ]);
     let root = dir.path().to_str().unwrap();
@@ -55,7 +49,7 @@ fn usage_and_io_errors_exit_2() {
     assert!(stderr(&out).contains("config.yaml:2: YAML syntax error"), "{}", stderr(&out));
     let out = dockyard(&["render", "--format", "xml", "."]);
     assert_eq!(out.status.code(), Some(2));
-    let dir = tree(&[("config.yaml", ""), ("a/Dockerfile.template", "x"), ("a/changelog", &changelog("a", "1"))]);
+    let dir = tree(&[("config.yaml", ""), ("a/Dockerfile.template", "x"), ("a/changelog", &changelog("a", &["1"]))]);
     let out = dockyard(&["render", dir.path().to_str().unwrap(), "--image", "ghost"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no image named `ghost`"));
@@ -66,7 +60,7 @@ fn text_render_of_one_image_is_the_dockerfile() {
     let dir = tree(&[
         ("config.yaml", ""),
         ("a/Dockerfile.template", "FROM x\nRUN y\n"),
-        ("a/changelog", &changelog("a", "1")),
+        ("a/changelog", &changelog("a", &["1"])),
     ]);
     let out = dockyard(&["render", dir.path().to_str().unwrap(), "--image", "a"]);
     assert_eq!(out.status.code(), Some(0));
@@ -78,12 +72,12 @@ fn graph_reports_disagreements_unknown_parents_and_cycles() {
     let dir = tree(&[
         ("config.yaml", "registry: r\n"),
         ("a/Dockerfile.template", "FROM {{ 'c' | image_tag }}\n"),
-        ("a/changelog", &changelog("a", "1")),
+        ("a/changelog", &changelog("a", &["1"])),
         ("a/control", "Package: a\nDepends: c, ghost\n"),
         ("b/Dockerfile.template", "FROM {{ 'a' | image_tag }}\n"),
-        ("b/changelog", &changelog("b", "1")),
+        ("b/changelog", &changelog("b", &["1"])),
         ("c/Dockerfile.template", "FROM {{ 'b' | image_tag }}\n"),
-        ("c/changelog", &changelog("c", "1")),
+        ("c/changelog", &changelog("c", &["1"])),
         ("c/control", "Package: c\nDepends: b\n"),
     ]);
     let root = dir.path().to_str().unwrap();
@@ -108,10 +102,10 @@ fn several_roots_each_with_its_config() {
     let dir = tree(&[
         ("config.yaml", "registry: main.example\n"),
         ("images/a/Dockerfile.template", "FROM {{ 'a' | image_tag }}\n"),
-        ("images/a/changelog", &changelog("a", "1")),
+        ("images/a/changelog", &changelog("a", &["1"])),
         ("config-istio.yaml", "registry: istio.example\nnamespace: istio\n"),
         ("istio/b/Dockerfile.template", "FROM {{ 'b' | image_tag }}\n"),
-        ("istio/b/changelog", &changelog("b", "2")),
+        ("istio/b/changelog", &changelog("b", &["2"])),
     ]);
     let p = |s: &str| dir.path().join(s).to_str().unwrap().to_owned();
     let istio = format!("{}={}", p("config-istio.yaml"), p("istio"));
@@ -130,9 +124,9 @@ fn duplicate_image_names_are_an_error() {
     let dir = tree(&[
         ("config.yaml", ""),
         ("one/Dockerfile.template", "FROM a\n"),
-        ("one/changelog", &changelog("same", "1")),
+        ("one/changelog", &changelog("same", &["1"])),
         ("two/Dockerfile.template", "FROM b\n"),
-        ("two/changelog", &changelog("same", "2")),
+        ("two/changelog", &changelog("same", &["2"])),
     ]);
     let out = dockyard(&["render", dir.path().to_str().unwrap(), "--format", "json"]);
     assert_eq!(out.status.code(), Some(1));
@@ -146,7 +140,7 @@ fn user_level_config_is_read_beneath_the_project_file() {
     let dir = tree(&[
         ("config.yaml", "namespace: proj\n"),
         ("a/Dockerfile.template", "{{ registry }}/{{ namespace }}"),
-        ("a/changelog", &changelog("a", "1")),
+        ("a/changelog", &changelog("a", &["1"])),
     ]);
     let xdg = tree(&[("docker-pkg.yaml", "registry: user.example\nnamespace: user\n")]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dockyard"))

@@ -167,18 +167,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn changelog(name: &str, versions: &[&str]) -> String {
-    versions
-        .iter()
-        .map(|v| {
-            format!(
-                "{name} ({v}) wikimedia; urgency=medium\n\n  * x\n\n -- T <t@e.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 fn synthetic(jjb: &[(&str, &str)]) -> tempfile::TempDir {
     let mut files: Vec<(String, String)> = vec![
         ("dockerfiles/config.yaml".into(), "registry: reg.example\nnamespace: ci\n".into()),

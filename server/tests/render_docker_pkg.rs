@@ -20,12 +20,6 @@ fn oracle_python() -> PathBuf {
     path
 }
 
-fn changelog(name: &str, version: &str) -> String {
-    format!(
-        "{name} ({version}) wikimedia; urgency=medium\n\n  * Test.\n\n -- T <t@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"
-    )
-}
-
 /// Renders `root` with both tools (same user config dir) and compares;
 /// exactly the images in `failing` must fail.
 fn compare(root: &Path, xdg: &Path, failing: &[&str]) -> Value {
@@ -106,10 +100,10 @@ RUN echo {{ "%s-%d" | format("v", 3) }} {{ 'A b' | lower }} {{ "a,b" .split(",")
             "registry: reg.example\nnamespace: releng\napt_options: -o Foo=1\nnone_key:\ntrue_key: yes\nlist_key: [a, 'b']\nbase_images:\n  - reg.example/releng/bookworm:20240101\nknown_uid_mappings:\n  builder: 1000\n  www-data: 33\n  nobody: 65534\n",
         ),
         ("images/base/Dockerfile.template", base_tpl),
-        ("images/base/changelog", &changelog("base-image", "2.0.1-3-s4")),
+        ("images/base/changelog", &changelog("base-image", &["2.0.1-3-s4"])),
         ("images/deep/er/child-folder/Dockerfile.template", child_tpl),
         ("images/deep/er/child-folder/inc.sh", "echo included \\\n  && true\n"),
-        ("images/deep/er/child-folder/changelog", &changelog("child", "1.0-s1")),
+        ("images/deep/er/child-folder/changelog", &changelog("child", &["1.0-s1"])),
         ("images/deep/er/child-folder/control", "Package: child\nDepends: base-image,\n other\n"),
         ("images/only-template/Dockerfile.template", "FROM x\n"),
     ]);
@@ -127,7 +121,7 @@ fn proxy_config_from_the_user_level_file() {
     let dir = tree(&[
         ("config.yaml", "namespace: project\n"),
         ("img/Dockerfile.template", tpl),
-        ("img/changelog", &changelog("img", "1.0")),
+        ("img/changelog", &changelog("img", &["1.0"])),
     ]);
     let xdg = tree(&[("docker-pkg.yaml", "registry: user.example\nnamespace: user\nhttp_proxy: http://proxy:3128\n")]);
     let out = compare(dir.path(), xdg.path(), &[]);
@@ -142,9 +136,9 @@ fn strings_escapes_crlf_and_empty_config() {
     let dir = tree(&[
         ("config.yaml", ""),
         ("img/Dockerfile.template", tpl),
-        ("img/changelog", &changelog("img", "1:2.0~rc1-1")),
+        ("img/changelog", &changelog("img", &["1:2.0~rc1-1"])),
         ("self/Dockerfile.template", "FROM {{ 'self' | image_tag }}\n"),
-        ("self/changelog", &changelog("self", "3")),
+        ("self/changelog", &changelog("self", &["3"])),
     ]);
     let xdg = tempfile::tempdir().unwrap();
     let out = compare(dir.path(), xdg.path(), &[]);
@@ -156,17 +150,17 @@ fn errors_stay_with_their_image() {
     let dir = tree(&[
         ("config.yaml", "registry: r\n"),
         ("good/Dockerfile.template", "FROM {{ 'good' | image_tag }}\n"),
-        ("good/changelog", &changelog("good", "1.0")),
+        ("good/changelog", &changelog("good", &["1.0"])),
         ("undefined/Dockerfile.template", "FROM scratch\n\nRUN {{ nope }}\n"),
-        ("undefined/changelog", &changelog("undefined", "1.0")),
+        ("undefined/changelog", &changelog("undefined", &["1.0"])),
         ("unknown-image/Dockerfile.template", "FROM {{ 'ghost' | image_tag }}\n"),
-        ("unknown-image/changelog", &changelog("unknown-image", "1.0")),
+        ("unknown-image/changelog", &changelog("unknown-image", &["1.0"])),
         ("syntax/Dockerfile.template", "FROM scratch\n{% if %}\n"),
-        ("syntax/changelog", &changelog("syntax", "1.0")),
+        ("syntax/changelog", &changelog("syntax", &["1.0"])),
         ("nouser/Dockerfile.template", "RUN {{ 'nobody-known' | add_user }}\n"),
-        ("nouser/changelog", &changelog("nouser", "1.0")),
+        ("nouser/changelog", &changelog("nouser", &["1.0"])),
         ("escape/Dockerfile.template", "{% include '../good/changelog' %}\n"),
-        ("escape/changelog", &changelog("escape", "1.0")),
+        ("escape/changelog", &changelog("escape", &["1.0"])),
     ]);
     let xdg = tempfile::tempdir().unwrap();
     let out = compare(dir.path(), xdg.path(), &["escape", "nouser", "syntax", "undefined", "unknown-image"]);
@@ -200,7 +194,7 @@ ENV PKGS={{ pkgs }} ENVD={{ env }} LEN={{ pkgs | length }} HAS={{ "git" in pkgs 
 {% set nested = {"l": []} %}{% do nested["l"].append(1) %}ENV NESTED={{ nested }} POP={{ pkgs.pop() }} AFTER={{ pkgs }}
 "#;
     let dir =
-        tree(&[("config.yaml", ""), ("img/Dockerfile.template", tpl), ("img/changelog", &changelog("img", "1.0"))]);
+        tree(&[("config.yaml", ""), ("img/Dockerfile.template", tpl), ("img/changelog", &changelog("img", &["1.0"]))]);
     let xdg = tempfile::tempdir().unwrap();
     let out = compare(dir.path(), xdg.path(), &[]);
     let df = out["images"]["img"]["dockerfile"].as_str().unwrap();

@@ -38,3 +38,12 @@ pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// A Debian changelog with one entry per version, newest first.
+pub fn changelog(name: &str, versions: &[&str]) -> String {
+    versions
+        .iter()
+        .map(|v| format!("{name} ({v}) wikimedia; urgency=medium\n\n  * Test.\n\n -- T <t@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

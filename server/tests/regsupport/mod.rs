@@ -255,11 +255,7 @@ pub fn catalog(host: &str, images: &[(&str, &str)], extra_config: &str) -> tempf
         let d = dir.path().join(name);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("Dockerfile.template"), "FROM scratch\n").unwrap();
-        std::fs::write(
-            d.join("changelog"),
-            format!("{name} ({version}) wikimedia; urgency=low\n\n  * x\n\n -- T <t@e.org>  Mon, 01 Jan 2024 00:00:00 +0000\n"),
-        )
-        .unwrap();
+        std::fs::write(d.join("changelog"), crate::common::changelog(name, &[version])).unwrap();
     }
     dir
 }
