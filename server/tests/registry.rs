@@ -47,7 +47,9 @@ fn plain_registry_tags_published_and_request_count() {
     let reg = Registry::start(false);
     push(&reg.host, "ns/app", &["1.0", "0.9", "1.0-s1", "0.10"], false);
     push(&reg.host, "ns/lib", &["2.0"], false);
-    let cat = catalog(&reg.host, &[("app", "1.0-s1"), ("lib", "2.1"), ("ghost", "1")], "");
+    push(&reg.host, "bookworm", &["20240101", "latest"], false);
+    let base = format!("base_images:\n  - {}/bookworm:20240101\n  - docker.io/library/debian:12\n", reg.host);
+    let cat = catalog(&reg.host, &[("app", "1.0-s1"), ("lib", "2.1"), ("ghost", "1")], &base);
     let (code, report, text) = registry_json(cat.path(), &store_path(&cat), &[], &[]);
     assert_eq!(code, Some(0), "{text}");
     let app = entry(&report, "app");
@@ -55,8 +57,12 @@ fn plain_registry_tags_published_and_request_count() {
     assert_eq!((app["published"].as_bool(), app["state"].as_str()), (Some(true), Some("fresh")));
     assert_eq!(entry(&report, "lib")["published"], false);
     assert_eq!(entry(&report, "ghost")["state"], "missing");
+    // Base images on the same registry are indexed too; others are not ours to ask.
+    let bookworm = entry(&report, &format!("{}/bookworm", reg.host));
+    assert_eq!((bookworm["base"].as_bool(), bookworm["published"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(report["entries"].as_array().unwrap().len(), 4);
     // One probe and one listing per repository: the minimum.
-    assert_eq!(report["requests"], 1 + 3);
+    assert_eq!(report["requests"], 1 + 4);
 
     // A second run within --max-age asks nothing: served from the store.
     let (_, again, _) = registry_json(cat.path(), &store_path(&cat), &[], &[]);
@@ -95,6 +101,31 @@ fn basic_auth_from_config_env_and_docker_config_and_wrong_credentials() {
     let cat = catalog(&reg.host, &[("app", "1.0")], "");
     let (code, report, text) =
         registry_json(cat.path(), &store_path(&cat), &[], &[("DOCKER_CONFIG", docker.path().to_str().unwrap())]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(entry(&report, "app")["state"], "fresh");
+
+    // From a credential helper named in config.json.
+    let helper_dir = tempfile::tempdir().unwrap();
+    let helper = helper_dir.path().join("docker-credential-dockyardtest");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\nread host\n[ \"$host\" = \"{}\" ] || exit 1\necho '{{\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n", reg.host),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        docker.path().join("config.json"),
+        format!("{{\"credHelpers\":{{\"{}\":\"dockyardtest\"}}}}", reg.host),
+    )
+    .unwrap();
+    let path = format!("{}:{}", helper_dir.path().display(), std::env::var("PATH").unwrap());
+    let (code, report, text) = registry_json(
+        cat.path(),
+        &store_path(&cat),
+        &["--max-age", "0"],
+        &[("DOCKER_CONFIG", docker.path().to_str().unwrap()), ("PATH", &path)],
+    );
     assert_eq!(code, Some(0), "{text}");
     assert_eq!(entry(&report, "app")["state"], "fresh");
 
