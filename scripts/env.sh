@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared paths for the scripts (sourced). Build output and installed tools
 # live outside the clone so that repeated runs are incremental; both are
 # created from nothing when absent.

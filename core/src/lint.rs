@@ -281,6 +281,10 @@ fn resolve(
 fn classify(pin: &mut Pin, catalog: &Catalog, facts: &mut HashMap<&str, ImageFacts>, registry: Option<&dyn Published>) {
     let Some(f) = facts.get_mut(pin.image.as_str()) else {
         pin.status = Status::NotInCatalog;
+        if let Some(broken) = catalog.images.iter().find(|i| i.name == pin.image && i.error.is_some()) {
+            let why = broken.error.as_ref().map(ToString::to_string).unwrap_or_default();
+            pin.note = Some(format!("the catalog has a folder for it, but it cannot be read: {why}"));
+        }
         return;
     };
     pin.latest = Some(f.latest.clone());

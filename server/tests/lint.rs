@@ -322,6 +322,20 @@ fn fix_keeps_quotes_comments_and_crlf_and_writes_atomically() {
 }
 
 #[test]
+fn a_pin_to_an_unreadable_image_says_why() {
+    let repo = synthetic(&[("a.yaml", "a: reg.example/ci/broken:1.0\n")]);
+    std::fs::create_dir_all(repo.path().join("dockerfiles/broken")).unwrap();
+    std::fs::write(repo.path().join("dockerfiles/broken/Dockerfile.template"), "FROM scratch\n").unwrap();
+    std::fs::write(repo.path().join("dockerfiles/broken/changelog"), "not a changelog\n").unwrap();
+    let (code, report) = lint_json(repo.path(), &[]);
+    assert_eq!(code, Some(1));
+    let pin = &report["pins"][0];
+    assert_eq!(pin["status"], "not-in-catalog");
+    let note = pin["note"].as_str().unwrap();
+    assert!(note.contains("dockerfiles/broken/changelog:1:"), "{note}");
+}
+
+#[test]
 fn extra_pin_paths_are_scanned() {
     let repo = synthetic(&[("a.yaml", "a: reg.example/ci/base:2.0-s1\n")]);
     std::fs::create_dir_all(repo.path().join("zuul.d")).unwrap();
