@@ -78,8 +78,11 @@ pub struct RegistryArgs {
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// Allow plain HTTP to a registry that is not on loopback.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     pub insecure: bool,
+    /// Use HTTPS even for a loopback registry (plain HTTP is the default there).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ pub fn run_index(
             timeout: Duration::from_secs_f64(args.timeout),
             retries: args.retries,
             insecure: args.insecure,
+            force_tls: args.tls,
             ca_bundle,
             ..ClientOptions::default()
         };

@@ -329,3 +329,21 @@ fn lint_with_the_registry_reports_exactly_the_unpublished_pin() {
     assert!(script.contains(&format!("'{}/ns/app:1.2' \\", reg.host)), "{script}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn https_with_a_private_ca_from_the_config() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca(certs.path());
+    let reg = Registry::start_with(false, Some((&cert, &key)));
+    // Trusted through the config's ca_bundle: the TLS exchange succeeds.
+    let cat = catalog(&reg.host, &[("app", "1.0")], &format!("ca_bundle: {}\n", ca.display()));
+    let (code, report, text) = registry_json(cat.path(), &store_path(&cat), &["--tls", "--retries", "0"], &[]);
+    assert_eq!(code, Some(0), "{text}");
+    assert_eq!(entry(&report, "app")["state"], "missing", "{report}");
+    // Without the CA the certificate is refused, and the image says so.
+    let cat = catalog(&reg.host, &[("app", "1.0")], "");
+    let (code, report, _) = registry_json(cat.path(), &store_path(&cat), &["--tls", "--retries", "0"], &[]);
+    assert_eq!(code, Some(1));
+    let err = entry(&report, "app")["error"].as_str().unwrap().to_lowercase();
+    assert!(err.contains("certificate") || err.contains("issuer"), "{err}");
+}

@@ -34,6 +34,8 @@ pub struct ClientOptions {
     pub circuit_cooldown: Duration,
     /// Allow plain HTTP to a registry that is not on loopback.
     pub insecure: bool,
+    /// Use HTTPS even for a loopback registry.
+    pub force_tls: bool,
     /// Extra CA certificates (PEM) to trust.
     pub ca_bundle: Option<std::path::PathBuf>,
 }
@@ -47,6 +49,7 @@ impl Default for ClientOptions {
             circuit_threshold: 8,
             circuit_cooldown: Duration::from_secs(30),
             insecure: false,
+            force_tls: false,
             ca_bundle: None,
         }
     }
@@ -114,7 +117,7 @@ pub struct RegistryClient {
 
 impl RegistryClient {
     pub fn new(host: &str, creds: Option<Credentials>, opts: ClientOptions) -> Result<Self, RegistryError> {
-        let scheme = if is_loopback(host) || opts.insecure { "http" } else { "https" };
+        let scheme = if !opts.force_tls && (is_loopback(host) || opts.insecure) { "http" } else { "https" };
         let mut builder = reqwest::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout)
