@@ -8,7 +8,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::StaticSegment;
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{A, Route, Router, Routes};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -36,14 +36,19 @@ pub fn App() -> impl IntoView {
     view! {
         <Stylesheet id="dockyard" href="/pkg/app.css" />
         <Title text="dockyard" />
-        <header class="top">
-            <a href="/" class="brand">"dockyard"</a>
-            <span class="tagline">"keeps the CI fleet's images honest"</span>
-        </header>
         <Router>
+            <header class="top">
+                <a href="/" class="brand">"dockyard"</a>
+                <nav>
+                    <A href="/">"Images"</A>
+                    <A href="/pins">"Pins"</A>
+                </nav>
+                <span class="tagline">"keeps the CI fleet's images honest"</span>
+            </header>
             <main>
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::ImagesPage />
+                    <Route path=StaticSegment("pins") view=pages::PinsPage />
                 </Routes>
             </main>
         </Router>

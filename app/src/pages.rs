@@ -1,6 +1,6 @@
 //! One component per page.
 
-use crate::api::{CatalogView, ImageRow, fetch_catalog};
+use crate::api::{CatalogView, ImageRow, PinRow, PinsView, fetch_catalog, fetch_pins};
 use leptos::prelude::*;
 
 /// The catalog: every image with its version and parents, filterable.
@@ -85,6 +85,123 @@ fn image_row(image: ImageRow) -> impl IntoView {
                 {image.dir.clone()}
                 {image.error.clone().map(|e| view! { <div class="error">{e}</div> })}
             </td>
+        </tr>
+    }
+}
+
+/// The pins written in the job definitions, problems first, by status.
+#[component]
+pub fn PinsPage() -> impl IntoView {
+    let pins = Resource::new(|| (), |_| fetch_pins());
+    let status = RwSignal::new("problems".to_owned());
+    view! {
+        <section class="pins">
+            <div class="toolbar">
+                <h1>"Pins"</h1>
+                <select
+                    id="status"
+                    prop:value=move || status.get()
+                    on:change=move |ev| status.set(event_target_value(&ev))
+                >
+                    <option value="problems">"problems"</option>
+                    <option value="all">"all"</option>
+                    {["ok", "stale", "not-in-catalog", "untagged", "unknown-version", "unpublished", "unresolved"]
+                        .into_iter()
+                        .map(|s| view! { <option value=s>{s}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <Suspense fallback=|| view! { <p class="empty">"Loading…"</p> }>
+                {move || {
+                    pins.get()
+                        .map(|result| match result {
+                            Ok(Some(view)) => pins_table(view, status).into_any(),
+                            Ok(None) => {
+                                view! {
+                                    <p class="empty">
+                                        "No pin paths: start the server with --pins PATH."
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+                        })
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+fn pins_table(view: PinsView, status: RwSignal<String>) -> impl IntoView {
+    let rows = StoredValue::new(view.pins);
+    let shown = move || {
+        let wanted = status.get();
+        rows.with_value(|all| {
+            all.iter()
+                .filter(|p| match wanted.as_str() {
+                    "all" => true,
+                    "problems" => p.status != "ok",
+                    s => p.status == s,
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let counts = view.counts.into_iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>();
+    let dead = view.dead_images;
+    view! {
+        <p class="summary">
+            <span id="pin-count">{move || shown().len()}</span>
+            " shown · "
+            {view.files_scanned}
+            " files · "
+            {counts
+                .into_iter()
+                .map(|(s, n)| view! { <span class=format!("badge {s}")>{format!("{s} {n}")}</span> })
+                .collect_view()}
+        </p>
+        {(!dead.is_empty())
+            .then(|| {
+                view! { <p class="summary">"Pinned nowhere and parent of nothing: " {dead.join(", ")}</p> }
+            })}
+        <table class="catalog">
+            <thead>
+                <tr>
+                    <th>"where"</th>
+                    <th>"image"</th>
+                    <th>"pinned"</th>
+                    <th>"status"</th>
+                    <th>"latest"</th>
+                </tr>
+            </thead>
+            <tbody>
+                <For
+                    each=shown
+                    key=|p| format!("{}:{}:{}:{}", p.file, p.line, p.column, p.image)
+                    let:pin
+                >
+                    {pin_row(pin)}
+                </For>
+            </tbody>
+        </table>
+    }
+}
+
+fn pin_row(pin: PinRow) -> impl IntoView {
+    let status = match pin.order.as_deref() {
+        Some(order) => format!("{} ({order})", pin.status),
+        None => pin.status.clone(),
+    };
+    view! {
+        <tr data-status=pin.status.clone() data-image=pin.image.clone()>
+            <td class="dir">{format!("{}:{}:{}", pin.file, pin.line, pin.column)}</td>
+            <td class="name">{pin.image.clone()}</td>
+            <td class="version">{pin.version.clone().unwrap_or_else(|| "-".into())}</td>
+            <td>
+                <span class=format!("badge {}", pin.status)>{status}</span>
+                {pin.note.clone().map(|n| view! { <div class="note">{n}</div> })}
+            </td>
+            <td class="version">{pin.latest.clone().unwrap_or_default()}</td>
         </tr>
     }
 }

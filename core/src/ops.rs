@@ -175,10 +175,16 @@ pub struct PinRepo {
 }
 
 impl PinRepo {
-    /// `root/dockerfiles` (with its `config.yaml`) and `root/jjb` unless overridden.
+    /// `root/dockerfiles` (with its `config.yaml`) unless overridden; pins
+    /// in `root/jjb` (when it exists, or when no other pin path is given)
+    /// and in `extra_pins`.
     pub fn new(root: PathBuf, catalog: Option<PathBuf>, config: Option<PathBuf>, extra_pins: Vec<PathBuf>) -> Self {
         let catalog_dir = catalog.unwrap_or_else(|| root.join("dockerfiles"));
-        let mut pin_paths = vec![root.join("jjb")];
+        let default = root.join("jjb");
+        let mut pin_paths = Vec::new();
+        if extra_pins.is_empty() || default.is_dir() {
+            pin_paths.push(default);
+        }
         pin_paths.extend(extra_pins);
         PinRepo { catalog: RootSpec::new(catalog_dir, config), pin_paths, root }
     }

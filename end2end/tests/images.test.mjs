@@ -7,7 +7,7 @@ import { startServer, launch, root } from './server.mjs';
 
 let server, browser;
 before(async () => {
-  server = await startServer(['demo/dockerfiles']);
+  server = await startServer(['--pins', 'demo/jjb', 'demo/dockerfiles']);
   browser = await launch();
 });
 after(async () => {

@@ -212,6 +212,10 @@ pub struct ServeArgs {
     /// Directory holding the built front end (pkg/ and style).
     #[arg(long, env = "DOCKYARD_SITE", default_value = "target/site")]
     pub site: PathBuf,
+    /// Files or folders whose pins the Pins page lints against the (first)
+    /// catalog (repeatable); paths are shown relative to the working directory.
+    #[arg(long, value_name = "PATH")]
+    pub pins: Vec<PathBuf>,
     #[command(flatten)]
     pub roots: RootArgs,
 }

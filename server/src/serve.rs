@@ -2,12 +2,12 @@
 //! rendered on the server, and the built front end (WASM, CSS) as files.
 
 use crate::cli::ServeArgs;
-use app::api::{CatalogSource, CatalogView, ImageRow};
+use app::api::{CatalogView, ImageRow, PinRow, PinsView, ServerData};
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Json};
 use axum::routing::get;
-use dockyard_core::ops::{self, RootSpec};
+use dockyard_core::ops::{self, PinRepo, RootSpec};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::process::ExitCode;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 struct AppState {
     leptos: LeptosOptions,
     roots: Arc<Vec<RootSpec>>,
+    pins: Arc<Option<PinRepo>>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -52,25 +53,67 @@ pub fn catalog_view(roots: &[RootSpec]) -> Result<CatalogView, String> {
     Ok(CatalogView { images, problems })
 }
 
-async fn api_catalog(State(state): State<AppState>) -> impl IntoResponse {
-    let roots = state.roots.clone();
-    match tokio::task::spawn_blocking(move || catalog_view(&roots)).await {
+/// Lints the pin paths against the catalog, as `dockyard lint` does.
+pub fn pins_view(repo: &Option<PinRepo>) -> Result<Option<PinsView>, String> {
+    let Some(repo) = repo else { return Ok(None) };
+    let catalog = repo.catalog.load().map_err(|d| d.to_string())?;
+    let sources = repo.read_sources().map_err(|d| d.to_string())?;
+    let report = dockyard_core::lint::lint(&catalog, &sources, None);
+    let pins = report
+        .pins
+        .into_iter()
+        .map(|p| PinRow {
+            file: p.file,
+            line: p.line,
+            column: p.column,
+            image: p.image,
+            version: p.version,
+            status: p.status.as_str().to_owned(),
+            latest: p.latest,
+            order: p
+                .order
+                .map(|o| serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+            note: p.note,
+        })
+        .collect();
+    Ok(Some(PinsView {
+        pins,
+        counts: report.summary.by_status.into_iter().collect(),
+        dead_images: report.summary.dead_images,
+        files_scanned: report.summary.files_scanned,
+    }))
+}
+
+/// Runs a blocking view function and answers with its JSON.
+async fn json_of<T: serde::Serialize + Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> axum::response::Response {
+    match tokio::task::spawn_blocking(f).await {
         Ok(Ok(view)) => Json(view).into_response(),
         Ok(Err(e)) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
+async fn api_catalog(State(state): State<AppState>) -> impl IntoResponse {
+    json_of(move || catalog_view(&state.roots)).await
+}
+
+async fn api_pins(State(state): State<AppState>) -> impl IntoResponse {
+    json_of(move || pins_view(&state.pins)).await
+}
+
 /// Builds the router (also used by tests).
-fn router(leptos: LeptosOptions, roots: Vec<RootSpec>) -> Router {
-    let state = AppState { leptos: leptos.clone(), roots: Arc::new(roots) };
+fn router(leptos: LeptosOptions, roots: Vec<RootSpec>, pins: Option<PinRepo>) -> Router {
+    let state = AppState { leptos: leptos.clone(), roots: Arc::new(roots), pins: Arc::new(pins) };
     let routes = generate_route_list(app::App);
     let source = {
-        let roots = state.roots.clone();
-        CatalogSource(Arc::new(move || catalog_view(&roots)))
+        let (roots, pins) = (state.roots.clone(), state.pins.clone());
+        ServerData { catalog: Arc::new(move || catalog_view(&roots)), pins: Arc::new(move || pins_view(&pins)) }
     };
     Router::new()
         .route("/api/catalog", get(api_catalog))
+        .route("/api/pins", get(api_pins))
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes_with_context(
             &state,
@@ -90,6 +133,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         )
         .init();
     let roots = args.roots.roots();
+    let pins = (!args.pins.is_empty()).then(|| PinRepo {
+        root: std::path::PathBuf::from("."),
+        catalog: roots[0].clone(),
+        pin_paths: args.pins.clone(),
+    });
     if let Some(bad) = roots.iter().find_map(|r| r.load().err()) {
         eprintln!("error: {bad}");
         return ExitCode::from(crate::commands::EXIT_USAGE);
@@ -121,7 +169,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!("dockyard dashboard on http://{addr}/");
         println!("listening on http://{addr}/");
-        let app = router(leptos, roots);
+        let app = router(leptos, roots, pins);
         match axum::serve(listener, app).with_graceful_shutdown(shutdown()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
