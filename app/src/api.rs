@@ -50,68 +50,55 @@ pub struct PinRow {
     pub note: Option<String>,
 }
 
+/// Produces one view on the server (blocking work: file reads, rendering).
+pub type Producer<T> = std::sync::Arc<dyn Fn() -> Result<T, String> + Send + Sync>;
+
 /// How the server hands data to pages rendered on the server.
-#[cfg(feature = "ssr")]
 #[derive(Clone)]
 pub struct ServerData {
-    pub catalog: std::sync::Arc<dyn Fn() -> Result<CatalogView, String> + Send + Sync>,
-    pub pins: std::sync::Arc<dyn Fn() -> Result<Option<PinsView>, String> + Send + Sync>,
+    pub catalog: Producer<CatalogView>,
+    pub pins: Producer<Option<PinsView>>,
 }
 
-#[cfg(feature = "ssr")]
-async fn on_server<T: Send + 'static>(
-    read: impl FnOnce(&ServerData) -> Box<dyn FnOnce() -> Result<T, String> + Send>,
-) -> Result<T, String> {
-    let data = leptos::prelude::use_context::<ServerData>().ok_or("no server data")?;
-    let job = read(&data);
-    tokio::task::spawn_blocking(job).await.map_err(|e| e.to_string())?
-}
-
-#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-async fn get_json<T: serde::de::DeserializeOwned>(url: &'static str) -> Result<T, String> {
-    // gloo-net's futures are not Send; the browser has one thread.
-    send_wrapper::SendWrapper::new(async move {
-        let resp = gloo_net::http::Request::get(url).send().await.map_err(|e| e.to_string())?;
-        if !resp.ok() {
-            return Err(format!("the server answered {}", resp.status()));
-        }
-        resp.json::<T>().await.map_err(|e| e.to_string())
-    })
-    .await
+/// One view: `pick` reads it through `ServerData` on the server; the browser
+/// fetches `url`.
+async fn fetch<T>(pick: fn(&ServerData) -> Producer<T>, url: &'static str) -> Result<T, String>
+where
+    T: serde::de::DeserializeOwned + Send + 'static,
+{
+    #[cfg(feature = "ssr")]
+    {
+        let _ = url;
+        let data = leptos::prelude::use_context::<ServerData>().ok_or("no server data")?;
+        let produce = pick(&data);
+        return tokio::task::spawn_blocking(move || produce()).await.map_err(|e| e.to_string())?;
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        let _ = pick;
+        // gloo-net's futures are not Send; the browser has one thread.
+        return send_wrapper::SendWrapper::new(async move {
+            let resp = gloo_net::http::Request::get(url).send().await.map_err(|e| e.to_string())?;
+            if !resp.ok() {
+                return Err(format!("the server answered {}", resp.status()));
+            }
+            resp.json::<T>().await.map_err(|e| e.to_string())
+        })
+        .await;
+    }
+    #[allow(unreachable_code)]
+    {
+        let _ = (pick, url);
+        Err("built without ssr or hydrate".into())
+    }
 }
 
 /// The catalog.
 pub async fn fetch_catalog() -> Result<CatalogView, String> {
-    #[cfg(feature = "ssr")]
-    {
-        return on_server(|d| {
-            let f = d.catalog.clone();
-            Box::new(move || f())
-        })
-        .await;
-    }
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    {
-        return get_json("/api/catalog").await;
-    }
-    #[allow(unreachable_code)]
-    Err("built without ssr or hydrate".into())
+    fetch(|d| d.catalog.clone(), "/api/catalog").await
 }
 
 /// The pin lint, `None` when the server has no pin paths.
 pub async fn fetch_pins() -> Result<Option<PinsView>, String> {
-    #[cfg(feature = "ssr")]
-    {
-        return on_server(|d| {
-            let f = d.pins.clone();
-            Box::new(move || f())
-        })
-        .await;
-    }
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    {
-        return get_json("/api/pins").await;
-    }
-    #[allow(unreachable_code)]
-    Err("built without ssr or hydrate".into())
+    fetch(|d| d.pins.clone(), "/api/pins").await
 }

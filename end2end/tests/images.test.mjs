@@ -1,22 +1,14 @@
 // The images page renders on the server, hydrates in the browser, and its
 // filter then works client-side.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, root } from './server.mjs';
+import { useServerAndBrowser, root } from './server.mjs';
 
-let server, browser;
-before(async () => {
-  server = await startServer(['--pins', 'demo/jjb', 'demo/dockerfiles']);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const ctx = useServerAndBrowser(['--pins', 'demo/jjb', 'demo/dockerfiles']);
 
 test('server-rendered page lists the demo catalog without JavaScript', async () => {
-  const html = await (await fetch(server.url + '/')).text();
+  const html = await (await fetch(ctx.server.url + '/')).text();
   for (const name of ['ci-base', 'python3', 'node20', 'tox', 'shellcheck']) {
     assert.match(html, new RegExp(`data-image="${name}"`));
   }
@@ -24,11 +16,11 @@ test('server-rendered page lists the demo catalog without JavaScript', async () 
 });
 
 test('page hydrates: the filter narrows the table in the browser', async () => {
-  const page = await browser.newPage();
+  const page = await ctx.browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  await page.goto(server.url + '/');
+  await page.goto(ctx.server.url + '/');
   await page.waitForSelector('#shown-count');
   assert.equal(await page.textContent('#shown-count'), '5');
   // Typing only filters once the WASM bundle has hydrated the page; retry

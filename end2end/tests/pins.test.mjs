@@ -1,21 +1,13 @@
 // The Pins page: the lint of demo/jjb, reached by client-side navigation,
 // filtered by status in the browser.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch } from './server.mjs';
+import { useServerAndBrowser } from './server.mjs';
 
-let server, browser;
-before(async () => {
-  server = await startServer(['--pins', 'demo/jjb', 'demo/dockerfiles']);
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  server?.stop();
-});
+const ctx = useServerAndBrowser(['--pins', 'demo/jjb', 'demo/dockerfiles']);
 
 test('the API and the server-rendered page carry the lint', async () => {
-  const api = await (await fetch(server.url + '/api/pins')).json();
+  const api = await (await fetch(ctx.server.url + '/api/pins')).json();
   const statuses = api.pins.map((p) => `${p.image}:${p.version ?? ''}=${p.status}`).sort();
   assert.deepEqual(statuses, [
     'ci-base:=untagged',
@@ -25,16 +17,16 @@ test('the API and the server-rendered page carry the lint', async () => {
     'shellcheck:0.8.0=unknown-version',
     'tox:4.11.0-s3=ok',
   ]);
-  const html = await (await fetch(server.url + '/pins')).text();
+  const html = await (await fetch(ctx.server.url + '/pins')).text();
   assert.match(html, /data-status="stale"/);
   assert.doesNotMatch(html, /data-status="ok"/, 'problems only by default');
 });
 
 test('navigating and filtering happen in the browser', async () => {
-  const page = await browser.newPage();
+  const page = await ctx.browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(server.url + '/');
+  await page.goto(ctx.server.url + '/');
   await page.waitForSelector('#shown-count');
   // Client-side navigation needs the hydrated router; retry until it is.
   const deadline = Date.now() + 15000;

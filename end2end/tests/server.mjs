@@ -1,5 +1,6 @@
 // Starts the real `dockyard serve` on a free loopback port and stops it.
 import { spawn } from 'node:child_process';
+import { before, after } from 'node:test';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -41,4 +42,19 @@ export async function launch() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** Starts a server with `args` and a browser before the file's tests, and
+ *  stops both after; returns a getter for { server, browser }. */
+export function useServerAndBrowser(args) {
+  const ctx = {};
+  before(async () => {
+    ctx.server = await startServer(args);
+    ctx.browser = await launch();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    ctx.server?.stop();
+  });
+  return ctx;
 }
