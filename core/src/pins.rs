@@ -56,11 +56,12 @@ pub fn scan(text: &str, prefix: &str) -> Vec<WrittenPin> {
         return pins;
     }
     let b = text.as_bytes();
+    let finder = memchr::memmem::Finder::new(prefix.as_bytes());
     let mut line = 1;
     let mut line_start = 0;
     let mut counted_to = 0;
     let mut from = 0;
-    while let Some(found) = text[from..].find(prefix) {
+    while let Some(found) = finder.find(&b[from..]) {
         let start = from + found;
         from = start + prefix.len();
         if start > 0 && continues_host(b[start - 1]) {
@@ -88,11 +89,9 @@ pub fn scan(text: &str, prefix: &str) -> Vec<WrittenPin> {
             }
         }
         // Line and column of `start`, counting only the new stretch.
-        for (i, &c) in b[counted_to..start].iter().enumerate() {
-            if c == b'\n' {
-                line += 1;
-                line_start = counted_to + i + 1;
-            }
+        for i in memchr::memchr_iter(b'\n', &b[counted_to..start]) {
+            line += 1;
+            line_start = counted_to + i + 1;
         }
         counted_to = start;
         let column = text[line_start..start].chars().count() + 1;
@@ -122,27 +121,33 @@ pub struct Include {
 /// on the following, deeper-indented lines.
 pub fn includes(text: &str) -> Vec<Include> {
     let mut out = Vec::new();
-    let lines: Vec<&str> = text.lines().collect();
-    for (i, raw) in lines.iter().enumerate() {
-        let Some(at) = raw.find("!include") else { continue };
-        if raw[..at].trim_start().starts_with('#') {
+    let b = text.as_bytes();
+    let (mut line, mut counted_to) = (1, 0);
+    for at in memchr::memmem::find_iter(b, b"!include") {
+        line += memchr::memchr_iter(b'\n', &b[counted_to..at]).count();
+        counted_to = at;
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let raw = &text[line_start..line_end];
+        if text[line_start..at].trim_start().starts_with('#') {
             continue;
         }
-        let rest = &raw[at..];
+        let rest = &text[at..line_end];
         let tag_end = rest.find([' ', '\t']).unwrap_or(rest.len());
-        let tag = rest[..tag_end].to_owned();
+        let tag = rest[..tag_end].trim_end_matches('\r').to_owned();
         if !tag.ends_with(':') {
             continue;
         }
         let inline = rest[tag_end..].trim();
         let mut targets: Vec<(usize, String)> = Vec::new();
         if let Some(list) = inline.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            targets.extend(list.split(',').map(|t| (i + 1, unquote(t))));
+            targets.extend(list.split(',').map(|t| (line, unquote(t))));
         } else if !inline.is_empty() && !inline.starts_with('#') {
-            targets.push((i + 1, unquote(inline)));
+            targets.push((line, unquote(inline)));
         } else {
             let indent = raw.len() - raw.trim_start().len();
-            for (j, next) in lines.iter().enumerate().skip(i + 1) {
+            let following = text.get(line_end + 1..).unwrap_or("");
+            for (j, next) in following.lines().enumerate() {
                 let t = next.trim_start();
                 if t.is_empty() || t.starts_with('#') {
                     continue;
@@ -151,7 +156,7 @@ pub fn includes(text: &str) -> Vec<Include> {
                     break;
                 }
                 match t.strip_prefix('-') {
-                    Some(item) if next.len() - t.len() >= indent => targets.push((j + 1, unquote(item))),
+                    Some(item) if next.len() - t.len() >= indent => targets.push((line + j + 1, unquote(item))),
                     _ => break,
                 }
             }
