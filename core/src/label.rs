@@ -23,6 +23,12 @@ pub fn image_name(registry: &str, namespace: &str, short: &str) -> String {
     path_join(&[registry, namespace, short])
 }
 
+/// `registry/namespace/`: what every pin of a catalog's images starts with
+/// (empty when neither is set).
+pub fn pin_prefix(registry: &str, namespace: &str) -> String {
+    image_name(registry, namespace, "")
+}
+
 /// Splits `name:tag` the way docker-pkg does: exactly one `:` or nothing.
 pub fn split_tag_strict(label: &str) -> Option<(&str, &str)> {
     let (name, tag) = label.split_once(':')?;
@@ -52,6 +58,9 @@ mod tests {
         assert_eq!(image_name("reg", "", "ajv"), "reg/ajv");
         assert_eq!(image_name("reg/", "ns", "ajv"), "reg/ns/ajv");
         assert_eq!(image_name("reg", "/abs", "ajv"), "/abs/ajv");
+        assert_eq!(pin_prefix("reg", "ns"), "reg/ns/");
+        assert_eq!(pin_prefix("reg", ""), "reg/");
+        assert_eq!(pin_prefix("", ""), "");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::catalog::Catalog;
 use crate::diag::Diagnostic;
 use crate::jjb::{self, Resolution};
-use crate::label::image_name;
+use crate::label::pin_prefix;
 use crate::pins::{self, WrittenPin};
 use crate::version;
 use serde::Serialize;
@@ -75,6 +75,16 @@ pub enum Order {
     Newer,
     /// Equal in Debian order but written differently (`1.0` vs `1.00`).
     Same,
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Older => "older",
+            Order::Newer => "newer",
+            Order::Same => "same",
+        }
+    }
 }
 
 /// One pin, resolved and checked.
@@ -171,8 +181,7 @@ struct ImageFacts {
 
 /// Lints every source against `catalog`.
 pub fn lint(catalog: &Catalog, sources: &[Source], registry: Option<&dyn Published>) -> LintReport {
-    let prefix = image_name(&catalog.config.registry(), &catalog.config.namespace(), "");
-    let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
+    let prefix = pin_prefix(&catalog.config.registry(), &catalog.config.namespace());
     let mut facts: HashMap<&str, ImageFacts> = catalog
         .images
         .iter()

@@ -230,51 +230,49 @@ pub fn pull_script(args: &PullScriptArgs) -> ExitCode {
         Err(code) => return code,
     };
     let report = lint::lint(&catalog, &sources, None);
-    let prefix = dockyard_core::label::image_name(&catalog.config.registry(), &catalog.config.namespace(), "");
-    let mut pull: BTreeSet<String> = BTreeSet::new();
-    let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
+    let prefix = dockyard_core::label::pin_prefix(&catalog.config.registry(), &catalog.config.namespace());
+    // (image, tag) pairs to pull; the index is asked for exactly these digests.
+    let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
     let mut skipped: BTreeSet<String> = BTreeSet::new();
     for p in &report.pins {
         match (p.status, &p.version) {
             (Status::Ok | Status::Stale | Status::Unpublished, Some(tag)) => {
-                pull.insert(format!("{prefix}{}:{tag}", p.image));
+                pairs.insert((p.image.clone(), tag.clone()));
             }
             _ => {
                 skipped.insert(format!("{} ({}: {}:{})", p.written, p.status.as_str(), p.file, p.line));
             }
         }
     }
-    let mut missing_digest = Vec::new();
-    if args.digest {
-        let want: BTreeSet<(String, String)> = report
-            .pins
-            .iter()
-            .filter(|p| matches!(p.status, Status::Ok | Status::Stale | Status::Unpublished))
-            .filter_map(|p| Some((p.image.clone(), p.version.clone()?)))
-            .collect();
-        let index = match crate::registry_cmd::run_index(&catalog, &args.registry_args, &want) {
-            Ok(i) => i,
+    let index = if args.digest {
+        match crate::registry_cmd::run_index(&catalog, &args.registry_args, &pairs) {
+            Ok(i) => Some(i),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(EXIT_USAGE);
             }
-        };
-        pull = pull
-            .into_iter()
-            .map(|label| {
-                let (name, tag) = dockyard_core::label::split_tag(&label);
-                let short = name.strip_prefix(&prefix).unwrap_or(name);
-                match tag.and_then(|t| index.get(short).and_then(|e| e.digests.get(t))) {
-                    Some(d) => format!("{label}@{d}"),
-                    None => {
-                        missing_digest.push(label.clone());
-                        label
-                    }
+        }
+    } else {
+        None
+    };
+    let mut missing_digest = Vec::new();
+    let mut pull: BTreeSet<String> = BTreeSet::new();
+    for (image, tag) in &pairs {
+        let label = format!("{prefix}{image}:{tag}");
+        match &index {
+            None => {
+                pull.insert(label);
+            }
+            Some(index) => match index.get(image).and_then(|e| e.digests.get(tag)) {
+                Some(d) => {
+                    pull.insert(format!("{label}@{d}"));
                 }
-            })
-            .collect();
-        for m in &missing_digest {
-            skipped.insert(format!("{m} (no digest: not in the registry index; pulled by tag)"));
+                None => {
+                    skipped.insert(format!("{label} (no digest: not in the registry index; pulled by tag)"));
+                    missing_digest.push(label.clone());
+                    pull.insert(label);
+                }
+            },
         }
     }
     let script = render_script(&repo, &pull, &skipped, args.host.as_deref());

@@ -70,9 +70,7 @@ pub fn pins_view(repo: &Option<PinRepo>) -> Result<Option<PinsView>, String> {
             version: p.version,
             status: p.status.as_str().to_owned(),
             latest: p.latest,
-            order: p
-                .order
-                .map(|o| serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+            order: p.order.map(|o| o.as_str().to_owned()),
             note: p.note,
         })
         .collect();
