@@ -226,18 +226,22 @@ pub async fn build(
                 }
             }
         }
-        // Digests: stored ones are reused (tags are treated as immutable).
-        let mut wanted: Vec<(usize, String)> = Vec::new();
-        for (image, tag) in want_digests {
-            let Some(i) = entries.iter().position(|e| &e.image == image && !e.base) else { continue };
-            match store.load_digest(&registry, &entries[i].repo, tag).ok().flatten() {
-                Some((d, _)) => {
-                    entries[i].digests.insert(tag.clone(), d);
-                }
-                None if entries[i].tags.contains(tag) => wanted.push((i, tag.clone())),
-                None => {}
+    }
+
+    // Digests: stored ones are reused (tags are treated as immutable); the
+    // registry is asked only for the others, when it lists the tag.
+    let mut wanted: Vec<(usize, String)> = Vec::new();
+    for (image, tag) in want_digests {
+        let Some(i) = entries.iter().position(|e| &e.image == image && !e.base) else { continue };
+        match store.load_digest(&registry, &entries[i].repo, tag).ok().flatten() {
+            Some((d, _)) => {
+                entries[i].digests.insert(tag.clone(), d);
             }
+            None if entries[i].tags.contains(tag) => wanted.push((i, tag.clone())),
+            None => {}
         }
+    }
+    if let Some(client) = client.filter(|_| !opts.offline && !wanted.is_empty()) {
         let digests: Vec<(usize, String, Result<Option<String>, RegistryError>)> = futures::stream::iter(wanted)
             .map(|(i, tag)| {
                 let repo = entries[i].repo.clone();
@@ -253,14 +257,6 @@ pub async fn build(
             if let Ok(Some(d)) = r {
                 let _ = store.save_digest(&registry, &entries[i].repo, &tag, &d, now());
                 entries[i].digests.insert(tag, d);
-            }
-        }
-    } else {
-        for (image, tag) in want_digests {
-            if let Some(e) = entries.iter_mut().find(|e| &e.image == image && !e.base)
-                && let Some((d, _)) = store.load_digest(&registry, &e.repo, tag).ok().flatten()
-            {
-                e.digests.insert(tag.clone(), d);
             }
         }
     }
