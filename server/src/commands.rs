@@ -36,7 +36,8 @@ fn report_diagnostics(report: &RenderReport) {
     }
 }
 
-fn load_catalogs(roots: &RootArgs) -> Result<Vec<Catalog>, ExitCode> {
+/// Loads every root named on the command line; the first failure is printed.
+pub fn load_catalogs(roots: &RootArgs) -> Result<Vec<Catalog>, ExitCode> {
     roots.roots().iter().map(|r| r.load().map_err(|d| fail(&d))).collect()
 }
 

@@ -63,13 +63,9 @@ fn age(seconds: Option<i64>) -> String {
 
 /// `dockyard registry`.
 pub fn registry(args: &RegistryCmdArgs) -> ExitCode {
-    let catalogs: Result<Vec<Catalog>, _> = args.roots.roots().iter().map(|r| r.load()).collect();
-    let catalogs = match catalogs {
+    let catalogs = match crate::commands::load_catalogs(&args.roots) {
         Ok(c) => c,
-        Err(d) => {
-            eprintln!("error: {d}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(code) => return code,
     };
     let mut failed = false;
     let mut reports = Vec::new();
