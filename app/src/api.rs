@@ -3,52 +3,7 @@
 //! on the server they read through `ServerData`, in the browser they fetch
 //! the API (only when the server did not already send the data with the page).
 
-use serde::{Deserialize, Serialize};
-
-/// `GET /api/catalog`: every image of every root, with the graph's problems.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct CatalogView {
-    pub images: Vec<ImageRow>,
-    /// Catalog-level problems: dependency disagreements, cycles, duplicates.
-    pub problems: Vec<String>,
-}
-
-/// One image as the dashboard lists it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ImageRow {
-    pub name: String,
-    pub version: Option<String>,
-    pub label: Option<String>,
-    pub dir: String,
-    pub parents: Vec<String>,
-    /// Why the image cannot be rendered, naming file and line.
-    pub error: Option<String>,
-}
-
-/// `GET /api/pins`: the pin lint (`null` when the server has no pin paths).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct PinsView {
-    pub pins: Vec<PinRow>,
-    /// Pins per status, every status listed.
-    pub counts: Vec<(String, usize)>,
-    pub dead_images: Vec<String>,
-    pub files_scanned: usize,
-}
-
-/// One pin as the dashboard lists it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PinRow {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub image: String,
-    pub version: Option<String>,
-    pub status: String,
-    pub latest: Option<String>,
-    /// `older` or `newer` for stale pins.
-    pub order: Option<String>,
-    pub note: Option<String>,
-}
+pub use dockyard_api::*;
 
 /// Produces one view on the server (blocking work: file reads, rendering).
 pub type Producer<T> = std::sync::Arc<dyn Fn() -> Result<T, String> + Send + Sync>;
@@ -56,8 +11,8 @@ pub type Producer<T> = std::sync::Arc<dyn Fn() -> Result<T, String> + Send + Syn
 /// How the server hands data to pages rendered on the server.
 #[derive(Clone)]
 pub struct ServerData {
-    pub catalog: Producer<CatalogView>,
-    pub pins: Producer<Option<PinsView>>,
+    pub catalog: Producer<CatalogReport>,
+    pub pins: Producer<PinsReport>,
 }
 
 /// One view: `pick` reads it through `ServerData` on the server; the browser
@@ -94,11 +49,11 @@ where
 }
 
 /// The catalog.
-pub async fn fetch_catalog() -> Result<CatalogView, String> {
-    fetch(|d| d.catalog.clone(), "/api/catalog").await
+pub async fn fetch_catalog() -> Result<CatalogReport, String> {
+    fetch(|d| d.catalog.clone(), "/api/v1/catalog").await
 }
 
-/// The pin lint, `None` when the server has no pin paths.
-pub async fn fetch_pins() -> Result<Option<PinsView>, String> {
-    fetch(|d| d.pins.clone(), "/api/pins").await
+/// The pin lint.
+pub async fn fetch_pins() -> Result<PinsReport, String> {
+    fetch(|d| d.pins.clone(), "/api/v1/pins").await
 }

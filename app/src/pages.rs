@@ -1,6 +1,6 @@
 //! One component per page.
 
-use crate::api::{CatalogView, ImageRow, PinRow, PinsView, fetch_catalog, fetch_pins};
+use crate::api::{CatalogImage, CatalogReport, Pin, PinsReport, fetch_catalog, fetch_pins};
 use leptos::prelude::*;
 
 /// The catalog: every image with its version and parents, filterable.
@@ -34,7 +34,7 @@ pub fn ImagesPage() -> impl IntoView {
     }
 }
 
-fn catalog_table(view: CatalogView, filter: RwSignal<String>) -> impl IntoView {
+fn catalog_table(view: CatalogReport, filter: RwSignal<String>) -> impl IntoView {
     let total = view.images.len();
     let images = StoredValue::new(view.images);
     let shown = move || {
@@ -43,7 +43,7 @@ fn catalog_table(view: CatalogView, filter: RwSignal<String>) -> impl IntoView {
             all.iter().filter(|i| i.name.to_lowercase().contains(&needle)).cloned().collect::<Vec<_>>()
         })
     };
-    let problems = view.problems;
+    let problems: Vec<String> = view.problems.iter().map(ToString::to_string).collect();
     view! {
         <p class="summary">
             <span id="shown-count">{move || shown().len()}</span>
@@ -70,7 +70,7 @@ fn catalog_table(view: CatalogView, filter: RwSignal<String>) -> impl IntoView {
     }
 }
 
-fn image_row(image: ImageRow) -> impl IntoView {
+fn image_row(image: CatalogImage) -> impl IntoView {
     let class = if image.error.is_some() { "broken" } else { "" };
     view! {
         <tr class=class data-image=image.name.clone()>
@@ -83,7 +83,7 @@ fn image_row(image: ImageRow) -> impl IntoView {
             <td class="parents">{image.parents.join(", ")}</td>
             <td class="dir">
                 {image.dir.clone()}
-                {image.error.clone().map(|e| view! { <div class="error">{e}</div> })}
+                {image.error.clone().map(|e| view! { <div class="error">{e.to_string()}</div> })}
             </td>
         </tr>
     }
@@ -115,15 +115,7 @@ pub fn PinsPage() -> impl IntoView {
                 {move || {
                     pins.get()
                         .map(|result| match result {
-                            Ok(Some(view)) => pins_table(view, status).into_any(),
-                            Ok(None) => {
-                                view! {
-                                    <p class="empty">
-                                        "No pin paths: start the server with --pins PATH."
-                                    </p>
-                                }
-                                    .into_any()
-                            }
+                            Ok(view) => pins_table(view, status).into_any(),
                             Err(e) => view! { <p class="error">{e}</p> }.into_any(),
                         })
                 }}
@@ -132,7 +124,7 @@ pub fn PinsPage() -> impl IntoView {
     }
 }
 
-fn pins_table(view: PinsView, status: RwSignal<String>) -> impl IntoView {
+fn pins_table(view: PinsReport, status: RwSignal<String>) -> impl IntoView {
     let rows = StoredValue::new(view.pins);
     let shown = move || {
         let wanted = status.get();
@@ -140,20 +132,22 @@ fn pins_table(view: PinsView, status: RwSignal<String>) -> impl IntoView {
             all.iter()
                 .filter(|p| match wanted.as_str() {
                     "all" => true,
-                    "problems" => p.status != "ok",
-                    s => p.status == s,
+                    "problems" => p.status != crate::api::Status::Ok,
+                    s => p.status.as_str() == s,
                 })
                 .cloned()
                 .collect::<Vec<_>>()
         })
     };
-    let counts = view.counts.into_iter().filter(|(_, n)| *n > 0).collect::<Vec<_>>();
-    let dead = view.dead_images;
+    let counts =
+        view.summary.by_status.into_iter().filter(|(_, n)| *n > 0).map(|(s, n)| (s.as_str(), n)).collect::<Vec<_>>();
+    let dead = view.summary.dead_images;
+    let files_scanned = view.summary.files_scanned;
     view! {
         <p class="summary">
             <span id="pin-count">{move || shown().len()}</span>
             " shown · "
-            {view.files_scanned}
+            {files_scanned}
             " files · "
             {counts
                 .into_iter()
@@ -177,7 +171,7 @@ fn pins_table(view: PinsView, status: RwSignal<String>) -> impl IntoView {
             <tbody>
                 <For
                     each=shown
-                    key=|p| format!("{}:{}:{}:{}", p.file, p.line, p.column, p.image)
+                    key=|p| p.key()
                     let:pin
                 >
                     {pin_row(pin)}
@@ -187,18 +181,18 @@ fn pins_table(view: PinsView, status: RwSignal<String>) -> impl IntoView {
     }
 }
 
-fn pin_row(pin: PinRow) -> impl IntoView {
-    let status = match pin.order.as_deref() {
-        Some(order) => format!("{} ({order})", pin.status),
-        None => pin.status.clone(),
+fn pin_row(pin: Pin) -> impl IntoView {
+    let status = match pin.order {
+        Some(order) => format!("{} ({})", pin.status, order.as_str()),
+        None => pin.status.to_string(),
     };
     view! {
-        <tr data-status=pin.status.clone() data-image=pin.image.clone()>
+        <tr data-status=pin.status.as_str() data-image=pin.image.clone()>
             <td class="dir">{format!("{}:{}:{}", pin.file, pin.line, pin.column)}</td>
             <td class="name">{pin.image.clone()}</td>
             <td class="version">{pin.version.clone().unwrap_or_else(|| "-".into())}</td>
             <td>
-                <span class=format!("badge {}", pin.status)>{status}</span>
+                <span class=format!("badge {}", pin.status.as_str())>{status}</span>
                 {pin.note.clone().map(|n| view! { <div class="note">{n}</div> })}
             </td>
             <td class="version">{pin.latest.clone().unwrap_or_default()}</td>

@@ -7,7 +7,9 @@ use crate::changelog;
 use crate::config::Config;
 use crate::control::{self, Dependency};
 use crate::diag::Diagnostic;
+use crate::files::{Kind, ReadError, SharedFiles};
 use crate::label::image_name;
+use crate::limits::{MAX_CHANGELOG_BYTES, MAX_CONTROL_BYTES, MAX_IMAGES, MAX_SCAN_DEPTH};
 use crate::render::{Renderer, TEMPLATE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,27 +43,34 @@ impl Image {
         root_display.join(&self.rel_dir).join(file)
     }
 
-    /// Every version named in the changelog, leniently (read on demand).
-    pub fn versions(&self) -> Result<Vec<String>, Diagnostic> {
+    /// The changelog's text (read on demand, within its size limit).
+    pub fn changelog_text(&self, files: &SharedFiles) -> Result<String, Diagnostic> {
         let path = self.dir.join("changelog");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&path, None, format!("cannot read: {e}")))?;
-        Ok(changelog::versions(&text))
+        files
+            .read_text(&path, MAX_CHANGELOG_BYTES)
+            .map_err(|e| Diagnostic::new(&path, None, format!("cannot read: {e}")))
     }
 
-    /// Every entry in the full changelog history (read on demand).
-    pub fn history(&self) -> Result<Vec<changelog::Entry>, Diagnostic> {
+    /// Every version named in the changelog, leniently.
+    pub fn versions(&self, files: &SharedFiles) -> Result<Vec<String>, Diagnostic> {
+        Ok(changelog::versions(&self.changelog_text(files)?))
+    }
+
+    /// Every entry in the full changelog history.
+    pub fn history(&self, files: &SharedFiles) -> Result<Vec<changelog::Entry>, Diagnostic> {
         let path = self.dir.join("changelog");
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Diagnostic::new(&path, None, format!("cannot read: {e}")))?;
-        changelog::parse(&text, &path)
+        changelog::parse(&self.changelog_text(files)?, &path)
     }
 }
 
 /// A catalog root: a directory of image folders and the config that governs it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Catalog {
     pub root: PathBuf,
+    /// How `root` is shown in messages (relative to the repository).
+    pub display_root: PathBuf,
+    /// The tree it was read from (the work tree, or a git revision).
+    pub files: SharedFiles,
     pub config: Config,
     /// Images sorted by folder.
     pub images: Vec<Image>,
@@ -88,40 +97,72 @@ fn relative(root: &Path, dir: &Path) -> String {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, bool, bool)>) -> std::io::Result<()> {
-    let mut subdirs = Vec::new();
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("root", &self.root).field("images", &self.images.len()).finish()
+    }
+}
+
+/// One folder found by the scan: whether it has a template and a changelog.
+struct Found {
+    dir: PathBuf,
+    template: bool,
+    changelog: bool,
+}
+
+/// docker-pkg's `os.walk`: every folder at any depth (symlinked folders are
+/// not entered, as `os.walk` does not follow them), within [`MAX_SCAN_DEPTH`].
+fn walk(files: &SharedFiles, dir: &Path, depth: usize, out: &mut Vec<Found>, errors: &mut Vec<Diagnostic>) {
+    let entries = match files.list(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(Diagnostic::new(dir, None, format!("cannot scan: {e}")));
+            return;
+        }
+    };
     let (mut template, mut changelog) = (false, false);
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let ft = entry.file_type()?;
-        if ft.is_dir() {
-            subdirs.push(entry.path());
-        } else {
-            match entry.file_name().to_str() {
-                Some(TEMPLATE) => template = true,
-                Some("changelog") => changelog = true,
+    let mut subdirs = Vec::new();
+    for (name, kind) in entries {
+        match kind {
+            Kind::Dir => subdirs.push(dir.join(&name)),
+            Kind::File | Kind::Symlink => match name.as_str() {
+                TEMPLATE => template = true,
+                "changelog" => changelog = true,
                 _ => {}
-            }
+            },
+            Kind::Other => {}
         }
     }
     if template || changelog {
-        out.push((dir.to_owned(), template, changelog));
+        out.push(Found { dir: dir.to_owned(), template, changelog });
     }
-    subdirs.sort();
+    if depth >= MAX_SCAN_DEPTH {
+        if !subdirs.is_empty() {
+            errors.push(Diagnostic::new(
+                dir,
+                None,
+                format!("folders nested deeper than {MAX_SCAN_DEPTH}: not scanned"),
+            ));
+        }
+        return;
+    }
     for sub in subdirs {
-        walk(&sub, out)?;
+        walk(files, &sub, depth + 1, out, errors);
     }
-    Ok(())
 }
 
-fn load_image(root: &Path, dir: PathBuf, display_root: &Path) -> Image {
+fn read_error(path: &Path, e: ReadError) -> Diagnostic {
+    Diagnostic::new(path, None, format!("cannot read: {e}"))
+}
+
+fn load_image(files: &SharedFiles, root: &Path, dir: PathBuf, display_root: &Path) -> Image {
     let rel_dir = relative(root, &dir);
     let shown = display_root.join(&rel_dir);
     let fallback = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut image = Image { name: fallback, version: None, dir, rel_dir, depends: vec![], error: None };
     let changelog_path = shown.join("changelog");
-    match std::fs::read_to_string(image.dir.join("changelog")) {
-        Err(e) => image.error = Some(Diagnostic::new(&changelog_path, None, format!("cannot read: {e}"))),
+    match files.read_text(&image.dir.join("changelog"), MAX_CHANGELOG_BYTES) {
+        Err(e) => image.error = Some(read_error(&changelog_path, e)),
         Ok(text) => match changelog::parse_head(&text, &changelog_path) {
             Ok(entry) => {
                 image.name = entry.name;
@@ -130,17 +171,16 @@ fn load_image(root: &Path, dir: PathBuf, display_root: &Path) -> Image {
             Err(d) => image.error = Some(d),
         },
     }
-    let control_path = image.dir.join("control");
-    match std::fs::read_to_string(&control_path) {
+    match files.read_text(&image.dir.join("control"), MAX_CONTROL_BYTES) {
         Ok(text) => match control::parse_depends(&text, &shown.join("control")) {
             Ok(deps) => image.depends = deps,
             Err(d) => {
                 image.error.get_or_insert(d);
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(ReadError::NotFound) => {}
         Err(e) => {
-            image.error.get_or_insert(Diagnostic::new(shown.join("control"), None, format!("cannot read: {e}")));
+            image.error.get_or_insert(read_error(&shown.join("control"), e));
         }
     }
     image
@@ -150,13 +190,22 @@ impl Catalog {
     /// Scans `root`. Paths in diagnostics are shown relative to `display_root`
     /// (usually the directory as the user named it). Only an unreadable root
     /// is an error; broken images carry their own error.
-    pub fn scan(root: &Path, display_root: &Path, config: Config) -> Result<Catalog, Diagnostic> {
-        let mut found = Vec::new();
-        walk(root, &mut found).map_err(|e| Diagnostic::new(display_root, None, format!("cannot scan: {e}")))?;
+    pub fn scan(files: SharedFiles, root: &Path, display_root: &Path, config: Config) -> Result<Catalog, Diagnostic> {
+        files.list(root).map_err(|e| Diagnostic::new(display_root, None, format!("cannot scan: {e}")))?;
         let (mut warnings, mut errors) = (Vec::new(), Vec::new());
+        let mut found = Vec::new();
+        walk(&files, root, 0, &mut found, &mut errors);
+        if found.len() > MAX_IMAGES {
+            errors.push(Diagnostic::new(
+                display_root,
+                None,
+                format!("more than {MAX_IMAGES} image folders: only the first {MAX_IMAGES} are read"),
+            ));
+            found.truncate(MAX_IMAGES);
+        }
         let mut images: Vec<Image> = Vec::new();
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for (dir, template, changelog) in found {
+        for Found { dir, template, changelog } in found {
             let shown = display_root.join(relative(root, &dir));
             if !template {
                 warnings.push(Diagnostic::new(&shown, None, format!("ignored: has a changelog but no {TEMPLATE}")));
@@ -166,7 +215,7 @@ impl Catalog {
                 warnings.push(Diagnostic::new(&shown, None, format!("ignored: has a {TEMPLATE} but no changelog")));
                 continue;
             }
-            let image = load_image(root, dir, display_root);
+            let image = load_image(&files, root, dir, display_root);
             if image.error.is_none() {
                 if let Some(first) = seen.get(&image.name) {
                     errors.push(Diagnostic::new(
@@ -180,7 +229,15 @@ impl Catalog {
             }
             images.push(image);
         }
-        Ok(Catalog { root: root.to_owned(), config, images, warnings, errors })
+        Ok(Catalog {
+            root: root.to_owned(),
+            display_root: display_root.to_owned(),
+            files,
+            config,
+            images,
+            warnings,
+            errors,
+        })
     }
 
     /// Full labels of every loadable image plus `base_images`: what
@@ -205,7 +262,13 @@ impl Catalog {
         if let Some(err) = &image.error {
             return Rendered { dockerfile: Err(err.clone()), image_refs: vec![] };
         }
-        let (dockerfile, mut image_refs) = renderer.render_tracking(&image.dir, &display_root.join(&image.rel_dir));
+        // A fault no real input can produce, for the test that a panicking
+        // render is reported for its image alone (debug builds only).
+        if cfg!(debug_assertions) && std::env::var("DOCKYARD_FAULT_RENDER_PANIC").is_ok_and(|n| n == image.name) {
+            panic!("injected fault for {}", image.name);
+        }
+        let (dockerfile, mut image_refs) =
+            renderer.render_tracking(&self.files, &image.dir, &display_root.join(&image.rel_dir));
         if let Ok(text) = &dockerfile {
             // A reference that lands only in Dockerfile comments (`#FROM ...`)
             // is no build dependency.

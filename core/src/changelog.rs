@@ -34,7 +34,10 @@ fn parse_header(line: &str, lineno: usize, file: &Path) -> Result<Entry, Diagnos
         Diagnostic::at(
             file,
             lineno,
-            format!("{what}; expected `name (version) distribution; urgency=...`, found `{line}`"),
+            format!(
+                "{what}; expected `name (version) distribution; urgency=...`, found `{}`",
+                crate::limits::quote(line)
+            ),
         )
     };
     let (name, rest) = line.split_once(" (").ok_or_else(|| bad("malformed changelog header"))?;
@@ -135,6 +138,142 @@ pub fn versions(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every entry's version with the time its trailer gives (seconds since
+/// the epoch), leniently (python-debian's lenient mode): what "how long ago
+/// was this version superseded" is computed from.
+pub fn timeline(text: &str) -> Vec<(String, Option<i64>)> {
+    let nowhere = Path::new("");
+    let mut out: Vec<(String, Option<i64>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(trailer) = line.strip_prefix(" -- ") {
+            if let (Some(last), Some((_, date))) = (out.last_mut(), trailer.split_once("  "))
+                && last.1.is_none()
+            {
+                last.1 = parse_date(date.trim());
+            }
+        } else if !line.is_empty()
+            && !line.starts_with([' ', '\t'])
+            && let Ok(e) = parse_header(line.trim_end(), 0, nowhere)
+        {
+            out.push((e.version, None));
+        }
+    }
+    out
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+
+/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Parses an RFC 2822 changelog date (`Mon, 20 Apr 2026 10:43:48 -0400`)
+/// into seconds since the epoch.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let mut parts = s.split_whitespace();
+    let mut first = parts.next()?;
+    if first.ends_with(',') {
+        first = parts.next()?;
+    }
+    let day: i64 = first.parse().ok()?;
+    let month_name = parts.next()?.get(..3)?;
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month_name))? as i64 + 1;
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, mi, sec) = (hms.next()??, hms.next()??, hms.next().flatten().unwrap_or(0));
+    let zone = parts.next().unwrap_or("+0000");
+    let offset = match zone.as_bytes() {
+        [sign @ (b'+' | b'-'), rest @ ..] if rest.len() == 4 => {
+            let v: i64 = std::str::from_utf8(rest).ok()?.parse().ok()?;
+            let mins = (v / 100) * 60 + v % 100;
+            if *sign == b'-' { -mins } else { mins }
+        }
+        _ => 0,
+    };
+    if !(1..=31).contains(&day) || !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..=60).contains(&sec) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + mi * 60 + sec - offset * 60)
+}
+
+/// `time.strftime("%a, %e %b %Y %H:%M:%S %z")` for a UTC time, as
+/// docker-pkg dates its entries (`%e`: the day padded with a space).
+pub fn format_date(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let weekday = DAYS[days.rem_euclid(7) as usize];
+    format!(
+        "{weekday}, {d:>2} {} {y} {:02}:{:02}:{:02} +0000",
+        MONTHS[(m - 1) as usize],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// docker-pkg's `new_tag`: `^([\d\-\.]+?)(-ID(\d+))?$` on the current
+/// version; `BASE-ID(N+1)`, or `VERSION-ID1` for a version without one.
+/// `None` where docker-pkg fails ("Was not able to match version").
+pub fn next_version(current: &str, update_id: &str) -> Option<String> {
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-' || b == b'.');
+    let marker = format!("-{update_id}");
+    if let Some(i) = current.rfind(&marker) {
+        let (base, digits) = (&current[..i], &current[i + marker.len()..]);
+        if numeric(base) && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let n: u128 = digits.parse().ok()?;
+            return Some(format!("{base}-{update_id}{}", n + 1));
+        }
+    }
+    numeric(current).then(|| format!("{current}-{update_id}1"))
+}
+
+/// The entry docker-pkg's `create_update` prepends (python-debian's block
+/// format: the reason's lines indented by three spaces between blank lines,
+/// urgency high, and a blank line after the trailer when older entries follow).
+pub fn new_entry(
+    name: &str,
+    version: &str,
+    distribution: &str,
+    author: &str,
+    date: &str,
+    reason: &str,
+    more: bool,
+) -> String {
+    let mut s = format!("{name} ({version}) {distribution}; urgency=high\n\n");
+    for line in reason.split('\n') {
+        s.push_str("   ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s.push_str(&format!("\n -- {author}  {date}\n"));
+    if more {
+        s.push('\n');
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +301,29 @@ mod tests {
         let text = "a (2.0) wikimedia; urgency=high\n\ngarbage line\n\na (1.0) UNRELEASED; urgency=low\n";
         assert_eq!(versions(text), ["2.0", "1.0"]);
         assert!(parse(text, Path::new("c")).is_err());
+    }
+
+    #[test]
+    fn dates_round_trip_and_parse() {
+        assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
+        assert_eq!(parse_date("Mon, 20 Apr 2026 10:43:48 -0400"), Some(1776696228));
+        assert_eq!(format_date(0), "Thu,  1 Jan 1970 00:00:00 +0000");
+        assert_eq!(format_date(1776696228), "Mon, 20 Apr 2026 14:43:48 +0000");
+        assert_eq!(parse_date(&format_date(1_800_000_123)), Some(1_800_000_123));
+        assert_eq!(parse_date("garbage"), None);
+        let t = timeline(TEXT);
+        assert_eq!(t[0], ("0.8.1".to_owned(), parse_date("Mon, 20 Apr 2026 10:43:48 -0400")));
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn next_versions_follow_docker_pkg() {
+        assert_eq!(next_version("0.8.1", "s").as_deref(), Some("0.8.1-s1"));
+        assert_eq!(next_version("3.11.2-s2", "s").as_deref(), Some("3.11.2-s3"));
+        assert_eq!(next_version("20.18.0-1-s3", "s").as_deref(), Some("20.18.0-1-s4"));
+        assert_eq!(next_version("1-2-3", "").as_deref(), Some("1-2-4"));
+        assert_eq!(next_version("1.10-0.s3", "s"), None);
+        assert_eq!(next_version("1.0-s", "s"), None);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! project file (shallow merge), values resolved as PyYAML resolves them.
 
 use crate::diag::Diagnostic;
+use crate::files::Files;
+use crate::limits::MAX_CONFIG_BYTES;
 use crate::yaml::{self, Kind, Node, Resolved};
 use minijinja::Value;
 use std::collections::BTreeMap;
@@ -41,6 +43,10 @@ pub struct Config {
     values: BTreeMap<String, Value>,
     pub username: Option<Secret>,
     pub password: Option<Secret>,
+    /// The registry the credentials belong to: the one named by the file
+    /// they were read from. A project `config.yaml` that points `registry:`
+    /// elsewhere does not get the user-level file's credentials.
+    pub credentials_registry: Option<String>,
 }
 
 /// docker-pkg 4.0.4's `cli.defaults`, in its order.
@@ -115,8 +121,11 @@ fn key_string(node: &Node) -> String {
 }
 
 /// Reads one YAML config file into (key, value) pairs; an empty file is `{}`.
-pub fn read_file(path: &Path) -> Result<Vec<(String, Value)>, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| Diagnostic::new(path, None, format!("cannot read: {e}")))?;
+/// At most [`MAX_CONFIG_BYTES`] are read, and only a regular file.
+pub fn read_file(files: &dyn Files, path: &Path) -> Result<Vec<(String, Value)>, Diagnostic> {
+    let text = files
+        .read_text(path, MAX_CONFIG_BYTES)
+        .map_err(|e| Diagnostic::new(path, None, format!("cannot read: {e}")))?;
     parse_text(&text, path)
 }
 
@@ -155,14 +164,31 @@ impl Config {
         Self::merge(PathBuf::new(), vec![])
     }
 
-    /// Reads `path` over the user-level file (when it exists) over the defaults.
-    pub fn load(path: &Path, user_config: Option<&Path>) -> Result<Self, Diagnostic> {
+    /// Reads `path` (from `files`) over the user-level file (when it
+    /// exists; read from disk, it is the user's own) over the defaults.
+    pub fn load(files: &dyn Files, path: &Path, user_config: Option<&Path>) -> Result<Self, Diagnostic> {
         let mut layers = Vec::new();
+        let mut user_layer = Vec::new();
         if let Some(user) = user_config.filter(|p| p.exists()) {
-            layers.extend(read_file(user)?);
+            user_layer = read_file(&crate::files::Disk::unbounded(), user)?;
+            layers.extend(user_layer.iter().cloned());
         }
-        layers.extend(read_file(path)?);
-        Ok(Self::merge(path.to_owned(), layers))
+        let project = read_file(files, path)?;
+        let has_creds =
+            |layer: &[(String, Value)]| layer.iter().any(|(k, v)| SECRET_KEYS.contains(&k.as_str()) && !v.is_none());
+        let project_creds = has_creds(&project);
+        layers.extend(project);
+        let mut config = Self::merge(path.to_owned(), layers);
+        if !project_creds && has_creds(&user_layer) {
+            let user_registry = user_layer
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "registry")
+                .map(|(_, v)| crate::pyfmt::py_str(v))
+                .unwrap_or_default();
+            config.credentials_registry = Some(user_registry);
+        }
+        Ok(config)
     }
 
     /// Builds a config from explicit key/value layers over the defaults.
@@ -179,7 +205,9 @@ impl Config {
             |v: Option<Value>| v.filter(crate::pyfmt::py_truthy).map(|v| Secret::new(crate::pyfmt::py_str(&v)));
         let username = secret(values.remove("username"));
         let password = secret(values.remove("password"));
-        Config { path, values, username, password }
+        let mut config = Config { path, values, username, password, credentials_registry: None };
+        config.credentials_registry = Some(config.registry());
+        config
     }
 
     /// A key's value as templates see it.

@@ -54,10 +54,14 @@ pub fn parse_depends(text: &str, file: &Path) -> Result<Vec<Dependency>, Diagnos
             continue;
         }
         let Some((key, value)) = line.split_once(':') else {
-            return Err(Diagnostic::at(file, lineno, format!("expected `Field: value`, found `{line}`")));
+            return Err(Diagnostic::at(
+                file,
+                lineno,
+                format!("expected `Field: value`, found `{}`", crate::limits::quote(line)),
+            ));
         };
         if key.is_empty() || key.contains(char::is_whitespace) {
-            return Err(Diagnostic::at(file, lineno, format!("invalid field name `{key}`")));
+            return Err(Diagnostic::at(file, lineno, format!("invalid field name `{}`", crate::limits::quote(key))));
         }
         paragraph.push((key.to_owned(), vec![(lineno, value.trim().to_owned())]));
     }

@@ -19,6 +19,15 @@ impl Diagnostic {
     pub fn at(file: &Path, line: usize, message: impl Into<String>) -> Self {
         Self::new(file, Some(line), message)
     }
+
+    /// The diagnostic as the API shows it.
+    pub fn to_problem(&self) -> dockyard_api::Problem {
+        dockyard_api::Problem {
+            file: Some(self.file.display().to_string()),
+            line: self.line,
+            message: self.message.clone(),
+        }
+    }
 }
 
 impl fmt::Display for Diagnostic {

@@ -4,46 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Where an edge comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    Control,
-    Template,
-    Both,
-}
-
-/// A problem in the graph.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Problem {
-    /// `control` names a parent the template does not use.
-    ControlOnly { image: String, parent: String },
-    /// The template uses an image that `control` does not name.
-    TemplateOnly { image: String, parent: String },
-    /// A parent that is not in the catalog (nor a base image).
-    UnknownParent { image: String, parent: String },
-    /// A dependency cycle, first image repeated at the end.
-    Cycle { images: Vec<String> },
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Problem::ControlOnly { image, parent } => {
-                write!(
-                    f,
-                    "{image}: control depends on `{parent}` but the template does not use `\"{parent}\" | image_tag`"
-                )
-            }
-            Problem::TemplateOnly { image, parent } => {
-                write!(f, "{image}: the template uses `\"{parent}\" | image_tag` but control does not depend on it")
-            }
-            Problem::UnknownParent { image, parent } => write!(f, "{image}: parent `{parent}` is not in the catalog"),
-            Problem::Cycle { images } => write!(f, "dependency cycle: {}", images.join(" -> ")),
-        }
-    }
-}
+pub use dockyard_api::EdgeSource as Source;
+pub use dockyard_api::GraphProblem as Problem;
 
 /// Edges child → parent with their source.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -234,6 +196,52 @@ impl Graph {
                 }
             }
         }
+    }
+
+    /// The graph as the API shows it.
+    pub fn to_api(&self) -> dockyard_api::GraphReport {
+        let mut edges: Vec<dockyard_api::GraphEdge> = self
+            .parents
+            .iter()
+            .flat_map(|(child, ps)| {
+                ps.iter().map(move |(parent, source)| dockyard_api::GraphEdge {
+                    parent: parent.clone(),
+                    child: child.clone(),
+                    source: *source,
+                })
+            })
+            .collect();
+        edges.sort_by(|a, b| a.child.cmp(&b.child).then(a.parent.cmp(&b.parent)));
+        dockyard_api::GraphReport {
+            nodes: self.nodes.iter().cloned().collect(),
+            edges,
+            problems: self.problems.clone(),
+        }
+    }
+
+    /// Direct children of every image.
+    pub fn children(&self) -> BTreeMap<&str, Vec<&str>> {
+        let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (child, parents) in &self.parents {
+            for p in parents.keys() {
+                out.entry(p.as_str()).or_default().push(child.as_str());
+            }
+        }
+        out
+    }
+
+    /// Images `name` (transitively) builds on.
+    pub fn ancestors(&self, name: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut frontier = vec![name.to_owned()];
+        while let Some(cur) = frontier.pop() {
+            for p in self.parents.get(&cur).into_iter().flat_map(|p| p.keys()) {
+                if out.insert(p.clone()) {
+                    frontier.push(p.clone());
+                }
+            }
+        }
+        out
     }
 
     /// Images that (transitively) have `name` as a parent.

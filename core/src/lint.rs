@@ -1,161 +1,63 @@
 //! Pin statuses and the lint report: each written pin checked against the
 //! catalog (and, when one is available, the registry index), a summary, and
 //! the byte-exact rewrite that `--fix` applies.
+//!
+//! The report's public shape is [`dockyard_api::PinsReport`]; [`LintReport`]
+//! adds what only the printers and `--fix` need (byte spans, the source of
+//! each pin), without copying any text of the files.
 
 use crate::catalog::Catalog;
 use crate::diag::Diagnostic;
-use crate::jjb::{self, Resolution};
+use crate::jjb::{Resolution, ScopeIndex};
 use crate::label::pin_prefix;
+use crate::limits::MAX_PINS_PER_FILE;
 use crate::pins::{self, WrittenPin};
 use crate::version;
-use serde::Serialize;
+use dockyard_api::{Behind, PinGroup, PinsReport, PinsSummary};
+pub use dockyard_api::{Order, Pin, Status};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::PathBuf;
 
-/// A pin's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Status {
-    /// The version of the image's first changelog entry.
-    Ok,
-    /// Another version from the image's changelog.
-    Stale,
-    /// No image of that name in the catalog.
-    NotInCatalog,
-    /// No tag, or `latest`.
-    Untagged,
-    /// A tag the image's changelog never had (a typo).
-    UnknownVersion,
-    /// The tag is not in the registry (needs a registry index).
-    Unpublished,
-    /// A JJB placeholder with no value in scope.
-    Unresolved,
-}
-
-impl Status {
-    pub const ALL: [Status; 7] = [
-        Status::Ok,
-        Status::Stale,
-        Status::NotInCatalog,
-        Status::Untagged,
-        Status::UnknownVersion,
-        Status::Unpublished,
-        Status::Unresolved,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Stale => "stale",
-            Status::NotInCatalog => "not-in-catalog",
-            Status::Untagged => "untagged",
-            Status::UnknownVersion => "unknown-version",
-            Status::Unpublished => "unpublished",
-            Status::Unresolved => "unresolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// The statuses that fail the lint unless told otherwise.
-    pub fn default_fail_on() -> BTreeSet<Status> {
-        [Status::Stale, Status::NotInCatalog, Status::UnknownVersion].into()
-    }
-}
-
-/// Where a pin's tag sorts against the latest version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Order {
-    Older,
-    Newer,
-    /// Equal in Debian order but written differently (`1.0` vs `1.00`).
-    Same,
-}
-
-impl Order {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Order::Older => "older",
-            Order::Newer => "newer",
-            Order::Same => "same",
-        }
-    }
-}
-
-/// One pin, resolved and checked.
-#[derive(Debug, Clone, Serialize)]
-pub struct Pin {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    /// The short image name (placeholders resolved; as written if unresolved).
-    pub image: String,
-    pub version: Option<String>,
-    pub status: Status,
-    /// The image's latest version (first changelog entry), when in the catalog.
-    pub latest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub order: Option<Order>,
-    /// The reference exactly as written.
-    pub written: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    /// Byte range of the written tag in the file (for `--fix`).
-    #[serde(skip)]
+/// One pin with what `--fix` and the text printer need.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub pin: Pin,
+    /// Index of the pin's file in the sources.
+    pub source: usize,
+    /// Byte range of the written tag in the file.
     pub tag_span: Option<Range<usize>>,
-    /// The tag text holds a placeholder, so `--fix` must not touch it.
-    #[serde(skip)]
+    /// The tag is written literally (no placeholder), so `--fix` may touch it.
     pub tag_is_literal: bool,
-    /// The whole source line, for messages.
-    #[serde(skip)]
-    pub line_text: String,
-}
-
-/// The line of `text` that holds byte `at`, without its line ending.
-fn line_at(text: &str, at: usize) -> &str {
-    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-    text[start..end].trim_end_matches('\r')
-}
-
-/// Counts and findings that are not about one pin.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct Summary {
-    pub files_scanned: usize,
-    pub references: usize,
-    pub distinct_pairs: usize,
-    pub distinct_images: usize,
-    pub by_status: BTreeMap<String, usize>,
-    /// Catalog images pinned nowhere and parent of nothing.
-    pub dead_images: Vec<String>,
-    /// Whether a registry index took part (`unpublished` can only be found then).
-    pub registry_checked: bool,
+    /// Byte range of the pin's line, without its line ending.
+    pub line_span: Range<usize>,
 }
 
 /// The whole lint result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct LintReport {
-    pub pins: Vec<Pin>,
-    pub summary: Summary,
-    /// Include targets that do not exist, YAML that cannot be read for
-    /// placeholders: warnings, not pin findings.
-    #[serde(serialize_with = "diags")]
+    pub findings: Vec<Finding>,
+    pub summary: PinsSummary,
+    /// Files that could not be linted (whole or in part).
+    pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
 }
 
-fn diags<S: serde::Serializer>(d: &[Diagnostic], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(d.iter().map(ToString::to_string))
-}
-
 impl LintReport {
+    /// The report as the API and `--format json` show it.
+    pub fn to_api(&self) -> PinsReport {
+        PinsReport {
+            pins: self.findings.iter().map(|f| f.pin.clone()).collect(),
+            summary: self.summary.clone(),
+            errors: self.errors.iter().map(Diagnostic::to_problem).collect(),
+            warnings: self.warnings.iter().map(Diagnostic::to_problem).collect(),
+        }
+    }
+
     /// Pins whose status is in `fail_on`.
-    pub fn failures<'a>(&'a self, fail_on: &'a BTreeSet<Status>) -> impl Iterator<Item = &'a Pin> + 'a {
-        self.pins.iter().filter(|p| fail_on.contains(&p.status))
+    pub fn failures<'a>(&'a self, fail_on: &'a [Status]) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings.iter().filter(|f| fail_on.contains(&f.pin.status))
     }
 }
 
@@ -166,129 +68,189 @@ pub trait Published {
     fn is_published(&self, image: &str, tag: &str) -> Option<bool>;
 }
 
-/// A text file to scan: its path as shown (relative to the repository) and
-/// its contents; `exists` answers whether an include target exists.
+/// A text file to scan: its path as shown (relative to the repository), its
+/// real path, and its contents.
+#[derive(Debug, Clone)]
 pub struct Source {
     pub display: String,
     pub path: PathBuf,
     pub text: String,
 }
 
+impl Source {
+    /// The text of a finding's line.
+    pub fn line(&self, f: &Finding) -> &str {
+        self.text.get(f.line_span.clone()).unwrap_or("")
+    }
+}
+
+/// Knobs of a lint run.
+#[derive(Clone, Copy, Default)]
+pub struct LintOptions<'a> {
+    pub registry: Option<&'a dyn Published>,
+    /// "Now" in seconds since the epoch, for how many days a pin is behind.
+    pub now: i64,
+}
+
 struct ImageFacts {
     latest: String,
-    history: Option<Vec<String>>,
+    /// Versions of the changelog, newest first, with their dates.
+    timeline: Option<Vec<(String, Option<i64>)>>,
+}
+
+/// The byte range of the line holding `at`, without its line ending.
+fn line_span(text: &str, at: usize) -> Range<usize> {
+    let b = text.as_bytes();
+    let start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |i| i + 1);
+    let mut end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |i| at + i);
+    if end > start && b[end - 1] == b'\r' {
+        end -= 1;
+    }
+    start..end
 }
 
 /// Lints every source against `catalog`.
-pub fn lint(catalog: &Catalog, sources: &[Source], registry: Option<&dyn Published>) -> LintReport {
+pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> LintReport {
     let prefix = pin_prefix(&catalog.config.registry(), &catalog.config.namespace());
     let mut facts: HashMap<&str, ImageFacts> = catalog
         .images
         .iter()
         .filter(|i| i.error.is_none())
-        .filter_map(|i| Some((i.name.as_str(), ImageFacts { latest: i.version.clone()?, history: None })))
+        .filter_map(|i| Some((i.name.as_str(), ImageFacts { latest: i.version.clone()?, timeline: None })))
         .collect();
-    let mut warnings = Vec::new();
-    let mut pins = Vec::new();
-    for source in sources {
-        let written = pins::scan(&source.text, &prefix);
+    let mut report = LintReport::default();
+    for (si, source) in sources.iter().enumerate() {
+        let (written, over) = pins::scan_limited(&source.text, &prefix, MAX_PINS_PER_FILE);
+        if let Some(line) = over {
+            report.errors.push(Diagnostic::new(
+                &source.display,
+                Some(line),
+                format!(
+                    "more than {MAX_PINS_PER_FILE} pins in one file: the limit; the rest of the file is not linted"
+                ),
+            ));
+        }
         let is_yaml = source.display.ends_with(".yaml") || source.display.ends_with(".yml");
         if is_yaml {
-            check_includes(source, &mut warnings);
+            check_includes(catalog, source, &mut report.warnings);
         }
-        let mut docs = None;
+        // The YAML tree is read only when some pin needs a placeholder resolved.
+        let docs = (is_yaml && written.iter().any(WrittenPin::has_placeholder)).then(|| {
+            crate::yaml::load(&source.text).map_err(|e| format!("YAML error at line {}: {}", e.line, e.message))
+        });
+        let indexes: Option<Result<Vec<ScopeIndex<'_>>, String>> = docs
+            .as_ref()
+            .map(|d| d.as_ref().map(|docs| docs.iter().map(ScopeIndex::build).collect()).map_err(Clone::clone));
         for w in written {
             let expansions = if w.has_placeholder() {
-                resolve(source, &w, &prefix, is_yaml, &mut docs)
+                resolve(&w, &prefix, is_yaml, indexes.as_ref())
             } else {
                 Ok(vec![(w.name.clone(), w.tag.clone())])
             };
-            match expansions {
-                Err(note) => pins.push(Pin {
+            let base = Finding {
+                pin: Pin {
                     file: source.display.clone(),
                     line: w.line,
                     column: w.column,
                     image: w.name.clone(),
                     version: w.tag.clone(),
-                    status: Status::Unresolved,
+                    status: Status::Ok,
                     latest: None,
                     order: None,
                     written: source.text[w.span.clone()].to_owned(),
-                    note: Some(note),
-                    tag_span: None,
-                    tag_is_literal: false,
-                    line_text: line_at(&source.text, w.span.start).to_owned(),
-                }),
+                    note: None,
+                    behind: None,
+                    fix: None,
+                    published: None,
+                },
+                source: si,
+                tag_span: None,
+                tag_is_literal: false,
+                line_span: line_span(&source.text, w.span.start),
+            };
+            match expansions {
+                Err(note) => {
+                    let mut f = base;
+                    f.pin.status = Status::Unresolved;
+                    f.pin.note = Some(note);
+                    report.findings.push(f);
+                }
                 Ok(list) => {
                     let note = w
                         .has_placeholder()
-                        .then(|| format!("resolved from JJB placeholders in `{}`", &source.text[w.span.clone()]));
+                        .then(|| format!("resolved from JJB placeholders in `{}`", base.pin.written));
                     for (image, tag) in list {
-                        let mut pin = Pin {
-                            file: source.display.clone(),
-                            line: w.line,
-                            column: w.column,
-                            status: Status::Ok,
-                            latest: None,
-                            order: None,
-                            written: source.text[w.span.clone()].to_owned(),
-                            note: note.clone(),
-                            tag_span: w.tag_span.clone(),
-                            tag_is_literal: w.tag.as_deref().is_some_and(|t| !t.contains('{')),
-                            line_text: line_at(&source.text, w.span.start).to_owned(),
-                            image,
-                            version: tag,
-                        };
-                        classify(&mut pin, catalog, &mut facts, registry);
-                        pins.push(pin);
+                        let mut f = base.clone();
+                        f.pin.image = image;
+                        f.pin.version = tag;
+                        f.pin.note = note.clone();
+                        f.tag_span = w.tag_span.clone();
+                        f.tag_is_literal = w.tag.as_deref().is_some_and(|t| !t.contains('{'));
+                        classify(&mut f, catalog, &mut facts, &opts);
+                        report.findings.push(f);
                     }
                 }
             }
         }
     }
-    let summary = summarize(catalog, sources.len(), &pins, registry.is_some());
-    LintReport { pins, summary, warnings }
+    report.summary = summarize(catalog, sources.len(), &report.findings, opts.registry.is_some());
+    report
 }
 
 type Expansion = Vec<(String, Option<String>)>;
 
 fn resolve(
-    source: &Source,
     w: &WrittenPin,
     prefix: &str,
     is_yaml: bool,
-    docs: &mut Option<Result<Vec<crate::yaml::Node>, String>>,
+    indexes: Option<&Result<Vec<ScopeIndex<'_>>, String>>,
 ) -> Result<Expansion, String> {
     if !is_yaml {
         return Err("JJB placeholder outside a YAML file".into());
     }
-    let docs = docs.get_or_insert_with(|| {
-        crate::yaml::load(&source.text).map_err(|e| format!("YAML error at line {}: {}", e.line, e.message))
-    });
-    let docs = docs.as_ref().map_err(|e| format!("cannot resolve placeholders: {e}"))?;
+    let indexes = match indexes {
+        Some(Ok(i)) => i,
+        Some(Err(e)) => return Err(format!("cannot resolve placeholders: {e}")),
+        None => return Err("internal error: YAML not loaded".into()),
+    };
     let needle = format!("{prefix}{}", w.name);
-    let scope = docs
+    let scope = indexes
         .iter()
-        .find_map(|d| jjb::scope_of(d, w.span.start, &needle))
+        .find_map(|index| index.scope_of(w.span.start, &needle))
         .ok_or("no YAML value holds this reference (a comment?)")?;
-    let names = match jjb::expand(&w.name, &scope) {
+    let unresolved = |var: String| format!("no value for `{{{var}}}` in the enclosing project or job");
+    let too_many = || {
+        format!("the placeholders expand to more than {} images: the limit", crate::limits::MAX_PLACEHOLDER_EXPANSIONS)
+    };
+    let names = match scope.expand(&w.name) {
         Resolution::Values(v) => v,
-        Resolution::Unresolved(var) => return Err(format!("no value for `{{{var}}}` in the enclosing project or job")),
+        Resolution::Unresolved(var) => return Err(unresolved(var)),
+        Resolution::TooMany => return Err(too_many()),
     };
     let tags = match &w.tag {
         None => vec![None],
-        Some(t) => match jjb::expand(t, &scope) {
+        Some(t) => match scope.expand(t) {
             Resolution::Values(v) => v.into_iter().map(Some).collect(),
-            Resolution::Unresolved(var) => {
-                return Err(format!("no value for `{{{var}}}` in the enclosing project or job"));
-            }
+            Resolution::Unresolved(var) => return Err(unresolved(var)),
+            Resolution::TooMany => return Err(too_many()),
         },
     };
+    if names.len() * tags.len() > crate::limits::MAX_PLACEHOLDER_EXPANSIONS {
+        return Err(too_many());
+    }
     Ok(names.iter().flat_map(|n| tags.iter().map(move |t| (n.clone(), t.clone()))).collect())
 }
 
-fn classify(pin: &mut Pin, catalog: &Catalog, facts: &mut HashMap<&str, ImageFacts>, registry: Option<&dyn Published>) {
-    let Some(f) = facts.get_mut(pin.image.as_str()) else {
+/// The reference with its tag replaced by `latest` (the written name kept,
+/// placeholders and all).
+fn fixed_reference(written: &str, has_tag: bool, latest: &str) -> String {
+    let name = if has_tag { written.rsplit_once(':').map_or(written, |(n, _)| n) } else { written };
+    format!("{name}:{latest}")
+}
+
+fn classify(f: &mut Finding, catalog: &Catalog, facts: &mut HashMap<&str, ImageFacts>, opts: &LintOptions<'_>) {
+    let pin = &mut f.pin;
+    let Some(facts) = facts.get_mut(pin.image.as_str()) else {
         pin.status = Status::NotInCatalog;
         if let Some(broken) = catalog.images.iter().find(|i| i.name == pin.image && i.error.is_some()) {
             let why = broken.error.as_ref().map(ToString::to_string).unwrap_or_default();
@@ -296,55 +258,69 @@ fn classify(pin: &mut Pin, catalog: &Catalog, facts: &mut HashMap<&str, ImageFac
         }
         return;
     };
-    pin.latest = Some(f.latest.clone());
+    pin.latest = Some(facts.latest.clone());
     let Some(tag) = pin.version.clone().filter(|t| t != "latest") else {
         pin.status = Status::Untagged;
+        pin.fix = Some(fixed_reference(&pin.written, pin.version.is_some(), &facts.latest));
         return;
     };
-    if tag == f.latest {
-        pin.status = match registry.and_then(|r| r.is_published(&pin.image, &tag)) {
-            Some(false) => Status::Unpublished,
-            _ => Status::Ok,
-        };
+    if let Some(registry) = opts.registry {
+        pin.published = registry.is_published(&pin.image, &tag);
+    }
+    if tag == facts.latest {
+        pin.status = if pin.published == Some(false) { Status::Unpublished } else { Status::Ok };
         return;
     }
-    let history =
-        f.history.get_or_insert_with(|| catalog.get(&pin.image).and_then(|i| i.versions().ok()).unwrap_or_default());
-    if history.contains(&tag) {
-        pin.status = Status::Stale;
-        pin.order = Some(match version::compare(&tag, &f.latest) {
-            Ordering::Less => Order::Older,
-            Ordering::Greater => Order::Newer,
-            Ordering::Equal => Order::Same,
-        });
-    } else {
-        pin.status = Status::UnknownVersion;
+    let timeline = facts.timeline.get_or_insert_with(|| {
+        catalog
+            .get(&pin.image)
+            .and_then(|i| i.changelog_text(&catalog.files).ok())
+            .map(|t| crate::changelog::timeline(&t))
+            .unwrap_or_default()
+    });
+    match timeline.iter().position(|(v, _)| *v == tag) {
+        Some(at) => {
+            pin.status = Status::Stale;
+            pin.order = Some(match version::compare(&tag, &facts.latest) {
+                Ordering::Less => Order::Older,
+                Ordering::Greater => Order::Newer,
+                Ordering::Equal => Order::Same,
+            });
+            // The entry just above the pinned one superseded it.
+            let superseded = at.checked_sub(1).and_then(|i| timeline[i].1);
+            pin.behind = Some(Behind { versions: at, days: superseded.map(|t| (opts.now - t).max(0) / 86_400) });
+            if f.tag_is_literal {
+                pin.fix = Some(fixed_reference(&pin.written, true, &facts.latest));
+            }
+        }
+        None => pin.status = Status::UnknownVersion,
     }
 }
 
-fn check_includes(source: &Source, warnings: &mut Vec<Diagnostic>) {
+fn check_includes(catalog: &Catalog, source: &Source, warnings: &mut Vec<Diagnostic>) {
     let dir = source.path.parent().map(PathBuf::from).unwrap_or_default();
     for inc in pins::includes(&source.text) {
         if inc.target.contains('{') {
             continue;
         }
-        if !dir.join(&inc.target).exists() {
+        if catalog.files.kind(&dir.join(&inc.target)).is_none() {
             warnings.push(Diagnostic::new(
                 &source.display,
                 Some(inc.line),
-                format!("{} target `{}` does not exist", inc.tag, inc.target),
+                format!("{} target `{}` does not exist", inc.tag, crate::limits::quote(&inc.target)),
             ));
         }
     }
 }
 
-fn summarize(catalog: &Catalog, files: usize, pins: &[Pin], registry_checked: bool) -> Summary {
-    let mut by_status: BTreeMap<String, usize> = Status::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
-    for p in pins {
-        *by_status.entry(p.status.as_str().to_owned()).or_default() += 1;
+fn summarize(catalog: &Catalog, files: usize, findings: &[Finding], registry_checked: bool) -> PinsSummary {
+    let mut by_status: BTreeMap<Status, usize> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+    for f in findings {
+        *by_status.entry(f.pin.status).or_default() += 1;
     }
-    let pairs: BTreeSet<(&str, Option<&str>)> = pins.iter().map(|p| (p.image.as_str(), p.version.as_deref())).collect();
-    let pinned: BTreeSet<&str> = pins.iter().map(|p| p.image.as_str()).collect();
+    let pairs: BTreeSet<(&str, Option<&str>)> =
+        findings.iter().map(|f| (f.pin.image.as_str(), f.pin.version.as_deref())).collect();
+    let pinned: BTreeSet<&str> = findings.iter().map(|f| f.pin.image.as_str()).collect();
     let parents: BTreeSet<&str> =
         catalog.images.iter().flat_map(|i| i.depends.iter().map(|d| d.name.as_str())).collect();
     let dead_images = catalog
@@ -353,14 +329,46 @@ fn summarize(catalog: &Catalog, files: usize, pins: &[Pin], registry_checked: bo
         .filter(|i| i.error.is_none() && !pinned.contains(i.name.as_str()) && !parents.contains(i.name.as_str()))
         .map(|i| i.name.clone())
         .collect();
-    Summary {
+    // One group per image and tag with a finding.
+    type Key<'a> = (&'a str, Option<&'a str>, Status);
+    let mut groups: BTreeMap<Key<'_>, (PinGroup, BTreeSet<&str>)> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.pin.status != Status::Ok) {
+        let p = &f.pin;
+        let entry = groups.entry((p.image.as_str(), p.version.as_deref(), p.status)).or_insert_with(|| {
+            (
+                PinGroup {
+                    image: p.image.clone(),
+                    version: p.version.clone(),
+                    status: p.status,
+                    latest: p.latest.clone(),
+                    pins: 0,
+                    files: 0,
+                },
+                BTreeSet::new(),
+            )
+        });
+        entry.0.pins += 1;
+        entry.1.insert(p.file.as_str());
+    }
+    let mut groups: Vec<PinGroup> = groups
+        .into_values()
+        .map(|(mut g, files)| {
+            g.files = files.len();
+            g
+        })
+        .collect();
+    groups.sort_by(|a, b| {
+        b.status.severity().cmp(&a.status.severity()).then(b.pins.cmp(&a.pins)).then(a.image.cmp(&b.image))
+    });
+    PinsSummary {
         files_scanned: files,
-        references: pins.len(),
+        references: findings.len(),
         distinct_pairs: pairs.len(),
         distinct_images: pinned.len(),
         by_status,
         dead_images,
         registry_checked,
+        groups,
     }
 }
 
@@ -368,43 +376,79 @@ fn summarize(catalog: &Catalog, files: usize, pins: &[Pin], registry_checked: bo
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFix {
     pub display: String,
+    /// The real file (symlinks resolved), the one to write.
     pub path: PathBuf,
+    pub original: String,
     pub contents: String,
     pub fixed: usize,
 }
 
-/// Rewrites each stale pin's tag to the latest version; only the tag bytes
-/// change. A pin whose tag holds a placeholder, or whose placeholders expand
-/// to images with different latest versions, is left alone (`skipped`).
-pub fn plan_fixes(report: &LintReport, sources: &[Source]) -> (Vec<FileFix>, Vec<String>) {
-    let mut by_span: BTreeMap<(&str, usize), Vec<&Pin>> = BTreeMap::new();
-    for p in report.pins.iter().filter(|p| p.tag_span.is_some()) {
-        by_span.entry((p.file.as_str(), p.tag_span.as_ref().map_or(0, |s| s.start))).or_default().push(p);
+/// Why a stale pin is not fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub file: String,
+    pub line: usize,
+    pub written: String,
+    pub why: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: `{}` not fixed: {}", self.file, self.line, self.written, self.why)
     }
-    let mut edits: BTreeMap<&str, Vec<(Range<usize>, &str)>> = BTreeMap::new();
+}
+
+/// Rewrites each stale pin's tag to the latest version; only the tag bytes
+/// change. Edits are grouped by the source they were found in (one real file
+/// each), never by the path as shown. A pin whose tag holds a placeholder,
+/// or whose placeholders expand to images with different latest versions,
+/// is left alone, and so is one whose latest version the registry is known
+/// not to hold yet (it waits for a publish).
+pub fn plan_fixes(
+    report: &LintReport,
+    sources: &[Source],
+    registry: Option<&dyn Published>,
+) -> (Vec<FileFix>, Vec<Skipped>) {
+    let mut by_span: BTreeMap<(usize, usize), Vec<&Finding>> = BTreeMap::new();
+    for f in report.findings.iter().filter(|f| f.tag_span.is_some()) {
+        by_span.entry((f.source, f.tag_span.as_ref().map_or(0, |s| s.start))).or_default().push(f);
+    }
+    let mut edits: BTreeMap<usize, Vec<(Range<usize>, &str)>> = BTreeMap::new();
     let mut skipped = Vec::new();
-    for ((file, _), group) in by_span {
-        if !group.iter().any(|p| p.status == Status::Stale) {
+    for ((source, _), group) in by_span {
+        if !group.iter().any(|f| f.pin.status == Status::Stale) {
             continue;
         }
-        let latests: BTreeSet<&str> = group.iter().filter_map(|p| p.latest.as_deref()).collect();
         let first = group[0];
+        let skip = |why: String| Skipped {
+            file: first.pin.file.clone(),
+            line: first.pin.line,
+            written: first.pin.written.clone(),
+            why,
+        };
+        let latests: BTreeSet<&str> = group.iter().filter_map(|f| f.pin.latest.as_deref()).collect();
         let fixable = first.tag_is_literal
             && latests.len() == 1
-            && group.iter().all(|p| matches!(p.status, Status::Stale | Status::Ok | Status::Unpublished));
-        match (fixable, first.tag_span.clone(), latests.first()) {
-            (true, Some(span), Some(latest)) => edits.entry(file).or_default().push((span, latest)),
-            _ => skipped.push(format!("{}:{}: `{}` not fixed automatically", first.file, first.line, first.written)),
+            && group.iter().all(|f| matches!(f.pin.status, Status::Stale | Status::Ok | Status::Unpublished));
+        let (Some(span), Some(latest), true) = (first.tag_span.clone(), latests.first(), fixable) else {
+            skipped.push(skip("the tag holds a placeholder, or its images have different latest versions".into()));
+            continue;
+        };
+        let unpublished =
+            registry.is_some_and(|r| group.iter().any(|f| r.is_published(&f.pin.image, latest) == Some(false)));
+        if unpublished {
+            skipped.push(skip(format!("waits for a publish: {}:{latest} is not in the registry yet", first.pin.image)));
+            continue;
         }
+        edits.entry(source).or_default().push((span, latest));
     }
     let mut fixes = Vec::new();
-    for source in sources {
-        let Some(list) = edits.get(source.display.as_str()) else { continue };
+    for (si, mut list) in edits {
+        let Some(source) = sources.get(si) else { continue };
         let mut out = String::with_capacity(source.text.len());
         let mut at = 0;
-        let mut sorted = list.clone();
-        sorted.sort_by_key(|(r, _)| r.start);
-        for (range, latest) in &sorted {
+        list.sort_by_key(|(r, _)| r.start);
+        for (range, latest) in &list {
             out.push_str(&source.text[at..range.start]);
             out.push_str(latest);
             at = range.end;
@@ -413,8 +457,9 @@ pub fn plan_fixes(report: &LintReport, sources: &[Source]) -> (Vec<FileFix>, Vec
         fixes.push(FileFix {
             display: source.display.clone(),
             path: source.path.clone(),
+            original: source.text.clone(),
             contents: out,
-            fixed: sorted.len(),
+            fixed: list.len(),
         });
     }
     (fixes, skipped)

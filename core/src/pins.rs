@@ -51,9 +51,15 @@ fn trim_end(text: &[u8], range: &mut Range<usize>, strip: &[u8]) {
 
 /// Finds every reference starting with `prefix` (`registry/namespace/`).
 pub fn scan(text: &str, prefix: &str) -> Vec<WrittenPin> {
+    scan_limited(text, prefix, usize::MAX).0
+}
+
+/// Like [`scan`], stopping after `max` pins; the second value is the line
+/// of the first pin left out, when there is one.
+pub fn scan_limited(text: &str, prefix: &str, max: usize) -> (Vec<WrittenPin>, Option<usize>) {
     let mut pins = Vec::new();
     if prefix.is_empty() {
-        return pins;
+        return (pins, None);
     }
     let b = text.as_bytes();
     let finder = memchr::memmem::Finder::new(prefix.as_bytes());
@@ -94,6 +100,9 @@ pub fn scan(text: &str, prefix: &str) -> Vec<WrittenPin> {
             line_start = counted_to + i + 1;
         }
         counted_to = start;
+        if pins.len() == max {
+            return (pins, Some(line));
+        }
         let column = text[line_start..start].chars().count() + 1;
         pins.push(WrittenPin {
             line,
@@ -105,7 +114,7 @@ pub fn scan(text: &str, prefix: &str) -> Vec<WrittenPin> {
         });
         from = end.max(from);
     }
-    pins
+    (pins, None)
 }
 
 /// A JJB include (`!include-raw: path`, `!include-jinja2:` …) and its line.
@@ -118,23 +127,23 @@ pub struct Include {
 
 /// Finds JJB include tags and their targets, written inline
 /// (`!include-raw: a.sh`, `!include-raw: [a.sh, b.sh]`) or as a block list
-/// on the following, deeper-indented lines.
+/// on the following, deeper-indented lines. One include per line (JJB allows
+/// one tag per value), found in one pass over the text.
 pub fn includes(text: &str) -> Vec<Include> {
     let mut out = Vec::new();
-    let b = text.as_bytes();
-    let (mut line, mut counted_to) = (1, 0);
-    for at in memchr::memmem::find_iter(b, b"!include") {
-        line += memchr::memchr_iter(b'\n', &b[counted_to..at]).count();
-        counted_to = at;
-        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-        let raw = &text[line_start..line_end];
-        if text[line_start..at].trim_start().starts_with('#') {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let raw = lines[i].trim_end_matches('\r');
+        let line = i + 1;
+        i += 1;
+        let Some(at) = memchr::memmem::find(raw.as_bytes(), b"!include") else { continue };
+        if raw[..at].trim_start().starts_with('#') {
             continue;
         }
-        let rest = &text[at..line_end];
+        let rest = &raw[at..];
         let tag_end = rest.find([' ', '\t']).unwrap_or(rest.len());
-        let tag = rest[..tag_end].trim_end_matches('\r').to_owned();
+        let tag = &rest[..tag_end];
         if !tag.ends_with(':') {
             continue;
         }
@@ -146,23 +155,26 @@ pub fn includes(text: &str) -> Vec<Include> {
             targets.push((line, unquote(inline)));
         } else {
             let indent = raw.len() - raw.trim_start().len();
-            let following = text.get(line_end + 1..).unwrap_or("");
-            for (j, next) in following.lines().enumerate() {
+            while i < lines.len() {
+                let next = lines[i].trim_end_matches('\r');
                 let t = next.trim_start();
                 if t.is_empty() || t.starts_with('#') {
+                    i += 1;
                     continue;
                 }
-                if next.len() - t.len() <= indent && !t.starts_with('-') {
+                let deeper = next.len() - t.len();
+                if deeper <= indent && !t.starts_with('-') {
                     break;
                 }
                 match t.strip_prefix('-') {
-                    Some(item) if next.len() - t.len() >= indent => targets.push((line + j + 1, unquote(item))),
+                    Some(item) if deeper >= indent => targets.push((i + 1, unquote(item))),
                     _ => break,
                 }
+                i += 1;
             }
         }
         for (line, target) in targets.into_iter().filter(|(_, t)| !t.is_empty()) {
-            out.push(Include { line, tag: tag.clone(), target });
+            out.push(Include { line, tag: tag.to_owned(), target });
         }
     }
     out
@@ -208,6 +220,15 @@ mod tests {
     fn non_ascii_columns_count_characters() {
         let pins = scan("é: docker-registry.wikimedia.org/releng/a:1", P);
         assert_eq!(pins[0].column, 4);
+    }
+
+    #[test]
+    fn the_pin_limit_names_the_line() {
+        let text = "reg/ns/a:1 reg/ns/b:2\nreg/ns/c:3\n";
+        let (pins, over) = scan_limited(text, "reg/ns/", 2);
+        assert_eq!(pins.len(), 2);
+        assert_eq!(over, Some(2));
+        assert_eq!(scan_limited(text, "reg/ns/", 3).1, None);
     }
 
     #[test]

@@ -2,9 +2,18 @@
 //! statement works as in docker-pkg: `{% do pkgs.append("curl") %}`,
 //! `{% do env.update({"A": "1"}) %}`. Template literals are wrapped into
 //! these by `jinja_compat`.
+//!
+//! Hostile templates are expected: a list may contain itself (it prints
+//! `[...]`, as in Python), `l.extend(l)` doubles the list (as in Python),
+//! every element added is paid for with render fuel, and no collection
+//! grows past [`MAX_COLLECTION_LEN`]. The lock is never held while other
+//! values are compared or iterated, so nothing can deadlock on it.
 
-use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
+use crate::limits::{MAX_COLLECTION_LEN, MAX_REPR_DEPTH};
+use minijinja::value::{DynObject, Enumerator, Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, State};
+use std::cell::Cell;
+use std::cmp::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -18,6 +27,17 @@ fn arity(method: &str, args: &[Value], min: usize, max: usize) -> Result<(), Err
     Ok(())
 }
 
+/// Pays for `n` new elements and checks the size a collection would reach.
+fn grow(state: &State, new_len: usize, added: usize) -> Result<(), Error> {
+    if new_len > MAX_COLLECTION_LEN {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("a list or dict of more than {MAX_COLLECTION_LEN} elements: the limit"),
+        ));
+    }
+    state.consume_fuel(added as u64)
+}
+
 /// A Python list.
 #[derive(Debug, Default)]
 pub struct PyList(Mutex<Vec<Value>>);
@@ -25,6 +45,20 @@ pub struct PyList(Mutex<Vec<Value>>);
 /// A Python dict (insertion-ordered).
 #[derive(Debug, Default)]
 pub struct PyDict(Mutex<Vec<(Value, Value)>>);
+
+impl PyList {
+    /// A snapshot of the items (cheap: values are reference-counted).
+    pub fn items(&self) -> Vec<Value> {
+        lock(&self.0).clone()
+    }
+}
+
+impl PyDict {
+    /// A snapshot of the pairs.
+    pub fn pairs(&self) -> Vec<(Value, Value)> {
+        lock(&self.0).clone()
+    }
+}
 
 /// Wraps a native list or map value into its mutable counterpart.
 pub fn mutable(value: Value) -> Value {
@@ -48,6 +82,25 @@ fn index(len: usize, i: i64) -> Option<usize> {
     (0..len as i64).contains(&i).then_some(i as usize)
 }
 
+thread_local! {
+    /// Nesting of comparisons between template collections on this thread.
+    static CMP_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Compares two collections element by element with a depth guard: two
+/// distinct structures that each contain themselves compare unequal instead
+/// of recursing forever (Python raises `RecursionError` there).
+fn guarded<T>(f: impl FnOnce() -> T, too_deep: T) -> T {
+    let depth = CMP_DEPTH.with(|d| {
+        let v = d.get() + 1;
+        d.set(v);
+        v
+    });
+    let out = if depth > MAX_REPR_DEPTH { too_deep } else { f() };
+    CMP_DEPTH.with(|d| d.set(d.get() - 1));
+    out
+}
+
 impl Object for PyList {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
@@ -59,29 +112,46 @@ impl Object for PyList {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(lock(&self.0).clone())
+        Enumerator::Values(self.items())
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
         Some(lock(&self.0).len())
     }
 
-    fn call_method(self: &Arc<Self>, _: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        let mut items = lock(&self.0);
+    fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<Ordering> {
+        let other = other.downcast_ref::<PyList>()?;
+        let (a, b) = (self.items(), other.items());
+        Some(guarded(|| a.cmp(&b), Ordering::Less))
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::pyfmt::py_repr(&Value::from_dyn_object(DynObject::new(self.clone()))))
+    }
+
+    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         let none = Value::from(());
         match method {
             "append" => {
                 arity(method, args, 1, 1)?;
+                let mut items = lock(&self.0);
+                grow(state, items.len() + 1, 1)?;
                 items.push(args[0].clone());
                 Ok(none)
             }
             "extend" => {
                 arity(method, args, 1, 1)?;
-                items.extend(args[0].try_iter()?);
+                // Collected before the lock: `l.extend(l)` reads `l`.
+                let new: Vec<Value> = args[0].try_iter()?.take(MAX_COLLECTION_LEN + 1).collect();
+                let mut items = lock(&self.0);
+                grow(state, items.len() + new.len(), new.len())?;
+                items.extend(new);
                 Ok(none)
             }
             "insert" => {
                 arity(method, args, 2, 2)?;
+                let mut items = lock(&self.0);
+                grow(state, items.len() + 1, 1)?;
                 let len = items.len() as i64;
                 let at = args[0].as_i64().unwrap_or(0);
                 let at = if at < 0 { (len + at).max(0) } else { at.min(len) };
@@ -91,6 +161,7 @@ impl Object for PyList {
             "pop" => {
                 arity(method, args, 0, 1)?;
                 let at = args.first().and_then(Value::as_i64).unwrap_or(-1);
+                let mut items = lock(&self.0);
                 match index(items.len(), at) {
                     Some(i) => Ok(items.remove(i)),
                     None => Err(Error::new(ErrorKind::InvalidOperation, "pop from empty list or index out of range")),
@@ -98,44 +169,59 @@ impl Object for PyList {
             }
             "remove" => {
                 arity(method, args, 1, 1)?;
-                match items.iter().position(|v| v == &args[0]) {
+                let snapshot = self.items();
+                state.consume_fuel(snapshot.len() as u64)?;
+                match snapshot.iter().position(|v| v == &args[0]) {
                     Some(i) => {
-                        items.remove(i);
+                        let mut items = lock(&self.0);
+                        if i < items.len() {
+                            items.remove(i);
+                        }
                         Ok(none)
                     }
                     None => Err(Error::new(ErrorKind::InvalidOperation, "list.remove(x): x not in list")),
                 }
             }
             "clear" => {
-                items.clear();
+                lock(&self.0).clear();
                 Ok(none)
             }
             "reverse" => {
-                items.reverse();
+                lock(&self.0).reverse();
                 Ok(none)
             }
             "sort" => {
-                items.sort();
+                let mut snapshot = self.items();
+                state.consume_fuel(snapshot.len() as u64 * 8)?;
+                snapshot.sort();
+                *lock(&self.0) = snapshot;
                 Ok(none)
             }
-            "count" => Ok(Value::from(items.iter().filter(|v| Some(*v) == args.first()).count())),
-            "index" => match items.iter().position(|v| Some(v) == args.first()) {
-                Some(i) => Ok(Value::from(i)),
-                None => Err(Error::new(ErrorKind::InvalidOperation, "value is not in list")),
-            },
-            "copy" => Ok(Value::from_object(PyList(Mutex::new(items.clone())))),
+            "count" => {
+                let snapshot = self.items();
+                state.consume_fuel(snapshot.len() as u64)?;
+                Ok(Value::from(snapshot.iter().filter(|v| Some(*v) == args.first()).count()))
+            }
+            "index" => {
+                let snapshot = self.items();
+                state.consume_fuel(snapshot.len() as u64)?;
+                match snapshot.iter().position(|v| Some(v) == args.first()) {
+                    Some(i) => Ok(Value::from(i)),
+                    None => Err(Error::new(ErrorKind::InvalidOperation, "value is not in list")),
+                }
+            }
+            "copy" => {
+                let snapshot = self.items();
+                grow(state, snapshot.len(), snapshot.len())?;
+                Ok(Value::from_object(PyList(Mutex::new(snapshot))))
+            }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
 }
 
-impl PyDict {
-    fn set(items: &mut Vec<(Value, Value)>, k: Value, v: Value) {
-        match items.iter_mut().find(|(key, _)| *key == k) {
-            Some(slot) => slot.1 = v,
-            None => items.push((k, v)),
-        }
-    }
+fn find(pairs: &[(Value, Value)], key: &Value) -> Option<usize> {
+    pairs.iter().position(|(k, _)| k == key)
 }
 
 impl Object for PyDict {
@@ -144,46 +230,80 @@ impl Object for PyDict {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        lock(&self.0).iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+        let pairs = self.pairs();
+        find(&pairs, key).map(|i| pairs[i].1.clone())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(lock(&self.0).iter().map(|(k, _)| k.clone()).collect())
+        Enumerator::Values(self.pairs().into_iter().map(|(k, _)| k).collect())
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
         Some(lock(&self.0).len())
     }
 
-    fn call_method(self: &Arc<Self>, _: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<Ordering> {
+        let other = other.downcast_ref::<PyDict>()?;
+        let (a, b) = (self.pairs(), other.pairs());
+        Some(guarded(
+            || {
+                if a.len() != b.len() {
+                    return a.len().cmp(&b.len());
+                }
+                let same = a.iter().all(|(k, v)| find(&b, k).is_some_and(|i| &b[i].1 == v));
+                if same { Ordering::Equal } else { Ordering::Less }
+            },
+            Ordering::Less,
+        ))
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::pyfmt::py_repr(&Value::from_dyn_object(DynObject::new(self.clone()))))
+    }
+
+    fn call_method(self: &Arc<Self>, state: &mut State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         let none = Value::from(());
         match method {
             "update" => {
                 arity(method, args, 1, 1)?;
                 let other = &args[0];
-                let pairs: Vec<(Value, Value)> =
-                    other.try_iter()?.map(|k| (k.clone(), other.get_item(&k).unwrap_or_default())).collect();
-                let mut items = lock(&self.0);
-                for (k, v) in pairs {
-                    Self::set(&mut items, k, v);
+                // Read before the lock: `d.update(d)` reads `d`.
+                let new: Vec<(Value, Value)> = other
+                    .try_iter()?
+                    .take(MAX_COLLECTION_LEN + 1)
+                    .map(|k| (k.clone(), other.get_item(&k).unwrap_or_default()))
+                    .collect();
+                let mut pairs = self.pairs();
+                grow(state, pairs.len() + new.len(), new.len())?;
+                for (k, v) in new {
+                    match find(&pairs, &k) {
+                        Some(i) => pairs[i].1 = v,
+                        None => pairs.push((k, v)),
+                    }
                 }
+                *lock(&self.0) = pairs;
                 Ok(none)
             }
             "setdefault" => {
                 arity(method, args, 1, 2)?;
-                let mut items = lock(&self.0);
-                if let Some((_, v)) = items.iter().find(|(k, _)| *k == args[0]) {
-                    return Ok(v.clone());
+                let pairs = self.pairs();
+                if let Some(i) = find(&pairs, &args[0]) {
+                    return Ok(pairs[i].1.clone());
                 }
                 let v = args.get(1).cloned().unwrap_or(none);
+                let mut items = lock(&self.0);
+                grow(state, items.len() + 1, 1)?;
                 items.push((args[0].clone(), v.clone()));
                 Ok(v)
             }
             "pop" => {
                 arity(method, args, 1, 2)?;
-                let mut items = lock(&self.0);
-                match items.iter().position(|(k, _)| *k == args[0]) {
-                    Some(i) => Ok(items.remove(i).1),
+                let pairs = self.pairs();
+                match find(&pairs, &args[0]) {
+                    Some(i) => {
+                        let mut items = lock(&self.0);
+                        Ok(if i < items.len() { items.remove(i).1 } else { none })
+                    }
                     None => {
                         args.get(1).cloned().ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "key not in dict"))
                     }
@@ -193,7 +313,11 @@ impl Object for PyDict {
                 lock(&self.0).clear();
                 Ok(none)
             }
-            "copy" => Ok(Value::from_object(PyDict(Mutex::new(lock(&self.0).clone())))),
+            "copy" => {
+                let pairs = self.pairs();
+                grow(state, pairs.len(), pairs.len())?;
+                Ok(Value::from_object(PyDict(Mutex::new(pairs))))
+            }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }

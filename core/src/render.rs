@@ -5,7 +5,9 @@
 
 use crate::config::Config;
 use crate::diag::Diagnostic;
+use crate::files::{Files, SharedFiles};
 use crate::label::{image_name, split_tag};
+use crate::limits::{MAX_TEMPLATE_BYTES, MAX_TEMPLATE_RECURSION, RENDER_FUEL};
 use crate::pyfmt::{py_str, py_truthy};
 use crate::version::DebVersion;
 use minijinja::value::{Value, ValueKind};
@@ -14,8 +16,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Instructions one render may execute.
-pub const FUEL: u64 = 20_000_000;
+/// Fuel of one render (see [`crate::limits::RENDER_FUEL`]).
+pub const FUEL: u64 = RENDER_FUEL;
 
 /// The template file name docker-pkg renders in each image folder.
 pub const TEMPLATE: &str = "Dockerfile.template";
@@ -68,8 +70,13 @@ impl Renderer {
         // A bound on work per render, so no template can hang a scan (a real
         // Dockerfile template uses a few thousand instructions).
         env.set_fuel(Some(FUEL));
+        env.set_recursion_limit(MAX_TEMPLATE_RECURSION);
         env.set_auto_escape_callback(|_| AutoEscape::None);
-        env.set_formatter(|out, _state, value| out.write_str(&py_str(value)).map_err(|_| op_error("write failed")));
+        env.set_formatter(|out, state, value| {
+            let text = crate::pyfmt::try_py_str(value).map_err(|e| op_error(e.to_string()))?;
+            state.consume_fuel(text.len() as u64 / 64)?;
+            out.write_str(&text).map_err(|_| op_error("write failed"))
+        });
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function(crate::jinja_compat::MUTABLE, crate::pyobj::mutable);
         for (name, value) in config.template_values() {
@@ -106,8 +113,8 @@ impl Renderer {
 
     /// Renders `dir/Dockerfile.template`; includes resolve inside `dir` only.
     /// Errors name the file under `display_dir` and the line.
-    pub fn render(&self, dir: &Path, display_dir: &Path) -> Result<String, Diagnostic> {
-        self.render_tracking(dir, display_dir).0
+    pub fn render(&self, files: &SharedFiles, dir: &Path, display_dir: &Path) -> Result<String, Diagnostic> {
+        self.render_tracking(files, dir, display_dir).0
     }
 
     /// Renders template text given directly (includes are not found): for
@@ -120,7 +127,12 @@ impl Renderer {
 
     /// Like [`Renderer::render`], also returning the short names the
     /// template passed to `image_tag`, in order.
-    pub fn render_tracking(&self, dir: &Path, display_dir: &Path) -> (Result<String, Diagnostic>, Vec<String>) {
+    pub fn render_tracking(
+        &self,
+        files: &SharedFiles,
+        dir: &Path,
+        display_dir: &Path,
+    ) -> (Result<String, Diagnostic>, Vec<String>) {
         let mut env = self.base.clone();
         let refs = Arc::new(Mutex::new(Vec::new()));
         let (s, seen) = (self.shared.clone(), refs.clone());
@@ -136,7 +148,8 @@ impl Renderer {
                 .ok_or_else(|| op_error(format!("image_tag: image {full} not found, or it has no tag")))
         });
         let root = dir.to_owned();
-        env.set_loader(move |name| load_inside(&root, name));
+        let files = files.clone();
+        env.set_loader(move |name| load_inside(files.as_ref(), &root, name));
         let to_diag = |e: Error| {
             let file = display_dir.join(e.name().unwrap_or(TEMPLATE));
             let mut msg = match e.detail() {
@@ -158,9 +171,9 @@ impl Renderer {
 }
 
 /// Jinja2's FileSystemLoader: `..` segments are not found; on top of that,
-/// symlinks may not lead outside the image folder. CRLF and CR become LF, as
-/// Jinja2's lexer does.
-fn load_inside(root: &Path, name: &str) -> Result<Option<String>, Error> {
+/// only regular files inside the repository are read, up to
+/// [`MAX_TEMPLATE_BYTES`]. CRLF and CR become LF, as Jinja2's lexer does.
+fn load_inside(files: &dyn Files, root: &Path, name: &str) -> Result<Option<String>, Error> {
     let mut path = PathBuf::from(root);
     for seg in name.split('/') {
         match seg {
@@ -169,12 +182,11 @@ fn load_inside(root: &Path, name: &str) -> Result<Option<String>, Error> {
             s => path.push(s),
         }
     }
-    let (Ok(real), Ok(real_root)) = (path.canonicalize(), root.canonicalize()) else { return Ok(None) };
-    if !real.starts_with(&real_root) || !real.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&real)
-        .map_err(|e| Error::new(ErrorKind::TemplateNotFound, format!("cannot read {name}: {e}")))?;
+    let text = match files.read_text(&path, MAX_TEMPLATE_BYTES) {
+        Ok(text) => text,
+        Err(crate::files::ReadError::NotFound) => return Ok(None),
+        Err(e) => return Err(Error::new(ErrorKind::TemplateNotFound, format!("cannot read {name}: {e}"))),
+    };
     let text = if text.contains('\r') { text.replace("\r\n", "\n").replace('\r', "\n") } else { text };
     Ok(Some(match crate::jinja_compat::to_minijinja(&text) {
         std::borrow::Cow::Borrowed(_) => text,
@@ -250,7 +262,8 @@ mod tests {
             "FROM {{ 'base' | image_tag }} {{ 'base' | image_tag | upstream_version }}\n",
         )
         .unwrap();
-        let out = r.render(&dir, &dir);
+        let files: SharedFiles = std::sync::Arc::new(crate::files::Disk::new(&dir));
+        let out = r.render(&files, &dir, &dir);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(out.unwrap(), "FROM 127.0.0.1:5000/base:1.0-1 1.0");
     }

@@ -3,6 +3,7 @@
 //! in the file from a copy of it. Scalars keep their style, so callers can
 //! resolve them with YAML 1.1 (PyYAML) rules where Python tools would.
 
+use crate::limits::{MAX_YAML_DEPTH, MAX_YAML_NODES};
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
@@ -72,8 +73,19 @@ enum Frame {
 struct Builder {
     stack: Vec<(Frame, usize)>,
     docs: Vec<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and their sizes in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes built so far, alias copies counted at their full size.
+    nodes: usize,
     error: Option<YamlError>,
+}
+
+fn size(node: &Node) -> usize {
+    1 + match &node.kind {
+        Kind::Scalar(..) => 0,
+        Kind::Seq(items) => items.iter().map(size).sum(),
+        Kind::Map(pairs) => pairs.iter().map(|(k, v)| size(k) + size(v)).sum(),
+    }
 }
 
 fn tag_text(tag: Option<Tag>) -> Option<String> {
@@ -103,9 +115,30 @@ fn mark_alias(node: &mut Node) {
 }
 
 impl Builder {
+    fn fail(&mut self, mark: Marker, message: String) {
+        if self.error.is_none() {
+            self.error = Some(YamlError { line: mark.line(), col: mark.col() + 1, message });
+        }
+        // Nothing more is built: the tree is dropped as it is.
+        self.stack.clear();
+    }
+
+    fn count(&mut self, n: usize, mark: Marker) -> bool {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_YAML_NODES {
+            self.fail(
+                mark,
+                format!("more than {MAX_YAML_NODES} YAML nodes (aliases counted at their expanded size): the limit"),
+            );
+            return false;
+        }
+        true
+    }
+
     fn push_value(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let n = size(&node);
+            self.anchors.insert(anchor, (node.clone(), n));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -120,6 +153,9 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
         let at = |kind, tag| Node {
             kind,
             line: mark.line(),
@@ -130,13 +166,25 @@ impl MarkedEventReceiver for Builder {
         };
         match ev {
             Event::Scalar(value, s, anchor, tag) => {
+                if !self.count(1, mark) {
+                    return;
+                }
                 let node = at(Kind::Scalar(value, style(s)), tag_text(tag));
                 self.push_value(node, anchor);
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_YAML_DEPTH => {
+                self.fail(mark, format!("YAML nested deeper than {MAX_YAML_DEPTH} levels: the limit"));
+            }
             Event::SequenceStart(anchor, tag) => {
+                if !self.count(1, mark) {
+                    return;
+                }
                 self.stack.push((Frame::Seq(at(Kind::Seq(vec![]), tag_text(tag)), vec![]), anchor));
             }
             Event::MappingStart(anchor, tag) => {
+                if !self.count(1, mark) {
+                    return;
+                }
                 let head = at(Kind::Map(vec![]), tag_text(tag));
                 self.stack.push((Frame::Map(head, vec![], None), anchor));
             }
@@ -154,29 +202,26 @@ impl MarkedEventReceiver for Builder {
                 };
                 self.push_value(node, anchor);
             }
-            Event::Alias(id) => match self.anchors.get(&id) {
-                Some(node) => {
-                    let mut copy = node.clone();
+            Event::Alias(id) => match self.anchors.get(&id).map(|(_, n)| *n) {
+                Some(n) => {
+                    if !self.count(n, mark) {
+                        return;
+                    }
+                    let mut copy = self.anchors[&id].0.clone();
                     mark_alias(&mut copy);
                     self.push_value(copy, 0);
                 }
-                None if self.error.is_none() => {
-                    self.error = Some(YamlError {
-                        line: mark.line(),
-                        col: mark.col() + 1,
-                        message: "alias to an unknown anchor".into(),
-                    });
-                }
-                None => {}
+                None => self.fail(mark, "alias to an unknown anchor".into()),
             },
             _ => {}
         }
     }
 }
 
-/// Parses every document in `text`.
+/// Parses every document in `text`, within [`MAX_YAML_DEPTH`] and
+/// [`MAX_YAML_NODES`].
 pub fn load(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut builder = Builder { stack: vec![], docs: vec![], anchors: HashMap::new(), error: None };
+    let mut builder = Builder { stack: vec![], docs: vec![], anchors: HashMap::new(), nodes: 0, error: None };
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| YamlError {
         line: e.marker().line(),
@@ -308,6 +353,27 @@ mod tests {
         assert_eq!(resolve("1.5", Style::Plain, None), Float(1.5));
         assert_eq!(resolve("1.0-s1", Style::Plain, None), Str("1.0-s1".into()));
         assert_eq!(resolve("65534", Style::Plain, None), Int(65534));
+    }
+
+    #[test]
+    fn billion_laughs_and_deep_nesting_are_errors_with_lines() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..12 {
+            let prev = if i == 0 { "a".to_owned() } else { format!("l{}", i - 1) };
+            text.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let err = load(&text).unwrap_err();
+        assert!(err.message.contains("YAML nodes"), "{err:?}");
+        assert!(err.line >= 2, "{err:?}");
+        let deep = "[".repeat(20_000) + &"]".repeat(20_000);
+        // yaml-rust2 stops at its own recursion limit; ours is lower.
+        let err = load(&deep).unwrap_err();
+        assert!(err.message.contains("recursion limit") || err.message.contains("nested deeper"), "{err:?}");
+        let deep = "[".repeat(MAX_YAML_DEPTH + 1) + &"]".repeat(MAX_YAML_DEPTH + 1);
+        let err = load(&deep).unwrap_err();
+        assert!(err.message.contains("nested deeper"), "{err:?}");
+        let ok = "[".repeat(MAX_YAML_DEPTH) + &"]".repeat(MAX_YAML_DEPTH);
+        assert!(load(&ok).is_ok());
     }
 
     #[test]

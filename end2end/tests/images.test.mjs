@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { useServerAndBrowser, root } from './server.mjs';
 
-const ctx = useServerAndBrowser(['--pins', 'demo/jjb', 'demo/dockerfiles']);
+const ctx = useServerAndBrowser(['--repo', 'demo']);
 
 test('server-rendered page lists the demo catalog without JavaScript', async () => {
   const html = await (await fetch(ctx.server.url + '/')).text();

@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useServerAndBrowser } from './server.mjs';
 
-const ctx = useServerAndBrowser(['--pins', 'demo/jjb', 'demo/dockerfiles']);
+const ctx = useServerAndBrowser(['--repo', 'demo']);
 
 test('the API and the server-rendered page carry the lint', async () => {
-  const api = await (await fetch(ctx.server.url + '/api/pins')).json();
+  const api = await (await fetch(ctx.server.url + '/api/v1/pins')).json();
   const statuses = api.pins.map((p) => `${p.image}:${p.version ?? ''}=${p.status}`).sort();
   assert.deepEqual(statuses, [
     'ci-base:=untagged',

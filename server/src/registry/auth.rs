@@ -129,16 +129,24 @@ pub fn from_docker_config(host: &str, path: &std::path::Path) -> Result<Option<C
     Ok(None)
 }
 
-/// Runs `docker-credential-HELPER get` with the host on stdin.
+/// How long a credential helper may take, and how much it may print.
+const HELPER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const HELPER_MAX_OUTPUT: u64 = 64 << 10;
+
+/// Runs `docker-credential-HELPER get` with the host on stdin, for at most
+/// [`HELPER_TIMEOUT`] (then it is killed).
 fn from_helper(helper: &str, host: &str) -> Result<Option<Credentials>, String> {
-    use std::io::Write;
+    use std::io::{Read, Write};
     use std::process::{Command, Stdio};
+    if !helper.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        return Err(format!("credential helper name `{}` is not a plain name", dockyard_core::limits::quote(helper)));
+    }
     let program = format!("docker-credential-{helper}");
     let mut child = match Command::new(&program)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
     {
         Ok(c) => c,
@@ -147,13 +155,37 @@ fn from_helper(helper: &str, host: &str) -> Result<Option<Credentials>, String> 
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(host.as_bytes());
     }
-    let out = child.wait_with_output().map_err(|e| format!("credential helper {program}: {e}"))?;
-    if !out.status.success() {
+    // Read on a thread so that a helper that never exits is killed on time.
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(s) = stdout {
+            let _ = s.take(HELPER_MAX_OUTPUT).read_to_end(&mut out);
+        }
+        out
+    });
+    let deadline = std::time::Instant::now() + HELPER_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("credential helper {program} did not answer within {}s", HELPER_TIMEOUT.as_secs()));
+            }
+            Err(e) => return Err(format!("credential helper {program}: {e}")),
+        }
+    };
+    let stdout = reader.join().unwrap_or_default();
+    if !status.success() {
         // Helpers answer "credentials not found" with a failure: not an error.
         return Ok(None);
     }
     let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("credential helper {program}: bad answer: {e}"))?;
+        serde_json::from_slice(&stdout).map_err(|e| format!("credential helper {program}: bad answer: {e}"))?;
     match (json["Username"].as_str(), json["Secret"].as_str()) {
         (Some(u), Some(s)) => Ok(Some(Credentials {
             username: u.to_owned(),
@@ -164,11 +196,19 @@ fn from_helper(helper: &str, host: &str) -> Result<Option<Credentials>, String> 
     }
 }
 
-/// Credentials for `host`: the docker-pkg config's `username`/`password`,
-/// else `DOCKYARD_REGISTRY_USERNAME`/`DOCKYARD_REGISTRY_PASSWORD`, else the
-/// docker config file. `None`: anonymous.
+/// Credentials for `host`, each source bound to the host it belongs to:
+/// - the docker-pkg config's `username`/`password`, when they come from the
+///   file that also names `host` as its registry;
+/// - `DOCKYARD_REGISTRY_USERNAME`/`_PASSWORD`, when `DOCKYARD_REGISTRY_HOST`
+///   names `host` (without it they are refused: a patch could point
+///   `registry:` anywhere);
+/// - the docker config file (keyed by host).
+///
+/// `None`: anonymous.
 pub fn resolve(host: &str, config: &dockyard_core::config::Config) -> Result<Option<Credentials>, String> {
-    if let (Some(u), Some(p)) = (&config.username, &config.password) {
+    if let (Some(u), Some(p)) = (&config.username, &config.password)
+        && config.credentials_registry.as_deref() == Some(host)
+    {
         return Ok(Some(Credentials {
             username: u.expose().to_owned(),
             password: p.clone(),
@@ -176,7 +216,21 @@ pub fn resolve(host: &str, config: &dockyard_core::config::Config) -> Result<Opt
         }));
     }
     if let (Ok(u), Ok(p)) = (std::env::var("DOCKYARD_REGISTRY_USERNAME"), std::env::var("DOCKYARD_REGISTRY_PASSWORD")) {
-        return Ok(Some(Credentials { username: u, password: Secret::new(p), source: "environment".into() }));
+        match std::env::var("DOCKYARD_REGISTRY_HOST") {
+            Ok(h) if h.eq_ignore_ascii_case(host) => {
+                return Ok(Some(Credentials {
+                    username: u,
+                    password: Secret::new(p),
+                    source: "environment (DOCKYARD_REGISTRY_*)".into(),
+                }));
+            }
+            Ok(_) => {}
+            Err(_) => {
+                return Err("DOCKYARD_REGISTRY_USERNAME and _PASSWORD are set without DOCKYARD_REGISTRY_HOST: \
+                            set it to the registry host they belong to"
+                    .into());
+            }
+        }
     }
     match docker_config_path() {
         Some(path) => from_docker_config(host, &path),

@@ -22,6 +22,14 @@ application/vnd.oci.image.index.v1+json";
 
 /// Tokens are requested for this many repositories at a time.
 const SCOPES_PER_TOKEN: usize = 64;
+/// The largest response body read (a page of tags, a token).
+pub const MAX_BODY_BYTES: usize = 8 << 20;
+/// Pages of one tag listing, and tags of one repository.
+pub const MAX_PAGES: usize = 1_000;
+pub const MAX_TAGS: usize = 100_000;
+/// Retries are capped, and so is one backoff sleep.
+pub const MAX_RETRIES: u32 = 10;
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Tuning of one client.
 #[derive(Clone, Debug)]
@@ -38,6 +46,9 @@ pub struct ClientOptions {
     pub force_tls: bool,
     /// Extra CA certificates (PEM) to trust.
     pub ca_bundle: Option<std::path::PathBuf>,
+    /// Hosts other than the registry's own that may serve its bearer tokens
+    /// (and so receive its credentials): an explicit choice.
+    pub token_realms: Vec<String>,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +62,7 @@ impl Default for ClientOptions {
             insecure: false,
             force_tls: false,
             ca_bundle: None,
+            token_realms: Vec::new(),
         }
     }
 }
@@ -72,6 +84,8 @@ pub enum RegistryError {
     Protocol(String),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 impl RegistryError {
@@ -101,10 +115,20 @@ pub fn is_loopback(host: &str) -> bool {
     name == "localhost" || name == "::1" || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `scheme://host[:port]` of a URL, lowercased, with the default port
+/// written out, so that two spellings of one origin compare equal.
+pub fn origin(url: &reqwest::Url) -> Option<String> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    let port = url.port_or_known_default()?;
+    Some(format!("{}://{host}:{port}", url.scheme()))
+}
+
 /// One registry.
 pub struct RegistryClient {
     http: reqwest::Client,
     base: String,
+    /// The registry's origin: credentials and `Link`s stay on it.
+    base_origin: String,
     pub host: String,
     creds: Option<Credentials>,
     opts: ClientOptions,
@@ -116,11 +140,36 @@ pub struct RegistryClient {
 }
 
 impl RegistryClient {
-    pub fn new(host: &str, creds: Option<Credentials>, opts: ClientOptions) -> Result<Self, RegistryError> {
+    pub fn new(host: &str, creds: Option<Credentials>, mut opts: ClientOptions) -> Result<Self, RegistryError> {
+        if host.is_empty()
+            || host.contains(['/', '\\', '@', '?', '#'])
+            || host.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(RegistryError::Config(format!(
+                "`{}` is not a registry host",
+                dockyard_core::limits::quote(host)
+            )));
+        }
+        opts.retries = opts.retries.min(MAX_RETRIES);
         let scheme = if !opts.force_tls && (is_loopback(host) || opts.insecure) { "http" } else { "https" };
+        let base = format!("{scheme}://{host}");
+        let base_origin = reqwest::Url::parse(&base).ok().as_ref().and_then(origin).ok_or_else(|| {
+            RegistryError::Config(format!("`{}` is not a registry host", dockyard_core::limits::quote(host)))
+        })?;
+        // Redirects are followed only within the registry's origin (reqwest
+        // would drop credentials on another host, but still send the request).
+        let same = base_origin.clone();
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 || origin(attempt.url()).as_deref() != Some(same.as_str()) {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
         let mut builder = reqwest::Client::builder()
             .timeout(opts.timeout)
             .connect_timeout(opts.timeout)
+            .redirect(policy)
             .user_agent(concat!("dockyard/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(64);
         if let Some(ca) = &opts.ca_bundle {
@@ -134,7 +183,8 @@ impl RegistryClient {
         let http = builder.build().map_err(|e| RegistryError::Config(e.to_string()))?;
         Ok(RegistryClient {
             http,
-            base: format!("{scheme}://{host}"),
+            base,
+            base_origin,
             host: host.to_owned(),
             creds,
             opts,
@@ -202,7 +252,8 @@ impl RegistryClient {
                     if !e.transient() || attempt >= self.opts.retries {
                         return Err(e);
                     }
-                    tokio::time::sleep(self.opts.backoff * 2u32.pow(attempt)).await;
+                    let wait = self.opts.backoff.saturating_mul(2u32.saturating_pow(attempt)).min(MAX_BACKOFF);
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
             }
@@ -228,13 +279,43 @@ impl RegistryClient {
                             "the registry wants credentials and none are configured".into(),
                         ));
                     }
-                    Some(Challenge::Bearer { realm, service }) => AuthMode::Bearer { realm, service },
+                    Some(Challenge::Bearer { realm, service }) => {
+                        self.check_realm(&realm)?;
+                        AuthMode::Bearer { realm, service }
+                    }
                     None => return Err(RegistryError::Protocol(format!("unknown challenge `{header}`"))),
                 }
             }
             s => return Err(RegistryError::Status(s.as_u16())),
         };
         Ok(())
+    }
+
+    /// A token realm may be on the registry's own host (over its scheme, or
+    /// HTTPS), or on a host allowed by `token_realms`; anything else would
+    /// receive the registry's credentials, or be a request forged toward
+    /// another host.
+    fn check_realm(&self, realm: &str) -> Result<(), RegistryError> {
+        let url = reqwest::Url::parse(realm).map_err(|_| {
+            RegistryError::Protocol(format!("token realm `{}` is not a URL", dockyard_core::limits::quote(realm)))
+        })?;
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let registry_host = self
+            .host
+            .rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(self.host.as_str(), |(h, _)| h)
+            .to_ascii_lowercase();
+        let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && self.base.starts_with("http://"));
+        let allowed = self.opts.token_realms.iter().any(|r| r.eq_ignore_ascii_case(&host));
+        if scheme_ok && (host == registry_host || allowed) {
+            return Ok(());
+        }
+        Err(RegistryError::Refused(format!(
+            "the registry {} sends token requests to `{}`, another host or scheme; credentials go only to the registry (allow a token host with --token-realm HOST)",
+            self.host,
+            dockyard_core::limits::quote(realm)
+        )))
     }
 
     /// Probes the registry and, for token auth, fetches tokens covering
@@ -347,11 +428,24 @@ impl RegistryClient {
         Err(RegistryError::Unauthorized(self.host.clone()))
     }
 
-    /// Every tag of `repo`, sorted; `None` when the repository does not exist.
+    /// Every tag of `repo`, sorted; `None` when the repository does not
+    /// exist. `Link`s are followed only within the registry's origin, at
+    /// most [`MAX_PAGES`] pages and never the same page twice.
     pub async fn list_tags(&self, repo: &str) -> Result<Option<Vec<String>>, RegistryError> {
         let mut url = format!("{}/v2/{repo}/tags/list", self.base);
         let mut tags = Vec::new();
+        let mut visited = std::collections::HashSet::new();
         loop {
+            if !visited.insert(url.clone()) {
+                return Err(RegistryError::Protocol(format!(
+                    "the tag listing of {repo} links back to a page already read"
+                )));
+            }
+            if visited.len() > MAX_PAGES {
+                return Err(RegistryError::Protocol(format!(
+                    "the tag listing of {repo} has more than {MAX_PAGES} pages"
+                )));
+            }
             let resp = self.get_for(repo, reqwest::Method::GET, &url, None).await?;
             match resp.status() {
                 StatusCode::NOT_FOUND => return Ok(None),
@@ -361,15 +455,33 @@ impl RegistryClient {
             let next = resp.headers().get(LINK).and_then(|h| h.to_str().ok()).and_then(parse_link_next);
             let json = read_json(resp).await?;
             tags.extend(json["tags"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)));
+            if tags.len() > MAX_TAGS {
+                return Err(RegistryError::Protocol(format!("{repo} has more than {MAX_TAGS} tags")));
+            }
             match next {
-                Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base),
-                Some(n) => url = n,
+                Some(n) => url = self.same_origin(&n)?,
                 None => break,
             }
         }
         tags.sort_by(|a, b| dockyard_core::version::compare(a, b).then_with(|| a.cmp(b)));
         tags.dedup();
         Ok(Some(tags))
+    }
+
+    /// A `Link` target resolved against the registry, when it stays on the
+    /// registry's origin.
+    fn same_origin(&self, link: &str) -> Result<String, RegistryError> {
+        let base = reqwest::Url::parse(&self.base).map_err(|e| RegistryError::Config(e.to_string()))?;
+        let next = base
+            .join(link)
+            .map_err(|_| RegistryError::Protocol(format!("bad Link `{}`", dockyard_core::limits::quote(link))))?;
+        if origin(&next).as_deref() != Some(self.base_origin.as_str()) {
+            return Err(RegistryError::Refused(format!(
+                "the registry linked to `{}`, another origin: not followed",
+                dockyard_core::limits::quote(link)
+            )));
+        }
+        Ok(next.to_string())
     }
 
     /// The digest of `repo:tag`, `None` when it does not exist.
@@ -389,8 +501,18 @@ impl RegistryClient {
     }
 }
 
-async fn read_json(resp: reqwest::Response) -> Result<serde_json::Value, RegistryError> {
-    let body = resp.bytes().await.map_err(|e| RegistryError::Unreachable(root_cause(&e)))?;
+/// Reads a JSON body of at most [`MAX_BODY_BYTES`].
+async fn read_json(mut resp: reqwest::Response) -> Result<serde_json::Value, RegistryError> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(RegistryError::Protocol(format!("a response larger than {MAX_BODY_BYTES} bytes")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| RegistryError::Unreachable(root_cause(&e)))? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(RegistryError::Protocol(format!("a response larger than {MAX_BODY_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
     serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol(format!("not JSON: {e}")))
 }
 

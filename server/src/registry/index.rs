@@ -6,56 +6,19 @@
 //! when the registry fails.
 
 use super::client::{RegistryClient, RegistryError};
-use crate::store::{Store, now};
+use crate::store::{Store, StoreError, now};
+use dockyard_api::{IndexState as State, RegistryEntry as Entry, RegistryIndex};
 use dockyard_core::catalog::Catalog;
 use dockyard_core::label::{image_name, split_tag};
 use dockyard_core::lint::Published;
 use futures::StreamExt;
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-/// Where an entry's data comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum State {
-    /// Fetched now.
-    Fresh,
-    /// From the store, younger than `max_age`: not asked again.
-    Cached,
-    /// From the store because the registry failed now (see `error`).
-    Stale,
-    /// The registry has no such repository.
-    Missing,
-    /// Failed, and nothing is stored.
-    Error,
-}
-
-/// One repository in the index.
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
-    pub image: String,
-    pub repo: String,
-    /// A base image from the config rather than a catalog image.
-    pub base: bool,
-    /// The catalog's current version (first changelog entry).
-    pub latest: Option<String>,
-    /// Whether `latest` is among the tags (`None` when unknown).
-    pub published: Option<bool>,
-    pub tags: Vec<String>,
-    pub state: State,
-    pub fetched_at: Option<i64>,
-    pub age_seconds: Option<i64>,
-    pub error: Option<String>,
-    /// tag → digest, for the tags asked for.
-    pub digests: BTreeMap<String, String>,
-}
-
-/// The whole index of one registry.
-#[derive(Debug, Clone, Serialize)]
+/// The index of one registry, with what this run did.
+#[derive(Debug, Clone)]
 pub struct IndexReport {
-    pub registry: String,
-    pub entries: Vec<Entry>,
+    pub index: RegistryIndex,
     /// HTTP requests this run sent (token requests and retries included).
     pub requests: u64,
     pub elapsed_ms: u128,
@@ -63,18 +26,21 @@ pub struct IndexReport {
 
 impl IndexReport {
     pub fn get(&self, image: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.image == image && !e.base)
+        self.index.get(image)
     }
 
     /// True when any repository could not be read now.
     pub fn has_errors(&self) -> bool {
-        self.entries.iter().any(|e| e.error.is_some())
+        self.index.entries.iter().any(|e| e.error.is_some())
     }
 }
 
-impl Published for IndexReport {
+/// Registry knowledge for the lint, from one or more indexes.
+pub struct Knowledge<'a>(pub &'a [RegistryIndex]);
+
+impl Published for Knowledge<'_> {
     fn is_published(&self, image: &str, tag: &str) -> Option<bool> {
-        let e = self.get(image)?;
+        let e = self.0.iter().find_map(|i| i.get(image))?;
         match e.state {
             State::Fresh | State::Cached | State::Stale => Some(e.tags.iter().any(|t| t == tag)),
             State::Missing => Some(false),
@@ -91,6 +57,9 @@ pub struct IndexOptions {
     /// Do not ask the registry; serve what the store has.
     pub offline: bool,
 }
+
+/// What one listing left to store: the tags, or the error message.
+type Write = (String, Result<Option<Vec<String>>, String>);
 
 /// A repository's tags (`None`: no such repository), or why not.
 type Listing = Result<Option<Vec<String>>, RegistryError>;
@@ -133,22 +102,28 @@ fn targets(catalog: &Catalog) -> Vec<Target> {
 }
 
 /// Builds the index. `want_digests` are (image, tag) pairs whose digests are
-/// wanted (pinned versions). `client` is `None` when offline.
+/// wanted (pinned versions). `client` is `None` when offline. A store that
+/// fails is an error of the whole run, never an empty cache.
 pub async fn build(
     catalog: &Catalog,
     client: Option<&RegistryClient>,
-    store: &Store,
+    store: &crate::store::Shared,
     want_digests: &BTreeSet<(String, String)>,
     opts: &IndexOptions,
-) -> IndexReport {
+) -> Result<IndexReport, StoreError> {
     let started = std::time::Instant::now();
     let registry = catalog.config.registry();
     let t_now = now();
     let targets = targets(catalog);
+    let cached_all = {
+        let (registry, repos) = (registry.clone(), targets.iter().map(|t| t.repo.clone()).collect::<Vec<_>>());
+        store
+            .call(move |s: &dyn Store| repos.iter().map(|r| s.load_tags(&registry, r)).collect::<Result<Vec<_>, _>>())
+            .await?
+    };
     let mut entries: Vec<Entry> = Vec::with_capacity(targets.len());
     let mut to_fetch: Vec<usize> = Vec::new();
-    for (i, t) in targets.iter().enumerate() {
-        let cached = store.load_tags(&registry, &t.repo).ok().flatten();
+    for (i, (t, cached)) in targets.iter().zip(cached_all).enumerate() {
         let mut e = Entry {
             image: t.image.clone(),
             repo: t.repo.clone(),
@@ -158,13 +133,13 @@ pub async fn build(
             tags: vec![],
             state: State::Error,
             fetched_at: None,
-            age_seconds: None,
             error: None,
             digests: BTreeMap::new(),
         };
+        let mut age = None;
         if let Some(c) = cached.as_ref().filter(|c| c.fetched_at > 0) {
             e.fetched_at = Some(c.fetched_at);
-            e.age_seconds = Some(t_now - c.fetched_at);
+            age = Some(t_now - c.fetched_at);
             match &c.tags {
                 Some(tags) => {
                     e.tags = tags.clone();
@@ -173,13 +148,15 @@ pub async fn build(
                 None => e.state = State::Missing,
             }
         }
-        let fresh_enough = e.age_seconds.is_some_and(|a| a >= 0 && (a as u64) < opts.max_age.as_secs());
+        let fresh_enough = age.is_some_and(|a| a >= 0 && (a as u64) < opts.max_age.as_secs());
         if client.is_none() || opts.offline {
-            if e.fetched_at.is_some() && !fresh_enough {
-                e.state = if e.state == State::Missing { State::Missing } else { State::Stale };
+            if e.fetched_at.is_some() && !fresh_enough && e.state != State::Missing {
+                e.state = State::Stale;
             }
             if e.fetched_at.is_none() {
-                e.error = Some("offline, and nothing stored".into());
+                e.error = Some(
+                    cached.and_then(|c| c.last_error).unwrap_or_else(|| "not fetched yet, and nothing stored".into()),
+                );
             }
         } else if !fresh_enough {
             to_fetch.push(i);
@@ -204,19 +181,20 @@ pub async fn build(
             }
         };
         let at = now();
+        let mut writes: Vec<Write> = Vec::new();
         for (i, result) in results {
             let e = &mut entries[i];
             match result {
                 Ok(tags) => {
-                    let _ = store.save_tags(&registry, &e.repo, tags.as_deref(), at);
+                    writes.push((e.repo.clone(), Ok(tags.clone())));
                     e.state = if tags.is_some() { State::Fresh } else { State::Missing };
                     e.tags = tags.unwrap_or_default();
                     e.fetched_at = Some(at);
-                    e.age_seconds = Some(0);
+                    e.error = None;
                 }
                 Err(err) => {
                     let msg = err.to_string();
-                    let _ = store.save_error(&registry, &e.repo, &msg, at);
+                    writes.push((e.repo.clone(), Err(msg.clone())));
                     e.state = match e.state {
                         State::Cached => State::Stale,
                         State::Missing => State::Missing,
@@ -226,18 +204,44 @@ pub async fn build(
                 }
             }
         }
+        let registry = registry.clone();
+        store
+            .call(move |s: &dyn Store| {
+                for (repo, w) in &writes {
+                    match w {
+                        Ok(tags) => s.save_tags(&registry, repo, tags.as_deref(), at)?,
+                        Err(msg) => s.save_error(&registry, repo, msg, at)?,
+                    }
+                }
+                Ok(())
+            })
+            .await?;
     }
 
     // Digests: stored ones are reused (tags are treated as immutable); the
     // registry is asked only for the others, when it lists the tag.
+    let lookups: Vec<(usize, String, String)> = want_digests
+        .iter()
+        .filter_map(|(image, tag)| {
+            let i = entries.iter().position(|e| &e.image == image && !e.base)?;
+            Some((i, entries[i].repo.clone(), tag.clone()))
+        })
+        .collect();
+    let stored = {
+        let (registry, lookups) = (registry.clone(), lookups.clone());
+        store
+            .call(move |s: &dyn Store| {
+                lookups.iter().map(|(_, repo, tag)| s.load_digest(&registry, repo, tag)).collect::<Result<Vec<_>, _>>()
+            })
+            .await?
+    };
     let mut wanted: Vec<(usize, String)> = Vec::new();
-    for (image, tag) in want_digests {
-        let Some(i) = entries.iter().position(|e| &e.image == image && !e.base) else { continue };
-        match store.load_digest(&registry, &entries[i].repo, tag).ok().flatten() {
+    for ((i, _, tag), found) in lookups.into_iter().zip(stored) {
+        match found {
             Some((d, _)) => {
-                entries[i].digests.insert(tag.clone(), d);
+                entries[i].digests.insert(tag, d);
             }
-            None if entries[i].tags.contains(tag) => wanted.push((i, tag.clone())),
+            None if entries[i].tags.contains(&tag) => wanted.push((i, tag)),
             None => {}
         }
     }
@@ -253,12 +257,20 @@ pub async fn build(
             .buffer_unordered(opts.concurrency.max(1))
             .collect()
             .await;
+        let mut saves = Vec::new();
         for (i, tag, r) in digests {
             if let Ok(Some(d)) = r {
-                let _ = store.save_digest(&registry, &entries[i].repo, &tag, &d, now());
+                saves.push((entries[i].repo.clone(), tag.clone(), d.clone()));
                 entries[i].digests.insert(tag, d);
             }
         }
+        let registry = registry.clone();
+        store
+            .call(move |s: &dyn Store| {
+                let at = now();
+                saves.iter().try_for_each(|(repo, tag, d)| s.save_digest(&registry, repo, tag, d, at))
+            })
+            .await?;
     }
 
     for e in &mut entries {
@@ -268,10 +280,9 @@ pub async fn build(
             _ => None,
         };
     }
-    IndexReport {
-        registry,
-        entries,
+    Ok(IndexReport {
+        index: RegistryIndex { registry, entries },
         requests: client.map_or(0, RegistryClient::requests),
         elapsed_ms: started.elapsed().as_millis(),
-    }
+    })
 }

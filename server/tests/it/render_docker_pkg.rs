@@ -2,8 +2,7 @@
 //! (its TemplateEngine, from the venv `scripts/setup` makes), compared byte
 //! for byte. Each catalog exercises features the Wikimedia corpus does not.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

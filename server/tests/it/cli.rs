@@ -1,8 +1,7 @@
 //! The command line on synthetic catalogs: bad input, exit codes, formats,
 //! several roots.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[test]
@@ -42,7 +41,7 @@ fn broken_files_name_file_and_line_and_the_rest_still_renders() {
 fn usage_and_io_errors_exit_2() {
     let out = dockyard(&["render", "/nonexistent/catalog"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("/nonexistent/catalog/config.yaml: cannot read"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/nonexistent/catalog: not a folder"), "{}", stderr(&out));
     let dir = tree(&[("config.yaml", "registry: [unclosed\n")]);
     let out = dockyard(&["render", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));

@@ -103,6 +103,7 @@ impl Drop for Registry {
 
 /// Pushes a tiny image as `host/repo:tag` for each tag; returns digests.
 pub fn push(host: &str, repo: &str, tags: &[&str], basic: bool) -> Vec<String> {
+    dockyard::init_tls();
     use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
     use oci_client::secrets::RegistryAuth;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -167,6 +168,7 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(registry: &Registry, bearer: bool) -> Proxy {
+        dockyard::init_tls();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let host = listener.local_addr().unwrap().to_string();

@@ -2,8 +2,7 @@
 //! oracles, `--fix` byte for byte, and synthetic repositories for what the
 //! corpus does not hold.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -252,7 +251,12 @@ fn anchors_custom_tags_placeholders_and_every_status() {
             s(1, "child", Some("1"), "ok"),
         ]
     );
-    let warnings: Vec<&str> = report["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
+    let warnings: Vec<String> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| format!("{}:{}: {}", w["file"].as_str().unwrap(), w["line"], w["message"].as_str().unwrap()))
+        .collect();
     assert_eq!(warnings, ["jjb/jobs.yaml:5: !include-raw: target `missing.sh` does not exist"]);
     assert_eq!(report["summary"]["dead_images"], serde_json::json!(["orphan"]));
     assert_eq!(report["pins"][1]["order"], "older");
@@ -272,8 +276,14 @@ fn text_output_points_at_the_tag_and_is_quiet_when_clean() {
     let out = dockyard(&["lint", "--repo", repo.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
-    let want = "error[stale]: `base:1.0` is stale: an older version; the latest is 2.0-s1\n --> jjb/a.yaml:2:13\n  |\n2 |     image: \"reg.example/ci/base:1.0\"\n  |                                 ^^^\n  = fix: reg.example/ci/base:2.0-s1\n";
-    assert!(text.starts_with(want), "{text}");
+    // The changelog helper dates every entry 2024-01-01: the pin was
+    // superseded that day.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let days = (now - 1_704_067_200) / 86_400;
+    let want = format!(
+        "error[stale]: `base:1.0` is stale: an older version, 2 versions and {days} days behind; the latest is 2.0-s1\n --> jjb/a.yaml:2:13\n  |\n2 |     image: \"reg.example/ci/base:1.0\"\n  |                                 ^^^\n  = fix: reg.example/ci/base:2.0-s1\n"
+    );
+    assert!(text.starts_with(&want), "{text}");
 
     let clean = synthetic(&[("a.yaml", "- job:\n    image: reg.example/ci/base:2.0-s1\n")]);
     let out = dockyard(&["lint", "--repo", clean.path().to_str().unwrap()]);

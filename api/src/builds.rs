@@ -1,0 +1,318 @@
+//! Build plans, runs, their images and logs: `dockyard build --dry-run`,
+//! `dockyard builds [show ID] --format json`, `GET /api/v1/builds…`, and
+//! the live events the dashboard streams.
+
+use crate::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A stored run's id.
+pub type RunId = i64;
+
+/// What the plan does with one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Build it (then verify it, and publish with `--push`).
+    Build,
+    /// It is in the local engine but not in the registry: verify it and,
+    /// with `--push`, publish it (docker-pkg's `built` state).
+    Publish,
+    /// Nothing to do: the version is already in the registry or the engine.
+    Present,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Build => "build",
+            Action::Publish => "publish",
+            Action::Present => "present",
+        }
+    }
+}
+
+/// One image of a plan, in build order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanItem {
+    pub name: String,
+    /// `registry/namespace/name:tag` (with the nightly suffix, if any).
+    pub label: String,
+    pub action: Action,
+    /// Whether the registry has the tag (`None`: not asked or unknown).
+    pub in_registry: Option<bool>,
+    /// Whether the engine has the tag (`None`: not asked).
+    pub in_engine: Option<bool>,
+    /// Matched by the selection (else pulled in as an ancestor to build).
+    pub selected: bool,
+    /// Why it will or will not be built, in a sentence.
+    pub reason: String,
+    /// Catalog parents (from the graph).
+    pub parents: Vec<String>,
+}
+
+/// A build plan: what `build --dry-run` prints and what a run executes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Plan {
+    /// Parents before children; ties broken by name, so the order is stable.
+    pub items: Vec<PlanItem>,
+    /// Base images that are pulled before anything is built.
+    pub base_images: Vec<String>,
+    /// The selection globs as given (empty: everything).
+    pub selection: Vec<String>,
+    pub push: bool,
+    pub pull: bool,
+    pub use_cache: bool,
+    pub jobs: usize,
+    /// The longest chain of images to build, parents first.
+    pub critical_path: Vec<String>,
+    /// Images or selection globs that matched nothing, problems with the graph.
+    pub problems: Vec<String>,
+}
+
+impl Plan {
+    /// Items with an action other than `present`.
+    pub fn work(&self) -> impl Iterator<Item = &PlanItem> {
+        self.items.iter().filter(|i| i.action != Action::Present)
+    }
+}
+
+/// A run's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Running,
+    Succeeded,
+    Failed,
+    /// The process running it died; found at the next start.
+    Interrupted,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunState> {
+        [RunState::Running, RunState::Succeeded, RunState::Failed, RunState::Interrupted]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        self != RunState::Running
+    }
+}
+
+/// One image's state within a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageState {
+    /// Waiting for its parents or a free worker.
+    Waiting,
+    /// Pulling its parents or base images.
+    Pulling,
+    Building,
+    Verifying,
+    Publishing,
+    /// Built and verified (not published: no `--push`).
+    Built,
+    /// In the registry now.
+    Published,
+    /// Nothing was done: already present.
+    Present,
+    Failed,
+    /// Not built because a parent failed.
+    Skipped,
+    /// The run stopped while this image was in progress.
+    Interrupted,
+    /// Pins pulled onto an engine (build-and-pull).
+    Pulled,
+}
+
+impl ImageState {
+    pub const ALL: [ImageState; 12] = [
+        ImageState::Waiting,
+        ImageState::Pulling,
+        ImageState::Building,
+        ImageState::Verifying,
+        ImageState::Publishing,
+        ImageState::Built,
+        ImageState::Published,
+        ImageState::Present,
+        ImageState::Failed,
+        ImageState::Skipped,
+        ImageState::Interrupted,
+        ImageState::Pulled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageState::Waiting => "waiting",
+            ImageState::Pulling => "pulling",
+            ImageState::Building => "building",
+            ImageState::Verifying => "verifying",
+            ImageState::Publishing => "publishing",
+            ImageState::Built => "built",
+            ImageState::Published => "published",
+            ImageState::Present => "present",
+            ImageState::Failed => "failed",
+            ImageState::Skipped => "skipped",
+            ImageState::Interrupted => "interrupted",
+            ImageState::Pulled => "pulled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ImageState> {
+        ImageState::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// True once nothing more will happen to the image in this run.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            ImageState::Built
+                | ImageState::Published
+                | ImageState::Present
+                | ImageState::Failed
+                | ImageState::Skipped
+                | ImageState::Interrupted
+                | ImageState::Pulled
+        )
+    }
+
+    /// True for the states that count as a failure of the run.
+    pub fn is_failure(self) -> bool {
+        matches!(self, ImageState::Failed | ImageState::Skipped | ImageState::Interrupted)
+    }
+}
+
+/// One image in a stored run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunImage {
+    pub name: String,
+    pub label: String,
+    pub action: Action,
+    pub state: ImageState,
+    /// The engine it was built on.
+    pub host: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub duration_ms: Option<i64>,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+}
+
+/// A stored run, without its images.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: RunId,
+    pub state: RunState,
+    /// Who or what started it: `cli:USER`, `web:USER`, …
+    pub trigger: String,
+    pub selection: Vec<String>,
+    /// The engines it used.
+    pub hosts: Vec<String>,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// Images per state.
+    pub counts: BTreeMap<ImageState, usize>,
+}
+
+/// A stored run with its images and plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    pub run: RunSummary,
+    pub images: Vec<RunImage>,
+    pub plan: Plan,
+}
+
+/// `dockyard builds --format json` and `GET /api/v1/builds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunList {
+    pub runs: Vec<RunSummary>,
+}
+
+/// One line of an image's build log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    pub image: String,
+    /// Increases by one per line within a run.
+    pub seq: i64,
+    /// Milliseconds since the epoch.
+    pub at_ms: i64,
+    pub line: String,
+}
+
+/// A build as the image page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageBuild {
+    pub run: RunId,
+    pub label: String,
+    pub state: ImageState,
+    pub host: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub duration_ms: Option<i64>,
+}
+
+/// What happens in a run, as it happens: the console, the store and the
+/// dashboard's live stream all read these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum BuildEvent {
+    RunStarted { run: RunSummary },
+    Image { run: RunId, image: String, state: ImageState, host: Option<String>, error: Option<String>, at_ms: i64 },
+    Log { run: RunId, line: LogLine },
+    RunFinished { run: RunId, state: RunState, at: Timestamp },
+}
+
+impl BuildEvent {
+    pub fn run_id(&self) -> RunId {
+        match self {
+            BuildEvent::RunStarted { run } => run.id,
+            BuildEvent::Image { run, .. } | BuildEvent::Log { run, .. } | BuildEvent::RunFinished { run, .. } => *run,
+        }
+    }
+}
+
+/// What to build, as the dashboard asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Selection {
+    /// One image.
+    Image { name: String },
+    /// An image and every image below it.
+    Subtree { name: String },
+    /// Every image behind a stale or unpublished pin.
+    PinProblems,
+    /// Globs on the full label, as `build --select`.
+    Globs { globs: Vec<String> },
+}
+
+/// `POST /api/v1/builds` and `POST /api/v1/plan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildRequest {
+    pub selection: Selection,
+    /// Publish what is built (default true).
+    #[serde(default = "yes")]
+    pub push: bool,
+    /// Then pull the pinned images onto the engine(s) (default true).
+    #[serde(default = "yes")]
+    pub pull_pins: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The answer to `POST /api/v1/builds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildStarted {
+    pub run: RunId,
+    pub plan: Plan,
+}

@@ -1,0 +1,69 @@
+//! The JSON shapes of dockyard: what `dockyard … --format json` prints and
+//! what `GET /api/v1/…` answers, byte for byte (both go through [`to_json`]).
+//! The browser (WASM) deserializes the same types, so the three can never
+//! drift apart.
+//!
+//! Invariant: plain data only. No I/O, no dependency beyond serde, so the
+//! crate compiles for `wasm32-unknown-unknown` and costs the bundle little.
+
+pub mod builds;
+pub mod catalog;
+pub mod hosts;
+pub mod impact;
+pub mod overview;
+pub mod pins;
+pub mod registry;
+
+pub use builds::*;
+pub use catalog::*;
+pub use hosts::*;
+pub use impact::*;
+pub use overview::*;
+pub use pins::*;
+pub use registry::*;
+
+use serde::{Deserialize, Serialize};
+
+/// The API's path prefix.
+pub const API_PREFIX: &str = "/api/v1";
+
+/// Response header carrying the generation of the snapshot a response was made from.
+pub const SNAPSHOT_HEADER: &str = "x-dockyard-snapshot";
+/// Response header carrying the snapshot's age in seconds.
+pub const SNAPSHOT_AGE_HEADER: &str = "x-dockyard-snapshot-age";
+
+/// The one serialization of every API value: pretty JSON and a final newline.
+/// The CLI prints it and the server answers it, so the two are byte-equal.
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// A problem in one input file, with its line when known.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Problem {
+    /// The file, relative to the repository when it is inside it.
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{file}:{line}: {}", self.message),
+            (Some(file), None) => write!(f, "{file}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+/// An error answer of the API (`{"error": "..."}`), for 4xx and 5xx.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+}
+
+/// Seconds since the Unix epoch.
+pub type Timestamp = i64;

@@ -1,0 +1,51 @@
+//! The dashboard's overview: `GET /api/v1/overview`.
+
+use crate::{RunSummary, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// The health of one source of data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    Ok,
+    /// Working, with problems (findings, stale data).
+    Degraded,
+    Error,
+    /// Not configured: `hint` says how to connect one.
+    NotConnected,
+}
+
+/// One source: catalog, pins, registry, engine, store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceHealth {
+    pub name: String,
+    pub health: Health,
+    /// When its data was last read.
+    pub updated_at: Option<Timestamp>,
+    pub detail: String,
+    /// How to connect it, when not connected.
+    pub hint: Option<String>,
+}
+
+/// `GET /api/v1/overview`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Overview {
+    pub images: usize,
+    pub pins: usize,
+    pub stale: usize,
+    /// Pins to nothing that exists: not in the catalog, or an unknown version.
+    pub dangling: usize,
+    pub unpublished: usize,
+    /// Pins with any finding.
+    pub findings: usize,
+    pub sources: Vec<SourceHealth>,
+    pub last_builds: Vec<RunSummary>,
+    /// The snapshot the numbers come from.
+    pub generation: u64,
+    pub loaded_at: Timestamp,
+    /// A newer state of the files that could not be loaded (the last good
+    /// snapshot is shown meanwhile).
+    pub pending_error: Option<crate::Problem>,
+    /// Whether the viewer may start builds and pulls.
+    pub can_write: bool,
+}

@@ -1,0 +1,249 @@
+//! Every flag, defined once (clap derive). Help text, the man page and
+//! shell completions are generated from these definitions.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Keeps a CI fleet's Docker images honest: renders docker-pkg catalogs,
+/// lints the pins of Jenkins jobs, indexes the registry, builds along the
+/// dependency graph and serves the dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "dockyard", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render every Dockerfile.template as docker-pkg 4.0.4 would.
+    Render(RenderArgs),
+    /// Show the dependency graph (control and image_tag) and its problems.
+    Graph(GraphArgs),
+    /// List the catalog's images with their versions and parents.
+    Catalog(CatalogArgs),
+    /// Check the image pins in jjb/ (and other pin paths) against the catalog.
+    Lint(LintArgs),
+    /// Write a shell script that pulls every pinned image once.
+    PullScript(PullScriptArgs),
+    /// Show the registry index: each image's tags and whether its version is published.
+    Registry(RegistryCmdArgs),
+    /// Serve the dashboard and the JSON API.
+    Serve(ServeArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+/// Which repository, catalog roots and pin paths (every command takes these).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RepoArgs {
+    /// The repository: holds dockerfiles/ and jjb/ (and optionally
+    /// dockyard.toml). Relative paths in other flags resolve against it.
+    #[arg(long, value_name = "ROOT")]
+    pub repo: Option<PathBuf>,
+    /// A catalog folder, as docker-pkg takes it (default: ROOT/dockerfiles).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Same as DIR.
+    #[arg(long = "catalog", value_name = "DIR", conflicts_with = "dir", hide = true)]
+    pub catalog: Option<PathBuf>,
+    /// The docker-pkg config of DIR (default: DIR/config.yaml).
+    #[arg(long, short = 'c', value_name = "CONFIG.yaml")]
+    pub config: Option<PathBuf>,
+    /// A further catalog root as CONFIG.yaml=DIR (repeatable).
+    #[arg(long = "root", value_name = "CONFIG.yaml=DIR", value_parser = parse_root)]
+    pub roots: Vec<(PathBuf, PathBuf)>,
+    /// A further file or folder to search for pins, besides ROOT/jjb (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub pins: Vec<PathBuf>,
+}
+
+fn parse_root(s: &str) -> Result<(PathBuf, PathBuf), String> {
+    let (config, dir) = s.split_once('=').ok_or("expected CONFIG.yaml=DIR")?;
+    Ok((config.into(), dir.into()))
+}
+
+impl RepoArgs {
+    pub fn flags(&self) -> crate::service::RepoFlags {
+        crate::service::RepoFlags {
+            repo: self.repo.clone(),
+            dir: self.dir.clone().or_else(|| self.catalog.clone()),
+            config: self.config.clone(),
+            roots: self.roots.clone(),
+            pins: self.pins.clone(),
+        }
+    }
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let t: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if t.is_finite() && t > 0.0 && t <= 600.0 { Ok(t) } else { Err("expected seconds between 0 and 600".into()) }
+}
+
+/// How to reach the registry and where its index is stored.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// The store: a SQLite file, or a postgres:// URL (default: $DOCKYARD_STORE,
+    /// else $XDG_STATE_HOME/dockyard/dockyard.db).
+    #[arg(long, alias = "database", value_name = "FILE|URL")]
+    pub store: Option<String>,
+    /// Index data younger than this many seconds is not fetched again.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_age: Option<u64>,
+    /// Do not contact the registry; use what the store holds.
+    #[arg(long)]
+    pub offline: bool,
+    /// Per-request timeout in seconds (0 to 600).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
+    /// Retries of a request that timed out or got a 5xx (0 to 10).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=10))]
+    pub retries: Option<u32>,
+    /// Requests in flight at once (1 to 256).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub concurrency: Option<u64>,
+    /// Allow plain HTTP to a registry that is not on loopback.
+    #[arg(long, conflicts_with = "tls")]
+    pub insecure: bool,
+    /// Use HTTPS even for a loopback registry (plain HTTP is the default there).
+    #[arg(long)]
+    pub tls: bool,
+    /// A host other than the registry's that may serve its bearer tokens
+    /// (and so receive its credentials) (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub token_realm: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LintFormat {
+    Text,
+    Json,
+    Junit,
+    /// One line per finding: file:line:col: status: message.
+    Short,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Render only these images (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub image: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Also check that pinned tags are in the registry (adds `unpublished`).
+    #[arg(long)]
+    pub registry: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Statuses that fail the lint, comma-separated (or `none`).
+    /// Default: stale,not-in-catalog,unknown-version.
+    #[arg(long, value_name = "STATUS,...")]
+    pub fail_on: Option<String>,
+    /// Rewrite stale pins to the latest version in place (only the tag changes).
+    #[arg(long)]
+    pub fix: bool,
+    /// Also list warnings (include targets that do not exist).
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PullScriptArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Docker host the script pulls onto (sets DOCKER_HOST unless already set).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Write the script here (atomically, executable) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Pin each image by digest too (`name:tag@sha256:...`), from the registry index.
+    #[arg(long)]
+    pub digest: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryCmdArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Address to listen on.
+    #[arg(long, env = "DOCKYARD_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// Folder holding the built front end (pkg/app.js, pkg/app_bg.wasm, pkg/app.css).
+    #[arg(long, env = "DOCKYARD_SITE", default_value = "target/site")]
+    pub site: PathBuf,
+    /// Keep a registry index, refreshed in the background (adds `unpublished`).
+    #[arg(long)]
+    pub registry: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    /// A `Host` name the server answers to, besides its address (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub allowed_host: Vec<String>,
+    /// Reads need a login too.
+    #[arg(long)]
+    pub private: bool,
+    /// Connections served at once; more wait.
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
+}

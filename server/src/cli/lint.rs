@@ -1,0 +1,173 @@
+//! `dockyard lint` and `dockyard pull-script`.
+
+use super::args::{LintArgs, LintFormat, PullScriptArgs};
+use super::{EXIT_FINDINGS, EXIT_USAGE, emit_code, fail, registry_options, runtime, service, use_store};
+use crate::print::{self, sanitize};
+use crate::service::Service;
+use dockyard_api::Status;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn fail_on(arg: &Option<String>) -> Result<Vec<Status>, ExitCode> {
+    let Some(list) = arg else { return Ok(Status::default_fail_on()) };
+    let mut out = Vec::new();
+    for s in list.split(',').map(str::trim).filter(|s| !s.is_empty() && *s != "none") {
+        match Status::parse(s) {
+            Some(st) => out.push(st),
+            None => return Err(fail(format!("unknown status `{s}` in --fail-on"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the registry index first, so the snapshot lints with it.
+fn with_registry(
+    service: &Arc<Service>,
+    args: &super::args::RegistryArgs,
+    want: &std::collections::BTreeSet<(String, String)>,
+) -> Result<(), ExitCode> {
+    use_store(service, args)?;
+    let opts = registry_options(args, &service.repo.registry);
+    let rt = runtime()?;
+    match rt.block_on(service.refresh_registry(&opts, want)) {
+        Ok(reports) => {
+            for r in &reports {
+                for e in r.index.entries.iter().filter(|e| e.error.is_some()) {
+                    eprintln!(
+                        "warning: registry: {}: {}",
+                        sanitize(&e.image),
+                        sanitize(e.error.as_deref().unwrap_or(""))
+                    );
+                }
+            }
+            // A snapshot that lints with what the registry holds.
+            let snapshot = service.load_snapshot().map_err(fail)?;
+            service.publish(Arc::new(snapshot));
+            Ok(())
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// `dockyard lint`.
+pub fn lint(args: &LintArgs) -> ExitCode {
+    let fail_on = match fail_on(&args.fail_on) {
+        Ok(f) => f,
+        Err(c) => return c,
+    };
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if args.registry
+        && let Err(c) = with_registry(&service, &args.registry_args, &Default::default())
+    {
+        return c;
+    }
+    let snapshot = match service.snapshot() {
+        Ok(s) => s,
+        Err(d) => return fail(d),
+    };
+    let state = match snapshot.lint() {
+        Ok(l) => l,
+        Err(d) => return fail(d),
+    };
+    if args.fix {
+        return fix(&service, &snapshot, args.registry);
+    }
+    let failed = state.report.failures(&fail_on).next().is_some() || !state.report.errors.is_empty();
+    let code = if failed { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
+    match args.format {
+        LintFormat::Json => emit_code(snapshot.pins_json().unwrap_or_default(), code),
+        LintFormat::Junit => emit_code(print::lint::junit(&state.report.to_api(), &fail_on), code),
+        LintFormat::Short => emit_code(print::lint::short(&state.report.to_api()), code),
+        LintFormat::Text => {
+            let fix_command = super::this_command_with("--fix", &["-v", "--verbose"]);
+            emit_code(print::lint::text(state, &fail_on, args.verbose, &fix_command), code)
+        }
+    }
+}
+
+fn fix(service: &Service, snapshot: &crate::service::Snapshot, registry: bool) -> ExitCode {
+    let Ok(state) = snapshot.lint() else { return ExitCode::from(EXIT_USAGE) };
+    let knowledge = crate::registry::Knowledge(&snapshot.registry);
+    let published = registry.then_some(&knowledge as &dyn dockyard_core::lint::Published);
+    let (fixes, skipped) = dockyard_core::lint::plan_fixes(&state.report, &state.sources, published);
+    let mut failed = false;
+    for f in &fixes {
+        match crate::fsio::atomic_write_inside(&service.repo.root, &f.path, f.contents.as_bytes()) {
+            Ok(_) => println!(
+                "fixed {} stale pin{} in {}",
+                f.fixed,
+                if f.fixed == 1 { "" } else { "s" },
+                sanitize(&f.display)
+            ),
+            Err(e) => {
+                eprintln!("error: {}: cannot write: {e}", sanitize(&f.display));
+                failed = true;
+            }
+        }
+    }
+    for s in &skipped {
+        eprintln!("warning: {}", sanitize(&s.to_string()));
+    }
+    if failed {
+        ExitCode::from(EXIT_USAGE)
+    } else if skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDINGS)
+    }
+}
+
+/// `dockyard pull-script`.
+pub fn pull_script(args: &PullScriptArgs) -> ExitCode {
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let snapshot = match service.snapshot() {
+        Ok(s) => s,
+        Err(d) => return fail(d),
+    };
+    let mut plan = match crate::service::pull::plan(&snapshot, None) {
+        Ok(p) => p,
+        Err(d) => return fail(d),
+    };
+    if args.digest {
+        if let Err(c) = with_registry(&service, &args.registry_args, &plan.pairs()) {
+            return c;
+        }
+        let knowledge = service.registry_knowledge();
+        plan = match crate::service::pull::plan(&snapshot, Some(&knowledge)) {
+            Ok(p) => p,
+            Err(d) => return fail(d),
+        };
+    }
+    let script = script(&service, &plan, args.host.as_deref());
+    let code = if plan.missing_digest.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) };
+    match &args.output {
+        None => emit_code(&script, code),
+        Some(path) => match crate::fsio::atomic_write(path, script.as_bytes(), Some(0o755)) {
+            Ok(()) => {
+                eprintln!("wrote {} ({} images)", path.display(), plan.images.len());
+                for m in &plan.missing_digest {
+                    eprintln!("warning: no digest for {}: pulled by tag", sanitize(m));
+                }
+                code
+            }
+            Err(e) => fail(format!("{}: cannot write: {e}", path.display())),
+        },
+    }
+}
+
+/// The pull script of the service's repository (the dashboard serves the same).
+pub fn script(service: &Service, plan: &crate::service::pull::PullPlan, host: Option<&str>) -> String {
+    let repo = &service.repo;
+    let header = print::shell::ScriptHeader {
+        pin_paths: repo.pin_paths.iter().map(|p| repo.shown(p)).collect(),
+        catalog: &repo.roots.first().map(|r| r.display_dir().display().to_string()).unwrap_or_default(),
+        config: &repo.roots.first().map(|r| repo.shown(&r.config)).unwrap_or_default(),
+    };
+    print::shell::pull_script(plan, &header, host)
+}

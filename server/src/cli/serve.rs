@@ -1,0 +1,78 @@
+//! `dockyard serve`: loads the repository, starts the background work
+//! (following the files, refreshing the registry index) and serves.
+
+use super::args::ServeArgs;
+use super::{EXIT_USAGE, fail, registry_options, service, use_store};
+use crate::web::{self, AppState};
+use leptos::prelude::LeptosOptions;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `dockyard serve`.
+pub fn serve(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,dockyard=info".into()),
+        )
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if let Err(c) = use_store(&service, &args.registry_args) {
+        return c;
+    }
+    // The first snapshot, whole, before anything is served.
+    match service.snapshot() {
+        Ok(s) => s.warm(),
+        Err(d) => return fail(d),
+    }
+    if !args.site.join("pkg/app.js").exists() {
+        tracing::warn!("no front end in {} (run scripts/build-site): pages will not hydrate", args.site.display());
+    }
+    let leptos = LeptosOptions::builder()
+        .output_name("app")
+        .site_root(args.site.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(args.addr)
+        .build();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    let registry = args.registry || service.repo.registry_index;
+    let reg_opts = registry_options(&args.registry_args, &service.repo.registry);
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(args.addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.addr);
+                return ExitCode::from(EXIT_USAGE);
+            }
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => return fail(e),
+        };
+        let mut allowed = service.repo.serve.allowed_hosts.clone();
+        allowed.extend(args.allowed_host.iter().cloned());
+        let state =
+            AppState { service: service.clone(), leptos, guard: Arc::new(web::guard::Guard::new(addr, &allowed)) };
+        tokio::spawn(crate::service::watch::follow(service.clone()));
+        if registry {
+            tokio::spawn(crate::service::refresh_loop(service.clone(), reg_opts));
+        }
+        // The one line tests and scripts wait for, on stdout.
+        println!("listening on http://{addr}/");
+        tracing::info!(
+            generation = service.snapshot().map(|s| s.generation).unwrap_or(0),
+            "serving {}",
+            service.repo.root.display()
+        );
+        web::listen::serve(listener, web::router(state), args.max_connections, web::listen::stop_signal()).await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,146 @@
+//! Printers: every output format in one place, shared by the CLI and the
+//! web (the dashboard downloads the same pull script, DOT and patch the CLI
+//! writes). Printers are pure: values in, text out.
+//!
+//! Invariant: text for a terminal never carries control characters from
+//! file contents (they are shown escaped); XML never carries characters XML
+//! forbids; shell never carries a byte from input outside single quotes.
+
+pub mod diff;
+pub mod lint;
+pub mod shell;
+
+use dockyard_api::{GraphReport, RegistryReport};
+use std::fmt::Write as _;
+
+/// `s` safe for a terminal: control characters (but tab) shown as escapes.
+pub fn sanitize(s: &str) -> String {
+    if !s.chars().any(|c| c.is_control() && c != '\t') {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| if c.is_control() && c != '\t' { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
+/// `s` for XML text or attribute values: escaped, and characters XML 1.0
+/// forbids replaced by U+FFFD.
+pub fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` as a DOT double-quoted string.
+fn dot_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The graph in Graphviz DOT: parents point at children; edges that only
+/// one of control and the template declares are dashed and red.
+pub fn dot(graph: &GraphReport) -> String {
+    let mut s = String::from("digraph dockyard {\n  rankdir=LR;\n  node [shape=box];\n");
+    for n in &graph.nodes {
+        let _ = writeln!(s, "  {};", dot_quote(n));
+    }
+    for e in &graph.edges {
+        let style = match e.source {
+            dockyard_api::EdgeSource::Both => "",
+            _ => " [style=dashed, color=red]",
+        };
+        let _ = writeln!(s, "  {} -> {}{style};", dot_quote(&e.parent), dot_quote(&e.child));
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// The graph as text: one line per image with its parents.
+pub fn graph_text(graph: &GraphReport) -> String {
+    let mut parents: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for e in &graph.edges {
+        parents.entry(e.child.as_str()).or_default().push(e.parent.as_str());
+    }
+    let mut s = String::new();
+    for n in &graph.nodes {
+        match parents.get(n.as_str()) {
+            Some(p) => {
+                let _ = writeln!(s, "{} <- {}", sanitize(n), sanitize(&p.join(", ")));
+            }
+            None => {
+                let _ = writeln!(s, "{}", sanitize(n));
+            }
+        }
+    }
+    s
+}
+
+/// Seconds as a short age: `42s`, `7m`, `3h`, `2d`.
+pub fn age(seconds: Option<i64>) -> String {
+    match seconds {
+        None => "-".into(),
+        Some(s) if s < 120 => format!("{s}s"),
+        Some(s) if s < 7200 => format!("{}m", s / 60),
+        Some(s) if s < 172_800 => format!("{}h", s / 3600),
+        Some(s) => format!("{}d", s / 86400),
+    }
+}
+
+/// The registry index as a table.
+pub fn registry_table(report: &RegistryReport, now: i64) -> String {
+    let mut s = String::new();
+    for r in &report.registries {
+        let _ = writeln!(s, "registry {}: {} repositories", sanitize(&r.registry), r.entries.len());
+        let w = r.entries.iter().map(|e| e.image.len()).max().unwrap_or(5).max(5);
+        let _ = writeln!(
+            s,
+            "{:w$}  {:14}  {:9}  {:>5}  {:7}  {:>5}  NEWEST TAGS",
+            "IMAGE", "LATEST", "PUBLISHED", "TAGS", "STATE", "AGE"
+        );
+        for e in &r.entries {
+            let published = match e.published {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "?",
+            };
+            let newest: Vec<&str> = e.tags.iter().rev().take(3).map(String::as_str).collect();
+            let _ = writeln!(
+                s,
+                "{:w$}  {:14}  {:9}  {:>5}  {:7}  {:>5}  {}",
+                sanitize(&e.image),
+                sanitize(e.latest.as_deref().unwrap_or("-")),
+                published,
+                e.tags.len(),
+                e.state.as_str(),
+                age(e.fetched_at.map(|t| now - t)),
+                sanitize(&newest.join(" "))
+            );
+            if let Some(err) = &e.error {
+                let _ = writeln!(s, "{:w$}  ^ {}", "", sanitize(err));
+            }
+        }
+    }
+    s
+}

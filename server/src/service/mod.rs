@@ -1,0 +1,158 @@
+//! The one service under the CLI and the dashboard: the repository, its
+//! current snapshot, the store, the registry index and (next) the engines.
+//! CLI commands and HTTP handlers are thin shells over its methods, so the
+//! two can never disagree.
+//!
+//! Data flows one way: repository files → [`Snapshot`] (catalog, render,
+//! graph, lint) → store-backed knowledge (registry index, build history) →
+//! the API's JSON shapes.
+
+pub mod pull;
+pub mod repo;
+pub mod snapshot;
+pub mod watch;
+
+pub use repo::{RepoConfig, RepoFlags};
+pub use snapshot::Snapshot;
+
+use crate::registry::{self, IndexError, IndexReport, RegistryOptions};
+use crate::store::{self, Shared, StoreError};
+use dockyard_api::{Problem, RegistryIndex, RegistryReport};
+use dockyard_core::Diagnostic;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// The long-lived application.
+pub struct Service {
+    pub repo: Arc<RepoConfig>,
+    current: RwLock<Option<Arc<Snapshot>>>,
+    /// A newer state of the files that could not be loaded: the last good
+    /// snapshot stays current meanwhile.
+    pending_error: RwLock<Option<Problem>>,
+    generation: AtomicU64,
+    /// Registry knowledge the snapshots lint with.
+    registry: RwLock<Arc<Vec<RegistryIndex>>>,
+    store: OnceLock<Result<Shared, StoreError>>,
+}
+
+impl Service {
+    pub fn new(repo: RepoConfig) -> Arc<Service> {
+        Arc::new(Service {
+            repo: Arc::new(repo),
+            current: RwLock::new(None),
+            pending_error: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            registry: RwLock::new(Arc::new(Vec::new())),
+            store: OnceLock::new(),
+        })
+    }
+
+    /// The current snapshot, loading the first one when there is none.
+    pub fn snapshot(&self) -> Result<Arc<Snapshot>, Diagnostic> {
+        if let Some(s) = self.current.read().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Ok(s);
+        }
+        let s = Arc::new(self.load_snapshot()?);
+        let mut cur = self.current.write().unwrap_or_else(|p| p.into_inner());
+        Ok(cur.get_or_insert(s).clone())
+    }
+
+    /// Reads the files into a new snapshot (not made current).
+    pub fn load_snapshot(&self) -> Result<Snapshot, Diagnostic> {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Snapshot::load(self.repo.clone(), generation, registry)
+    }
+
+    /// Makes `snapshot` current and clears any pending error.
+    pub fn publish(&self, snapshot: Arc<Snapshot>) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
+        *self.pending_error.write().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Records that the files changed into a state that cannot be loaded.
+    pub fn set_pending_error(&self, problem: Option<Problem>) {
+        *self.pending_error.write().unwrap_or_else(|p| p.into_inner()) = problem;
+    }
+
+    pub fn pending_error(&self) -> Option<Problem> {
+        self.pending_error.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The store, opened (and migrated) on first use.
+    pub fn store(&self) -> Result<Shared, StoreError> {
+        self.store.get_or_init(|| store::open(&self.repo.store).map(Shared)).clone()
+    }
+
+    /// Uses `location` instead of the configured store (before first use).
+    pub fn with_store(self: &Arc<Self>, location: &store::Location) -> Result<(), StoreError> {
+        let opened = store::open(location).map(Shared);
+        let result = opened.as_ref().map(|_| ()).map_err(Clone::clone);
+        let _ = self.store.set(opened);
+        result
+    }
+
+    /// The registry knowledge snapshots lint with.
+    pub fn registry_knowledge(&self) -> Arc<Vec<RegistryIndex>> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the registry knowledge (the next snapshot lints with it).
+    pub fn set_registry_knowledge(&self, indexes: Vec<RegistryIndex>) {
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(indexes);
+    }
+
+    /// Builds the registry index of every catalog root (asking the registry
+    /// unless `opts.offline`), stores it, and keeps it as the knowledge the
+    /// next snapshot lints with. `want` are (image, tag) pairs whose digests
+    /// are wanted.
+    pub async fn refresh_registry(
+        &self,
+        opts: &RegistryOptions,
+        want: &BTreeSet<(String, String)>,
+    ) -> Result<Vec<IndexReport>, IndexError> {
+        let snapshot = self.snapshot().map_err(|d| IndexError::Config(d.to_string()))?;
+        let store = self.store()?;
+        let mut reports = Vec::new();
+        let mut seen = BTreeSet::new();
+        for catalog in &snapshot.catalogs {
+            // One index per registry, even when roots share one.
+            if !seen.insert(catalog.config.registry()) {
+                continue;
+            }
+            reports.push(registry::run_index(catalog, opts, &store, want).await?);
+        }
+        self.set_registry_knowledge(reports.iter().map(|r| r.index.clone()).collect());
+        Ok(reports)
+    }
+
+    /// `registry --format json` / `GET /api/v1/registry`: the knowledge as it is.
+    pub fn registry_report(&self) -> RegistryReport {
+        RegistryReport { registries: self.registry_knowledge().as_ref().clone() }
+    }
+}
+
+/// Keeps the registry index fresh: the knowledge stored from earlier runs
+/// first (no request), then a refresh every `registry_refresh` seconds; each
+/// refresh makes a new snapshot that lints with it.
+pub async fn refresh_loop(service: Arc<Service>, opts: RegistryOptions) {
+    let offline = RegistryOptions { offline: true, ..opts.clone() };
+    if let Err(e) = service.refresh_registry(&offline, &BTreeSet::new()).await {
+        tracing::warn!("registry index: {e}");
+    }
+    reload_now(&service).await;
+    loop {
+        match service.refresh_registry(&opts, &BTreeSet::new()).await {
+            Ok(_) => reload_now(&service).await,
+            Err(e) => tracing::warn!("registry refresh failed: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(service.repo.registry_refresh.max(10))).await;
+    }
+}
+
+/// Loads a new snapshot now (with the current registry knowledge).
+pub async fn reload_now(service: &Arc<Service>) {
+    let s = service.clone();
+    let _ = tokio::task::spawn_blocking(move || watch::reload(&s, &[])).await;
+}

@@ -1,0 +1,216 @@
+//! The store: what dockyard remembers between runs. The registry index with
+//! the time each part was fetched, and the history of builds (runs, their
+//! images, and every log line).
+//!
+//! [`Store`] is the narrow interface; [`sqlite::Sqlite`] (the default) and
+//! [`postgres::Postgres`] implement it with the same schema and behaviour,
+//! each with its own numbered migrations. Calls are blocking: async code
+//! reaches the store through [`Shared::call`], which runs them on tokio's
+//! blocking pool, never on the async workers.
+//!
+//! Invariant: a database error is reported, never turned into an empty
+//! answer. A locked database is [`StoreError::Busy`], a damaged one
+//! [`StoreError::Corrupt`], one written by a newer dockyard
+//! [`StoreError::TooNew`].
+
+pub mod postgres;
+pub mod sqlite;
+
+use dockyard_api::{Action, ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunState, RunSummary, Timestamp};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What the store remembers of one repository's tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedTags {
+    /// `None`: the repository did not exist when last asked.
+    pub tags: Option<Vec<String>>,
+    /// 0 when the listing never succeeded.
+    pub fetched_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// Why the store failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}: the database is locked by another process (gave up after the busy timeout)")]
+    Busy(String),
+    #[error("{0}: the database is damaged or not a dockyard database: {1}")]
+    Corrupt(String, String),
+    #[error("{0}: the database has schema version {1}, newer than this dockyard knows ({2}); upgrade dockyard")]
+    TooNew(String, i64, i64),
+    #[error("{0}: {1}")]
+    Io(String, String),
+    #[error("{0}: {1}")]
+    Other(String, String),
+}
+
+/// A new run, as the engine starts it.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub trigger: String,
+    pub selection: Vec<String>,
+    pub hosts: Vec<String>,
+    pub plan: Plan,
+    pub started_at: Timestamp,
+    /// Who runs it: `HOSTNAME:PID`, so that a later start can tell a dead
+    /// run from one another process is still running.
+    pub owner: String,
+}
+
+/// A change of one image's state in a run.
+#[derive(Debug, Clone)]
+pub struct ImageUpdate {
+    pub run: RunId,
+    pub image: String,
+    pub state: ImageState,
+    pub host: Option<String>,
+    /// Milliseconds since the epoch.
+    pub at_ms: i64,
+    pub error: Option<String>,
+}
+
+/// The store's interface. Every method is one transaction.
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite:PATH` or `postgres://USER@HOST/DB` (no password).
+    fn describe(&self) -> String;
+    /// The schema version the database is at.
+    fn schema_version(&self) -> Result<i64, StoreError>;
+
+    // The registry index.
+    fn load_tags(&self, registry: &str, repo: &str) -> Result<Option<CachedTags>, StoreError>;
+    fn save_tags(&self, registry: &str, repo: &str, tags: Option<&[String]>, at: i64) -> Result<(), StoreError>;
+    /// Records a failed listing; the last good tags stay.
+    fn save_error(&self, registry: &str, repo: &str, error: &str, at: i64) -> Result<(), StoreError>;
+    fn load_digest(&self, registry: &str, repo: &str, tag: &str) -> Result<Option<(String, i64)>, StoreError>;
+    fn save_digest(&self, registry: &str, repo: &str, tag: &str, digest: &str, at: i64) -> Result<(), StoreError>;
+
+    // Build history.
+    /// Creates a run with every plan item `waiting` (or `present`).
+    fn create_run(&self, run: &NewRun) -> Result<RunId, StoreError>;
+    fn update_image(&self, update: &ImageUpdate) -> Result<(), StoreError>;
+    fn append_logs(&self, run: RunId, lines: &[LogLine]) -> Result<(), StoreError>;
+    /// Sets the run's final state; images not final become `interrupted`
+    /// (when the run was interrupted) or `skipped`.
+    fn finish_run(&self, run: RunId, state: RunState, at: Timestamp) -> Result<(), StoreError>;
+    /// Newest first.
+    fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
+    fn get_run(&self, run: RunId) -> Result<Option<RunDetail>, StoreError>;
+    /// Log lines after `after_seq`, of one image or all, at most `limit`.
+    fn logs(&self, run: RunId, image: Option<&str>, after_seq: i64, limit: usize) -> Result<Vec<LogLine>, StoreError>;
+    /// Marks `running` runs of `owner`s that no longer live as `interrupted`;
+    /// `alive` answers for an owner. Returns how many were marked.
+    fn interrupt_dead_runs(&self, alive: &dyn Fn(&str) -> bool, at: Timestamp) -> Result<usize, StoreError>;
+    /// Recent builds of one image, newest first.
+    fn image_builds(&self, image: &str, limit: usize) -> Result<Vec<ImageBuild>, StoreError>;
+}
+
+/// A store shared by async code.
+#[derive(Clone)]
+pub struct Shared(pub Arc<dyn Store>);
+
+impl Shared {
+    /// Runs a store call on the blocking pool.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.0.clone();
+        match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Other(self.0.describe(), format!("store task failed: {e}"))),
+        }
+    }
+}
+
+/// Where the store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL (may hold a password: never shown).
+    Postgres(String),
+}
+
+impl Location {
+    /// `--database`/`--store` value: a `postgres://` URL, `sqlite:PATH` or a path.
+    pub fn parse(s: &str) -> Location {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Location::Postgres(s.to_owned())
+        } else {
+            Location::Sqlite(PathBuf::from(s.strip_prefix("sqlite:").unwrap_or(s)))
+        }
+    }
+}
+
+/// Opens (creating and migrating when needed) the store at `location`.
+pub fn open(location: &Location) -> Result<Arc<dyn Store>, StoreError> {
+    match location {
+        Location::Sqlite(path) => Ok(Arc::new(sqlite::Sqlite::open(path)?)),
+        Location::Postgres(url) => postgres::open(url),
+    }
+}
+
+/// `$DOCKYARD_STORE`, else `$XDG_STATE_HOME/dockyard/dockyard.db`, else
+/// `~/.local/state/dockyard/dockyard.db`.
+pub fn default_location() -> Location {
+    if let Some(p) = std::env::var_os("DOCKYARD_STORE") {
+        return Location::parse(&p.to_string_lossy());
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/state"));
+    Location::Sqlite(base.join("dockyard/dockyard.db"))
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// This process as a run owner: `HOSTNAME:PID`.
+pub fn owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
+}
+
+/// Whether the owner `HOSTNAME:PID` is a live process of this host (owners
+/// of other hosts are assumed alive: only they can tell).
+pub fn owner_alive(owner: &str) -> bool {
+    let Some((host, pid)) = owner.rsplit_once(':') else { return false };
+    let me = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    if host != me.trim() {
+        return true;
+    }
+    pid.parse::<u32>()
+        .is_ok_and(|pid| pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Counts of images per state.
+pub(crate) fn count_states(states: impl Iterator<Item = ImageState>) -> std::collections::BTreeMap<ImageState, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for s in states {
+        *out.entry(s).or_default() += 1;
+    }
+    out
+}
+
+/// The initial state of a plan item in a new run.
+pub(crate) fn initial_state(action: Action) -> ImageState {
+    match action {
+        Action::Present => ImageState::Present,
+        Action::Build | Action::Publish => ImageState::Waiting,
+    }
+}
+
+/// The final state of an image that was not final when its run ended.
+pub(crate) fn unfinished_state(run: RunState) -> ImageState {
+    match run {
+        RunState::Interrupted => ImageState::Interrupted,
+        _ => ImageState::Skipped,
+    }
+}

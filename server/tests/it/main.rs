@@ -1,0 +1,12 @@
+//! Whole-process tests of the `dockyard` binary and the server library
+//! against real parts: the corpus, docker-pkg, registries, engines, a
+//! browser elsewhere. One test binary (each would link the whole server).
+
+mod common;
+mod regsupport;
+
+mod cli;
+mod lint;
+mod registry;
+mod render_corpus;
+mod render_docker_pkg;
