@@ -125,12 +125,13 @@ fn walk(files: &SharedFiles, dir: &Path, depth: usize, out: &mut Vec<Found>, err
     for (name, kind) in entries {
         match kind {
             Kind::Dir => subdirs.push(dir.join(&name)),
-            Kind::File | Kind::Symlink => match name.as_str() {
+            // A FIFO or device by these names is found too (as `os.walk`
+            // finds it), so that reading it reports "not a regular file".
+            Kind::File | Kind::Symlink | Kind::Other => match name.as_str() {
                 TEMPLATE => template = true,
                 "changelog" => changelog = true,
                 _ => {}
             },
-            Kind::Other => {}
         }
     }
     if template || changelog {

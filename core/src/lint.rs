@@ -98,17 +98,6 @@ struct ImageFacts {
     timeline: Option<Vec<(String, Option<i64>)>>,
 }
 
-/// The byte range of the line holding `at`, without its line ending.
-fn line_span(text: &str, at: usize) -> Range<usize> {
-    let b = text.as_bytes();
-    let start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |i| i + 1);
-    let mut end = memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |i| at + i);
-    if end > start && b[end - 1] == b'\r' {
-        end -= 1;
-    }
-    start..end
-}
-
 /// Lints every source against `catalog`.
 pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> LintReport {
     let prefix = pin_prefix(&catalog.config.registry(), &catalog.config.namespace());
@@ -166,7 +155,7 @@ pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> Lin
                 source: si,
                 tag_span: None,
                 tag_is_literal: false,
-                line_span: line_span(&source.text, w.span.start),
+                line_span: w.line_span.clone(),
             };
             match expansions {
                 Err(note) => {

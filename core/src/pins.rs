@@ -20,6 +20,8 @@ pub struct WrittenPin {
     pub name: String,
     /// The tag as written (may hold `{placeholders}`); `None` when absent.
     pub tag: Option<String>,
+    /// Byte range of the pin's line, without its line ending.
+    pub line_span: Range<usize>,
 }
 
 impl WrittenPin {
@@ -65,7 +67,11 @@ pub fn scan_limited(text: &str, prefix: &str, max: usize) -> (Vec<WrittenPin>, O
     let finder = memchr::memmem::Finder::new(prefix.as_bytes());
     let mut line = 1;
     let mut line_start = 0;
+    let mut line_end: Option<usize> = None;
     let mut counted_to = 0;
+    // Column of `col_at` (characters counted once per stretch, so that many
+    // pins on one long line stay linear).
+    let (mut col_at, mut col) = (0, 1);
     let mut from = 0;
     while let Some(found) = finder.find(&b[from..]) {
         let start = from + found;
@@ -98,12 +104,25 @@ pub fn scan_limited(text: &str, prefix: &str, max: usize) -> (Vec<WrittenPin>, O
         for i in memchr::memchr_iter(b'\n', &b[counted_to..start]) {
             line += 1;
             line_start = counted_to + i + 1;
+            line_end = None;
         }
         counted_to = start;
         if pins.len() == max {
             return (pins, Some(line));
         }
-        let column = text[line_start..start].chars().count() + 1;
+        if col_at < line_start {
+            (col_at, col) = (line_start, 1);
+        }
+        col += text[col_at..start].chars().count();
+        col_at = start;
+        let column = col;
+        let end_of_line = *line_end.get_or_insert_with(|| {
+            let mut e = memchr::memchr(b'\n', &b[start..]).map_or(b.len(), |i| start + i);
+            if e > line_start && b[e - 1] == b'\r' {
+                e -= 1;
+            }
+            e
+        });
         pins.push(WrittenPin {
             line,
             column,
@@ -111,6 +130,7 @@ pub fn scan_limited(text: &str, prefix: &str, max: usize) -> (Vec<WrittenPin>, O
             name: text[name.clone()].to_owned(),
             tag: tag.as_ref().map(|t| text[t.clone()].to_owned()),
             tag_span: tag,
+            line_span: line_start..end_of_line.max(line_start),
         });
         from = end.max(from);
     }

@@ -240,6 +240,9 @@ pub struct ServeArgs {
     /// Connections served at once; more wait.
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
+    /// Seconds a client has to send its request headers.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout: u64,
 }
 
 #[derive(Debug, Args)]

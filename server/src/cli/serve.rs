@@ -45,6 +45,20 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     };
     let registry = args.registry || service.repo.registry_index;
     let reg_opts = registry_options(&args.registry_args, &service.repo.registry);
+    // Registry knowledge from earlier runs (no request), before anything is served.
+    if registry {
+        let offline = crate::registry::RegistryOptions { offline: true, ..reg_opts.clone() };
+        if let Err(e) = runtime.block_on(service.refresh_registry(&offline, &Default::default())) {
+            tracing::warn!("registry index: {e}");
+        }
+        match service.load_snapshot() {
+            Ok(s) => {
+                s.warm();
+                service.publish(Arc::new(s));
+            }
+            Err(d) => return fail(d),
+        }
+    }
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(args.addr).await {
             Ok(l) => l,
@@ -62,7 +76,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         let state =
             AppState { service: service.clone(), leptos, guard: Arc::new(web::guard::Guard::new(addr, &allowed)) };
         tokio::spawn(crate::service::watch::follow(service.clone()));
-        if registry {
+        if registry && !reg_opts.offline {
             tokio::spawn(crate::service::refresh_loop(service.clone(), reg_opts));
         }
         // The one line tests and scripts wait for, on stdout.
@@ -72,7 +86,11 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             "serving {}",
             service.repo.root.display()
         );
-        web::listen::serve(listener, web::router(state), args.max_connections, web::listen::stop_signal()).await;
+        let limits = web::listen::Limits {
+            max_connections: args.max_connections,
+            header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        };
+        web::listen::serve(listener, web::router(state), limits, web::listen::stop_signal()).await;
         ExitCode::SUCCESS
     })
 }

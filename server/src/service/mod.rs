@@ -133,15 +133,9 @@ impl Service {
     }
 }
 
-/// Keeps the registry index fresh: the knowledge stored from earlier runs
-/// first (no request), then a refresh every `registry_refresh` seconds; each
-/// refresh makes a new snapshot that lints with it.
+/// Keeps the registry index fresh: a refresh every `registry_refresh`
+/// seconds, each making a new snapshot that lints with it.
 pub async fn refresh_loop(service: Arc<Service>, opts: RegistryOptions) {
-    let offline = RegistryOptions { offline: true, ..opts.clone() };
-    if let Err(e) = service.refresh_registry(&offline, &BTreeSet::new()).await {
-        tracing::warn!("registry index: {e}");
-    }
-    reload_now(&service).await;
     loop {
         match service.refresh_registry(&opts, &BTreeSet::new()).await {
             Ok(_) => reload_now(&service).await,
@@ -155,4 +149,95 @@ pub async fn refresh_loop(service: Arc<Service>, opts: RegistryOptions) {
 pub async fn reload_now(service: &Arc<Service>) {
     let s = service.clone();
     let _ = tokio::task::spawn_blocking(move || watch::reload(&s, &[])).await;
+}
+
+impl Service {
+    /// `GET /api/v1/overview`: counts, the health of each source, the last builds.
+    pub fn overview(&self, can_write: bool) -> dockyard_api::Overview {
+        use dockyard_api::{Health, SourceHealth, Status};
+        let mut o = dockyard_api::Overview { can_write, pending_error: self.pending_error(), ..Default::default() };
+        let mut sources = Vec::new();
+        match self.snapshot() {
+            Ok(s) => {
+                o.generation = s.generation;
+                o.loaded_at = s.loaded_at;
+                let catalog = s.catalog_report();
+                o.images = catalog.images.len();
+                let broken = catalog.images.iter().filter(|i| i.error.is_some()).count();
+                sources.push(SourceHealth {
+                    name: "catalog".into(),
+                    health: if broken + catalog.problems.len() > 0 { Health::Degraded } else { Health::Ok },
+                    updated_at: Some(s.loaded_at),
+                    detail: format!(
+                        "{} images in {} root(s), {broken} broken, {} problems",
+                        catalog.images.len(),
+                        s.catalogs.len(),
+                        catalog.problems.len()
+                    ),
+                    hint: None,
+                });
+                match s.pins_report() {
+                    Ok(p) => {
+                        let by = |st: Status| p.summary.by_status.get(&st).copied().unwrap_or(0);
+                        o.pins = p.summary.references;
+                        o.stale = by(Status::Stale);
+                        o.dangling = by(Status::NotInCatalog) + by(Status::UnknownVersion);
+                        o.unpublished = by(Status::Unpublished);
+                        o.findings = p.pins.iter().filter(|x| x.status != Status::Ok).count();
+                        sources.push(SourceHealth {
+                            name: "pins".into(),
+                            health: if o.findings + p.errors.len() > 0 { Health::Degraded } else { Health::Ok },
+                            updated_at: Some(s.loaded_at),
+                            detail: format!(
+                                "{} pins in {} files, {} findings",
+                                o.pins, p.summary.files_scanned, o.findings
+                            ),
+                            hint: None,
+                        });
+                    }
+                    Err(e) => sources.push(SourceHealth {
+                        name: "pins".into(),
+                        health: Health::Error,
+                        updated_at: Some(s.loaded_at),
+                        detail: e.to_string(),
+                        hint: None,
+                    }),
+                }
+            }
+            Err(d) => sources.push(SourceHealth {
+                name: "catalog".into(),
+                health: Health::Error,
+                updated_at: None,
+                detail: d.to_string(),
+                hint: None,
+            }),
+        }
+        let knowledge = self.registry_knowledge();
+        if knowledge.is_empty() {
+            sources.push(SourceHealth {
+                name: "registry".into(),
+                health: Health::NotConnected,
+                updated_at: None,
+                detail: "no registry index".into(),
+                hint: Some("start the server with --registry (or set [registry] index = true in dockyard.toml)".into()),
+            });
+        } else {
+            let entries: Vec<&dockyard_api::RegistryEntry> = knowledge.iter().flat_map(|i| &i.entries).collect();
+            let errors = entries.iter().filter(|e| e.error.is_some()).count();
+            let oldest = entries.iter().filter_map(|e| e.fetched_at).min();
+            sources.push(SourceHealth {
+                name: "registry".into(),
+                health: if errors > 0 { Health::Degraded } else { Health::Ok },
+                updated_at: oldest,
+                detail: format!(
+                    "{} repositories on {}, {errors} unreadable",
+                    entries.len(),
+                    knowledge.iter().map(|i| i.registry.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                hint: None,
+            });
+        }
+        o.sources = sources;
+        o
+    }
 }

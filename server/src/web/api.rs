@@ -17,6 +17,15 @@ pub fn routes() -> Router<AppState> {
         .route("/pins", get(pins))
         .route("/registry", get(registry))
         .route("/pull-script", get(pull_script))
+        .route("/overview", get(overview))
+}
+
+async fn overview(State(state): State<AppState>) -> Response {
+    let service = state.service.clone();
+    match tokio::task::spawn_blocking(move || service.overview(false)).await {
+        Ok(o) => json_bytes(Bytes::from(dockyard_api::to_json(&o))),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 /// A JSON answer from bytes already serialized.

@@ -11,19 +11,28 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// Time a client has to send its request headers.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time open connections get to finish after a stop.
 pub const DRAIN: Duration = Duration::from_secs(5);
 
+/// What one server allows.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time a client has to send its request headers.
+    pub header_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_connections: 512, header_timeout: Duration::from_secs(10) }
+    }
+}
+
 /// Serves `router` on `listener` until `stop` completes.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    max_connections: usize,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    let permits = Arc::new(Semaphore::new(max_connections.max(1)));
+pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: impl std::future::Future<Output = ()>) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let header_timeout = limits.header_timeout;
     let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(stop);
@@ -51,7 +60,7 @@ pub async fn serve(
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
+                .header_read_timeout(header_timeout)
                 .keep_alive(true)
                 .max_buf_size(64 << 10);
             let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();

@@ -6,7 +6,9 @@ mod common;
 mod regsupport;
 
 mod cli;
+mod hostile;
 mod lint;
 mod registry;
 mod render_corpus;
 mod render_docker_pkg;
+mod service;

@@ -1,0 +1,356 @@
+//! One service under the CLI and the dashboard: the same bytes from both,
+//! a snapshot that follows the files and survives a broken one, a store
+//! that migrates and reports its failures, and the defects a newcomer found.
+
+use crate::common::*;
+use crate::regsupport::*;
+use serde_json::Value;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const SNAPSHOTS: [&str; 4] = [
+    "integration-config",
+    "integration-config-history/abbe7bf2cbea31a7f8fff653ec97c442ce7aa39b",
+    "integration-config-history/63c70cb5005908cb544291824fe961c0d82e5db5",
+    "integration-config-history/e6ee721afc4a6275137d48589ce873bd10b65f7a",
+];
+
+#[test]
+fn cli_and_api_give_byte_equal_json_on_the_corpus_snapshots() {
+    for snap in SNAPSHOTS {
+        let repo = corpus().join(snap);
+        let repo = repo.to_str().unwrap();
+        let store = tempfile::tempdir().unwrap();
+        let db = store.path().join("s.db");
+        let db = db.to_str().unwrap();
+        let server = Server::start(&["--repo", repo, "--registry", "--offline", "--store", db]);
+        let cases: [(&[&str], &str); 5] = [
+            (&["lint", "--registry", "--offline", "--store", db], "/api/v1/pins"),
+            (&["catalog"], "/api/v1/catalog"),
+            (&["graph"], "/api/v1/graph"),
+            (&["registry", "--offline", "--store", db], "/api/v1/registry"),
+            (&["pull-script"], "/api/v1/pull-script"),
+        ];
+        for (args, path) in cases {
+            let mut full = args.to_vec();
+            full.extend(["--repo", repo]);
+            if path != "/api/v1/pull-script" {
+                full.extend(["--format", "json"]);
+            }
+            let cli = stdout(&dockyard(&full));
+            let (status, headers, body) = server.get(path);
+            assert_eq!(status, 200, "{snap} {path}: {body}");
+            assert!(header(&headers, "x-dockyard-snapshot").is_some(), "every response names its snapshot");
+            assert!(!cli.is_empty());
+            if cli != body {
+                let at = cli.lines().zip(body.lines()).position(|(a, b)| a != b).unwrap_or(0);
+                panic!(
+                    "{snap}: `dockyard {}` and GET {path} differ at line {}: {:?} vs {:?}",
+                    full.join(" "),
+                    at + 1,
+                    cli.lines().nth(at),
+                    body.lines().nth(at)
+                );
+            }
+        }
+    }
+}
+
+/// A repository with one image and a pin file.
+fn repo(pins: &str) -> tempfile::TempDir {
+    tree(&[
+        ("dockerfiles/config.yaml", "registry: reg.example\nnamespace: ci\n"),
+        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/base/changelog", &changelog("base", &["2.0", "1.0"])),
+        ("jjb/jobs.yaml", pins),
+    ])
+}
+
+fn pins(server: &Server) -> (u64, Value) {
+    let (status, headers, body) = server.get("/api/v1/pins");
+    assert_eq!(status, 200, "{body}");
+    let generation = header(&headers, "x-dockyard-snapshot").unwrap().parse().unwrap();
+    (generation, serde_json::from_str(&body).unwrap())
+}
+
+#[test]
+fn editing_a_pin_file_changes_the_api_within_two_seconds() {
+    let repo = repo("- job:\n    image: reg.example/ci/base:2.0\n");
+    let server = Server::start(&["--repo", repo.path().to_str().unwrap()]);
+    let (gen0, before) = pins(&server);
+    assert_eq!(before["summary"]["by_status"]["stale"], 0);
+    std::fs::write(repo.path().join("jjb/jobs.yaml"), "- job:\n    image: reg.example/ci/base:1.0\n").unwrap();
+    let changed = Instant::now();
+    loop {
+        let (generation, now) = pins(&server);
+        if now["summary"]["by_status"]["stale"] == 1 {
+            assert!(generation > gen0, "a new snapshot, a new generation");
+            break;
+        }
+        assert!(changed.elapsed() < Duration::from_secs(2), "the API did not follow the file within 2 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_half_written_yaml_file_keeps_the_last_good_snapshot_and_reports_the_error() {
+    let repo = repo("- job:\n    image: reg.example/ci/base:1.0\n");
+    let server = Server::start(&["--repo", repo.path().to_str().unwrap()]);
+    let (gen0, before) = pins(&server);
+    assert_eq!(before["summary"]["by_status"]["stale"], 1);
+    // Cut off inside a quoted string.
+    std::fs::write(
+        repo.path().join("jjb/jobs.yaml"),
+        "- job:\n    image: reg.example/ci/base:2.0\n    x: \"unterminated\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let overview = loop {
+        let (_, _, body) = server.get("/api/v1/overview");
+        let o: Value = serde_json::from_str(&body).unwrap();
+        if !o["pending_error"].is_null() {
+            break o;
+        }
+        assert!(Instant::now() < deadline, "no pending error reported: {o}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(overview["pending_error"]["file"], "jjb/jobs.yaml");
+    assert!(overview["pending_error"]["line"].as_u64().is_some());
+    let (generation, after) = pins(&server);
+    assert_eq!(generation, gen0, "the last good snapshot stays");
+    assert_eq!(after, before);
+    // Finishing the file clears the error.
+    std::fs::write(repo.path().join("jjb/jobs.yaml"), "- job:\n    image: reg.example/ci/base:2.0\n").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while pins(&server).1["summary"]["by_status"]["stale"] != 0 {
+        assert!(Instant::now() < deadline, "the fixed file was not picked up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, _, body) = server.get("/api/v1/overview");
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["pending_error"].is_null());
+}
+
+/// The schema of the registry store before schema versions existed.
+const OLD_SCHEMA: &str = "
+CREATE TABLE registry_tags (registry TEXT NOT NULL, repo TEXT NOT NULL, tags TEXT, fetched_at INTEGER NOT NULL,
+    last_error TEXT, error_at INTEGER, PRIMARY KEY (registry, repo));
+CREATE TABLE registry_digests (registry TEXT NOT NULL, repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL,
+    fetched_at INTEGER NOT NULL, PRIMARY KEY (registry, repo, tag));
+INSERT INTO registry_tags VALUES ('127.0.0.1:9', 'ns/app', '[\"1.0\",\"1.1\"]', 1700000000, NULL, NULL);
+";
+
+fn sqlite(db: &Path, sql: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.executescript(sys.argv[2]) if ';' in sys.argv[2] and not sys.argv[2].lstrip().upper().startswith('SELECT') else c.execute(sys.argv[2]); print('\\n'.join('|'.join(map(str,x)) for x in (r.fetchall() if hasattr(r,'fetchall') else []))); c.commit()"])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_database_in_the_earlier_schema_migrates_and_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    sqlite(&db, OLD_SCHEMA);
+    let cat = catalog("127.0.0.1:9", &[("app", "1.1")], "");
+    let out = dockyard(&[
+        "registry",
+        cat.path().to_str().unwrap(),
+        "--offline",
+        "--format",
+        "json",
+        "--store",
+        db.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let app = &report["registries"][0]["entries"][0];
+    assert_eq!((app["tags"].clone(), app["published"].clone()), (serde_json::json!(["1.0", "1.1"]), Value::Bool(true)));
+    assert_eq!(sqlite(&db, "SELECT version FROM dockyard_schema"), "2");
+    assert_eq!(sqlite(&db, "SELECT count(*) FROM runs"), "0", "the build history tables exist");
+}
+
+#[test]
+fn a_damaged_database_is_an_error_not_an_empty_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db");
+    std::fs::write(&db, "this is not a database at all, just some text long enough to fill a header page").unwrap();
+    let cat = catalog("127.0.0.1:9", &[("app", "1.1")], "");
+    let out = dockyard(&["registry", cat.path().to_str().unwrap(), "--offline", "--store", db.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("damaged or not a dockyard database"), "{}", stderr(&out));
+    // A database from a newer dockyard is refused, not rewritten.
+    let newer = dir.path().join("newer.db");
+    sqlite(&newer, "CREATE TABLE dockyard_schema (version INTEGER); INSERT INTO dockyard_schema VALUES (99);");
+    let out = dockyard(&["registry", cat.path().to_str().unwrap(), "--offline", "--store", newer.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("schema version 99"), "{}", stderr(&out));
+}
+
+#[test]
+fn two_registry_runs_on_one_new_database_both_finish() {
+    let reg = Registry::start(false);
+    push(&reg.host, "ns/a", &["1"], false);
+    push(&reg.host, "ns/b", &["2"], false);
+    let cat = catalog(&reg.host, &[("a", "1"), ("b", "2")], "");
+    let db = store_path(&cat);
+    for round in 0..3 {
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                command(&["registry", cat.path().to_str().unwrap(), "--format", "json", "--max-age", "0", "--store"])
+                    .arg(&db)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "round {round}: {}", stderr(&out));
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let published: Vec<&Value> =
+                report["registries"][0]["entries"].as_array().unwrap().iter().map(|e| &e["published"]).collect();
+            assert_eq!(published, [&Value::Bool(true), &Value::Bool(true)]);
+        }
+    }
+}
+
+#[test]
+fn a_panic_in_one_render_stays_with_that_image() {
+    let dir = tree(&[
+        ("config.yaml", "registry: r\nnamespace: n\n"),
+        ("a/Dockerfile.template", "FROM a\n"),
+        ("a/changelog", &changelog("a", &["1"])),
+        ("b/Dockerfile.template", "FROM b\n"),
+        ("b/changelog", &changelog("b", &["1"])),
+        ("c/Dockerfile.template", "FROM c\n"),
+        ("c/changelog", &changelog("c", &["1"])),
+    ]);
+    let out = command(&["render", dir.path().to_str().unwrap(), "--format", "json"])
+        .env("DOCKYARD_FAULT_RENDER_PANIC", "b")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["images"]["a"]["dockerfile"], "FROM a");
+    assert_eq!(r["images"]["c"]["dockerfile"], "FROM c");
+    assert_eq!(r["images"]["b"]["dockerfile"], Value::Null);
+    assert!(r["images"]["b"]["error"].as_str().unwrap().contains("internal error while rendering"), "{r}");
+}
+
+#[test]
+fn pin_paths_resolve_against_the_repository_and_the_catalog_json_has_both_parent_kinds() {
+    let repo = tree(&[
+        ("dockerfiles/config.yaml", "registry: reg.example\nnamespace: ci\n"),
+        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/base/changelog", &changelog("base", &["2.0", "1.0"])),
+        ("dockerfiles/child/Dockerfile.template", "FROM {{ 'base' | image_tag }}\n"),
+        ("dockerfiles/child/changelog", &changelog("child", &["1"])),
+        ("dockerfiles/child/control", "Package: child\nDepends: base\n"),
+        ("zuul.d/jobs.yaml", "image: reg.example/ci/base:1.0\n"),
+    ]);
+    // Run from elsewhere: `--pins zuul.d` is the repository's.
+    let out = command(&["lint", "--repo", repo.path().to_str().unwrap(), "--pins", "zuul.d", "--format", "json"])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["pins"][0]["file"], "zuul.d/jobs.yaml");
+    let out = dockyard(&["catalog", "--repo", repo.path().to_str().unwrap(), "--format", "json"]);
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let child = c["images"].as_array().unwrap().iter().find(|i| i["name"] == "child").unwrap();
+    assert_eq!(
+        (child["depends"].clone(), child["parents"].clone()),
+        (serde_json::json!(["base"]), serde_json::json!(["base"]))
+    );
+    let base = c["images"].as_array().unwrap().iter().find(|i| i["name"] == "base").unwrap();
+    assert_eq!(base["children"], serde_json::json!(["child"]));
+}
+
+#[test]
+fn the_api_answers_json_errors_and_the_server_says_why_it_cannot_lint() {
+    let repo = tree(&[
+        ("dockerfiles/config.yaml", "# no registry, no namespace\n"),
+        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/base/changelog", &changelog("base", &["1"])),
+        ("jjb/a.yaml", "x: 1\n"),
+    ]);
+    let server = Server::start(&["--repo", repo.path().to_str().unwrap()]);
+    let (status, headers, body) = server.get("/api/nope");
+    assert_eq!((status, header(&headers, "content-type")), (404, Some("application/json")));
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["error"].is_string());
+    let (status, _, body) = server.get("/healthz");
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    // The CLI and the API refuse alike, with the same words.
+    let cli = dockyard(&["lint", "--repo", repo.path().to_str().unwrap()]);
+    assert_eq!(cli.status.code(), Some(2));
+    let (status, _, body) = server.get("/api/v1/pins");
+    assert_eq!(status, 422);
+    let error = serde_json::from_str::<Value>(&body).unwrap()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("neither `registry` nor `namespace` is set"), "{error}");
+    assert!(stderr(&cli).contains(&error), "{} / {error}", stderr(&cli));
+}
+
+#[test]
+fn lint_output_for_people_gerrit_and_jenkins() {
+    let repo = repo(
+        "- job:\n    a: reg.example/ci/base:1.0\n    b: reg.example/ci/base:1.0\n    c: reg.example/ci/gone:1\n    d: !include-raw: missing.sh\n",
+    );
+    let r = repo.path().to_str().unwrap();
+    let text = stdout(&dockyard(&["lint", "--repo", r]));
+    let summary = &text[text.find("pins in").map(|i| text[..i].rfind('\n').map_or(0, |j| j + 1)).unwrap()..];
+    assert!(summary.starts_with("3 pins in 1 file: 0 ok, 2 stale, 1 not-in-catalog (3 fail the lint)\n"), "{summary}");
+    assert!(summary.contains("  gone:1    not-in-catalog   1 pin in 1 file\n"), "{summary}");
+    assert!(summary.contains("  base:1.0  stale            2 pins in 1 file (latest 2.0)\n"), "{summary}");
+    assert!(summary.contains("1 warning (missing include targets, unreadable YAML): -v lists them\n"), "{summary}");
+    assert!(summary.contains(&format!("fix the 2 stale pins with: dockyard lint --repo {r} --fix\n")), "{summary}");
+    // -v lists exactly the warnings it counts.
+    let verbose = stdout(&dockyard(&["lint", "--repo", r, "-v"]));
+    assert_eq!(
+        verbose.matches("warning: jjb/jobs.yaml:5: !include-raw: target `missing.sh` does not exist").count(),
+        1
+    );
+    let short = stdout(&dockyard(&["lint", "--repo", r, "--format", "short"]));
+    assert_eq!(short.lines().count(), 3);
+    assert!(short.starts_with("jjb/jobs.yaml:2:8: stale: `base:1.0` is stale"), "{short}");
+    let junit = stdout(&dockyard(&["lint", "--repo", r, "--format", "junit"]));
+    assert!(junit.contains("classname=\"dockyard-lint.jjb/jobs_yaml\""), "{junit}");
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let many: String = (0..2000).map(|i| format!("p{i}: reg.example/ci/base:1.0\n")).collect();
+    let repo = repo(&many);
+    for cmd in [
+        &["lint", "--repo", repo.path().to_str().unwrap()][..],
+        &["lint", "--repo", repo.path().to_str().unwrap(), "--format", "json"],
+    ] {
+        let mut child =
+            command(cmd).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        {
+            use std::io::Read;
+            let mut first = [0u8; 1];
+            child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+        }
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_ne!(out.status.code(), Some(101), "{cmd:?} panicked: {}", stderr(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_flags() {
+    let bash = dockyard(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    assert!(stdout(&bash).contains("--fail-on"));
+    let man = dockyard(&["man"]);
+    assert!(stdout(&man).contains(".TH dockyard"), "{}", stdout(&man));
+    let help = stdout(&dockyard(&["graph", "--help"]));
+    assert!(help.contains("[DIR]") && help.contains("--repo <ROOT>"), "{help}");
+}
