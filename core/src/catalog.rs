@@ -258,6 +258,15 @@ impl Catalog {
         Renderer::new(&self.config, self.known_images())
     }
 
+    /// A renderer for a nightly or snapshot build: the catalog's images are
+    /// known with `suffix` appended to their tags (docker-pkg's
+    /// `-YYYYMMDD`), base images as they are.
+    pub fn renderer_with_suffix(&self, suffix: &str) -> Renderer {
+        let mut known = self.config.base_images();
+        known.extend(self.images.iter().filter_map(|i| i.label(&self.config)).map(|l| format!("{l}{suffix}")));
+        Renderer::new(&self.config, known)
+    }
+
     /// Renders one image; a load error short-circuits.
     pub fn render(&self, renderer: &Renderer, image: &Image, display_root: &Path) -> Rendered {
         if let Some(err) = &image.error {

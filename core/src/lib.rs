@@ -5,8 +5,10 @@
 pub mod catalog;
 pub mod changelog;
 pub mod config;
+pub mod context;
 pub mod control;
 pub mod diag;
+pub mod dockerignore;
 pub mod files;
 pub mod graph;
 pub mod jinja_compat;
@@ -16,6 +18,7 @@ pub mod limits;
 pub mod lint;
 pub mod ops;
 pub mod pins;
+pub mod plan;
 pub mod pyfmt;
 pub mod pyobj;
 pub mod render;

@@ -27,13 +27,13 @@ test('navigating and filtering happen in the browser', async () => {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(ctx.server.url + '/');
-  await page.waitForSelector('#shown-count');
-  // Client-side navigation needs the hydrated router; retry until it is.
-  const deadline = Date.now() + 15000;
-  while (Date.now() < deadline && !(await page.$('#pin-count'))) {
-    await page.click('nav a[href="/pins"]');
-    await page.waitForTimeout(300);
-  }
+  // Hydrated (the app marks the body once its effects run), then one click:
+  // a full page load would drop the marker set in this document.
+  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.click('nav a[href="/pins"]');
+  await page.waitForSelector('#pin-count');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'a full page load: client routing is broken');
   assert.equal(await page.textContent('#pin-count'), '4');
   await page.selectOption('#status', 'all');
   await page.waitForFunction(() => document.querySelector('#pin-count').textContent === '6');

@@ -17,13 +17,18 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(&text[span.clone()], tag);
         }
         assert_eq!(text[..p.span.start].matches('\n').count() + 1, p.line);
+        assert_eq!(text[..p.span.start].rsplit('\n').next().unwrap().chars().count() + 1, p.column);
+        assert!(p.line_span.start <= p.span.start && p.span.start <= p.line_span.end.max(p.span.start));
     }
     let _ = pins::includes(text);
     if let Ok(docs) = yaml::load(text) {
+        let indexes: Vec<_> = docs.iter().map(jjb::ScopeIndex::build).collect();
         for p in found.iter().filter(|p| p.has_placeholder()) {
             let needle = format!("{PREFIX}{}", p.name);
-            if let Some(scope) = docs.iter().find_map(|d| jjb::scope_of(d, p.span.start, &needle)) {
-                let _ = jjb::expand(&p.name, &scope);
+            if let Some(scope) = indexes.iter().find_map(|i| i.scope_of(p.span.start, &needle)) {
+                if let jjb::Resolution::Values(v) = scope.expand(&p.name) {
+                    assert!(v.len() <= dockyard_core::limits::MAX_PLACEHOLDER_EXPANSIONS);
+                }
             }
         }
     }

@@ -8,6 +8,7 @@
 //! - `fsio`: atomic writes.
 
 pub mod cli;
+pub mod engine;
 pub mod fsio;
 pub mod print;
 pub mod registry;

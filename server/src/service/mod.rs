@@ -7,6 +7,7 @@
 //! graph, lint) → store-backed knowledge (registry index, build history) →
 //! the API's JSON shapes.
 
+pub mod build;
 pub mod pull;
 pub mod repo;
 pub mod snapshot;
@@ -34,6 +35,8 @@ pub struct Service {
     /// Registry knowledge the snapshots lint with.
     registry: RwLock<Arc<Vec<RegistryIndex>>>,
     store: OnceLock<Result<Shared, StoreError>>,
+    /// Build events as they happen: the console and live views read them.
+    pub events: tokio::sync::broadcast::Sender<dockyard_api::BuildEvent>,
 }
 
 impl Service {
@@ -45,7 +48,14 @@ impl Service {
             generation: AtomicU64::new(0),
             registry: RwLock::new(Arc::new(Vec::new())),
             store: OnceLock::new(),
+            events: tokio::sync::broadcast::channel(4096).0,
         })
+    }
+
+    /// Marks runs whose process died as `interrupted` (at start).
+    pub async fn interrupt_dead_runs(&self) -> Result<usize, StoreError> {
+        let store = self.store()?;
+        store.call(|s| s.interrupt_dead_runs(&store::owner_alive, store::now())).await
     }
 
     /// The current snapshot, loading the first one when there is none.

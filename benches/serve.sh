@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Benchmark: `dockyard serve` on the current Wikimedia snapshot under a load
+# generator that is not ours (Debian's wrk): p99 latency of GET
+# /api/v1/pins with 200 connections on loopback, time to first byte of the
+# server-rendered /pins and /graph (median of 50), and the server's RSS.
+#   benches/serve.sh [REPO] [STORE]   (STORE: a sqlite path or postgres:// URL)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup >/dev/null 2>&1
+. scripts/env.sh
+scripts/build-site >/dev/null 2>&1
+cargo build --quiet --release -p dockyard
+bin="$CARGO_TARGET_DIR/release/dockyard"
+repo=$(realpath "${1:-../shared/corpus/integration-config}")
+work=$(mktemp -d)
+store=${2:-$work/store.db}
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+"$bin" serve --repo "$repo" --addr 127.0.0.1:0 --site "$CARGO_TARGET_DIR/site" --store "$store" \
+  --max-connections 1024 > "$work/out" 2>/dev/null &
+pid=$!
+for _ in $(seq 1 200); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.05; done
+url=$(sed -n 's/^listening on \(http:[^ ]*\)\/$/\1/p' "$work/out")
+rss_idle=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+ttfb() { # path → median seconds to the first byte
+  for _ in $(seq 1 50); do curl -s -o /dev/null -w '%{time_starttransfer}\n' "$url$1"; done | sort -n | sed -n 25p
+}
+t_pins=$(ttfb /pins); t_graph=$(ttfb /graph)
+wrk -t2 -c200 -d10s --latency "$url/api/v1/pins" > "$work/wrk" 2>&1
+rss_load=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+p99=$(awk '$1 == "99%" {print $2}' "$work/wrk")
+p50=$(awk '$1 == "50%" {print $2}' "$work/wrk")
+rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk")
+errors=$(grep -E 'Non-2xx|Socket errors' "$work/wrk" || true)
+echo "dockyard serve on $(basename "$repo"), store $(echo "$store" | sed 's#//[^@]*@#//***@#')"
+echo "  GET /api/v1/pins, wrk -t2 -c200 -d10s: p50 $p50, p99 $p99, $rps req/s ${errors:+($errors)}"
+echo "  time to first byte (median of 50): /pins $(echo "$t_pins*1000" | bc -l | cut -c1-5) ms, /graph $(echo "$t_graph*1000" | bc -l | cut -c1-5) ms"
+echo "  RSS: idle $((rss_idle / 1024)) MiB, peak under load $((rss_load / 1024)) MiB"

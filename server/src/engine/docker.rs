@@ -1,0 +1,273 @@
+//! A Docker engine over the Engine API (bollard): unix socket, tcp, or
+//! tcp with TLS client certificates. The API version is negotiated on first
+//! use, so an engine that speaks 1.41 is spoken to in 1.41.
+
+use super::{BuildOptions, Engine, EngineError, ImageInfo, LogSink, RegistryAuth};
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{
+    BuildImageOptions, CreateImageOptions, ListImagesOptions, PushImageOptions, RemoveImageOptions, TagImageOptions,
+};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use tokio::sync::OnceCell;
+
+/// Seconds one API request may take (a build is one request).
+const REQUEST_TIMEOUT: u64 = 3600;
+
+/// An engine reached over the Engine API.
+pub struct DockerEngine {
+    name: String,
+    endpoint: String,
+    tls: Option<(PathBuf, PathBuf, PathBuf)>,
+    client: OnceCell<Docker>,
+}
+
+impl DockerEngine {
+    /// `endpoint`: `unix:///path`, `tcp://host:port` (with `tls` = (ca, cert, key)).
+    pub fn new(name: &str, endpoint: &str, tls: Option<(PathBuf, PathBuf, PathBuf)>) -> DockerEngine {
+        DockerEngine { name: name.to_owned(), endpoint: endpoint.to_owned(), tls, client: OnceCell::new() }
+    }
+
+    /// The engine `DOCKER_HOST` names, else the default socket.
+    pub fn from_env() -> DockerEngine {
+        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        DockerEngine::new("local", &endpoint, None)
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> EngineError {
+        EngineError::Unreachable(self.name.clone(), e.to_string())
+    }
+
+    /// The client, connected and version-negotiated on first use.
+    async fn client(&self) -> Result<&Docker, EngineError> {
+        self.client
+            .get_or_try_init(|| async {
+                let v = bollard::API_DEFAULT_VERSION;
+                let docker = if let Some(path) = self.endpoint.strip_prefix("unix://") {
+                    Docker::connect_with_unix(path, REQUEST_TIMEOUT, v)
+                } else if let Some((ca, cert, key)) = &self.tls {
+                    Docker::connect_with_ssl(&self.endpoint, key, cert, ca, REQUEST_TIMEOUT, v)
+                } else if self.endpoint.starts_with("tcp://") || self.endpoint.starts_with("http://") {
+                    Docker::connect_with_http(&self.endpoint, REQUEST_TIMEOUT, v)
+                } else {
+                    return Err(EngineError::Config(
+                        self.name.clone(),
+                        format!("unknown endpoint `{}`", self.endpoint),
+                    ));
+                }
+                .map_err(|e| self.unreachable(e))?;
+                docker.negotiate_version().await.map_err(|e| self.unreachable(e))
+            })
+            .await
+    }
+
+    fn failed(&self, what: &str, e: bollard::errors::Error) -> EngineError {
+        use bollard::errors::Error as B;
+        match e {
+            B::DockerResponseServerError { status_code, message } => {
+                EngineError::Failed(format!("{what}: the engine answered {status_code}: {}", message.trim()))
+            }
+            B::DockerStreamError { error } => EngineError::Failed(format!("{what}: {}", error.trim())),
+            B::HyperResponseError { .. } | B::IOError { .. } | B::RequestTimeoutError | B::SocketNotFoundError(_) => {
+                self.unreachable(format!("{what}: {e}"))
+            }
+            other => EngineError::Failed(format!("{what}: {other}")),
+        }
+    }
+}
+
+fn credentials(auth: Option<&RegistryAuth>) -> Option<DockerCredentials> {
+    auth.map(|a| DockerCredentials {
+        username: Some(a.username.clone()),
+        password: Some(a.password.expose().to_owned()),
+        serveraddress: Some(a.server.clone()),
+        ..Default::default()
+    })
+}
+
+/// Sends each line of a stream's text to the log.
+fn log_lines(log: &LogSink, text: &str) {
+    for line in text.lines() {
+        let line = line.trim_end();
+        if !line.is_empty() {
+            let _ = log.send(line.to_owned());
+        }
+    }
+}
+
+impl Engine for DockerEngine {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    fn version(&self) -> BoxFuture<'_, Result<String, EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            let v = d.version().await.map_err(|e| self.failed("version", e))?;
+            Ok(format!("Docker {} (API {})", v.version.unwrap_or_default(), d.client_version()))
+        })
+    }
+
+    fn inspect<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<Option<ImageInfo>, EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            match d.inspect_image(reference).await {
+                Ok(i) => Ok(Some(ImageInfo {
+                    id: i.id.unwrap_or_default(),
+                    tags: i.repo_tags.unwrap_or_default(),
+                    digests: i.repo_digests.unwrap_or_default(),
+                })),
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+                Err(e) => Err(self.failed(&format!("inspect {reference}"), e)),
+            }
+        })
+    }
+
+    fn images<'a>(&'a self, repo: &'a str) -> BoxFuture<'a, Result<Vec<ImageInfo>, EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            let filters = HashMap::from([("reference".to_owned(), vec![repo.to_owned()])]);
+            let list = d
+                .list_images(Some(ListImagesOptions { all: false, filters: Some(filters), ..Default::default() }))
+                .await
+                .map_err(|e| self.failed(&format!("list images of {repo}"), e))?;
+            Ok(list.into_iter().map(|i| ImageInfo { id: i.id, tags: i.repo_tags, digests: i.repo_digests }).collect())
+        })
+    }
+
+    fn build<'a>(
+        &'a self,
+        context: Vec<u8>,
+        tag: &'a str,
+        opts: &'a BuildOptions,
+        log: LogSink,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            let options = BuildImageOptions {
+                dockerfile: "Dockerfile".into(),
+                t: Some(tag.to_owned()),
+                nocache: opts.nocache,
+                rm: true,
+                forcerm: true,
+                buildargs: (!opts.buildargs.is_empty()).then(|| opts.buildargs.clone()),
+                ..Default::default()
+            };
+            let mut stream = d.build_image(options, None, Some(bollard::body_full(context.into())));
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(|e| self.failed(&format!("build {tag}"), e))?;
+                if let Some(text) = &info.stream {
+                    log_lines(&log, text);
+                }
+                if let Some(status) = &info.status {
+                    log_lines(&log, status);
+                }
+                if let Some(err) = info.error_detail.and_then(|e| e.message) {
+                    log_lines(&log, &err);
+                    return Err(EngineError::Failed(format!("build {tag}: {}", err.trim())));
+                }
+            }
+            // The stream ended without an error: the tag must exist now.
+            match self.inspect(tag).await? {
+                Some(_) => Ok(()),
+                None => Err(EngineError::Failed(format!(
+                    "build {tag}: the engine reported no error, but has no such image"
+                ))),
+            }
+        })
+    }
+
+    fn tag<'a>(&'a self, source: &'a str, repo: &'a str, tag: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            d.tag_image(source, Some(TagImageOptions { repo: Some(repo.to_owned()), tag: Some(tag.to_owned()) }))
+                .await
+                .map_err(|e| self.failed(&format!("tag {source} as {repo}:{tag}"), e))
+        })
+    }
+
+    fn push<'a>(
+        &'a self,
+        repo: &'a str,
+        tag: &'a str,
+        auth: Option<&'a RegistryAuth>,
+        log: LogSink,
+    ) -> BoxFuture<'a, Result<Option<String>, EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            let mut stream = d.push_image(
+                repo,
+                Some(PushImageOptions { tag: Some(tag.to_owned()), ..Default::default() }),
+                credentials(auth),
+            );
+            let mut digest = None;
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(|e| self.failed(&format!("push {repo}:{tag}"), e))?;
+                if let Some(err) = info.error_detail.and_then(|e| e.message) {
+                    log_lines(&log, &err);
+                    return Err(EngineError::Failed(format!("push {repo}:{tag}: {}", err.trim())));
+                }
+                if let Some(status) = &info.status {
+                    if info.progress_detail.is_none() || !status.starts_with("Pushing") {
+                        log_lines(&log, status);
+                    }
+                    // "1.0: digest: sha256:… size: 528"
+                    if let Some(rest) = status.split("digest: ").nth(1) {
+                        digest = rest.split_whitespace().next().map(str::to_owned);
+                    }
+                }
+            }
+            Ok(digest)
+        })
+    }
+
+    fn pull<'a>(
+        &'a self,
+        reference: &'a str,
+        auth: Option<&'a RegistryAuth>,
+        log: LogSink,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            let options = CreateImageOptions { from_image: Some(reference.to_owned()), ..Default::default() };
+            let mut stream = d.create_image(Some(options), None, credentials(auth));
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(|e| self.failed(&format!("pull {reference}"), e))?;
+                if let Some(err) = info.error_detail.and_then(|e| e.message) {
+                    return Err(EngineError::Failed(format!("pull {reference}: {}", err.trim())));
+                }
+                if let Some(status) = &info.status
+                    && info.progress_detail.as_ref().is_none_or(|p| p.total.is_none())
+                {
+                    log_lines(&log, status);
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn remove<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let d = self.client().await?;
+            match d
+                .remove_image(
+                    reference,
+                    Some(RemoveImageOptions { force: false, noprune: false, ..Default::default() }),
+                    None,
+                )
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+                Err(e) => Err(self.failed(&format!("remove {reference}"), e)),
+            }
+        })
+    }
+}

@@ -1,0 +1,569 @@
+//! Builds: plan (with the facts of the registry and the engine), then run
+//! the plan along the dependency graph, up to `jobs` images at once, like
+//! cargo's job queue: an image starts when its parents are done, a failure
+//! skips everything below it while the rest goes on, and one place (the run
+//! loop) owns the state. Every state change and log line goes to the store
+//! and out on the service's event channel.
+
+use super::Service;
+use crate::engine::{BuildOptions, Engine, EngineError, LogSink, RegistryAuth};
+use crate::store::{ImageUpdate, NewRun, now, now_ms};
+use dockyard_api::{Action, BuildEvent, ImageState, LogLine, Plan, RunId, RunState, RunSummary};
+use dockyard_core::Diagnostic;
+use dockyard_core::files::SharedFiles;
+use dockyard_core::plan::{PlanImage, PlanOptions};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// What to build, as the command line or the dashboard asks.
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    pub globs: Vec<String>,
+    /// docker-pkg's default; `--no-pull` turns it off.
+    pub pull: bool,
+    pub push: bool,
+    pub use_cache: bool,
+    pub jobs: usize,
+    /// `-YYYYMMDD` (`--nightly`) or `-YYYYMMDD-HHMMSS` (`--snapshot`).
+    pub suffix: Option<String>,
+    /// Who or what starts it: `cli:USER`, `web:USER`.
+    pub trigger: String,
+}
+
+/// Why a build could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Load(Diagnostic),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Everything a run needs for one image of the plan.
+#[derive(Clone)]
+struct Job {
+    name: String,
+    label: String,
+    action: Action,
+    /// `registry/namespace/name` and the tag.
+    repo: String,
+    tag: String,
+    dir: PathBuf,
+    display: PathBuf,
+    files: SharedFiles,
+    dockerfile: Result<String, String>,
+    /// Catalog parents that are in the registry but not in the engine: pulled first.
+    pull_first: Vec<String>,
+    verify: Option<(String, Vec<String>)>,
+    auth: Option<RegistryAuth>,
+    buildargs: HashMap<String, String>,
+}
+
+/// A plan with what running it needs.
+pub struct Prepared {
+    pub plan: Plan,
+    jobs: BTreeMap<String, Job>,
+}
+
+/// `-YYYYMMDD` or `-YYYYMMDD-HHMMSS` for now (UTC).
+pub fn nightly_suffix(with_time: bool) -> String {
+    let d = dockyard_core::changelog::format_date(now());
+    // "Sat, 28 Nov 2026 01:02:03 +0000"
+    let parts: Vec<&str> = d.split_whitespace().collect();
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        .iter()
+        .position(|m| *m == parts[2])
+        .unwrap_or(0)
+        + 1;
+    let day: u32 = parts[1].parse().unwrap_or(1);
+    let date = format!("-{}{month:02}{day:02}", parts[3]);
+    if with_time { format!("{date}-{}", parts[4].replace(':', "")) } else { date }
+}
+
+/// docker-pkg's `verify`: a `{path}` argument that names a missing file
+/// means the image has no test, and verification passes.
+fn verify_invocation(config: &dockyard_core::config::Config, dir: &str, label: &str) -> Option<(String, Vec<String>)> {
+    let raw: Vec<String> = config
+        .get("verify_args")
+        .and_then(|v| v.try_iter().ok())
+        .map(|it| it.map(|v| dockyard_core::pyfmt::py_str(&v)).collect())
+        .unwrap_or_default();
+    for arg in &raw {
+        for part in arg.split_whitespace().filter(|p| p.contains("{path}")) {
+            if !std::path::Path::new(&part.replace("{path}", dir)).exists() {
+                return None;
+            }
+        }
+    }
+    Some(config.verify_invocation(dir, label))
+}
+
+impl Service {
+    /// Plans a build against `engine` and the registry (asked now, unless
+    /// `offline`), as `build --dry-run` prints it.
+    pub async fn plan_build(&self, spec: &BuildSpec, engine: &dyn Engine) -> Result<Prepared, BuildError> {
+        let snapshot = self.snapshot().map_err(BuildError::Load)?;
+        // What the registry holds (a failing registry leaves it unknown).
+        let mut knowledge: Vec<dockyard_api::RegistryIndex> = Vec::new();
+        if spec.pull || spec.push {
+            let opts = crate::registry::RegistryOptions { max_age: 0, ..self.repo.registry.clone() };
+            match self.refresh_registry(&opts, &Default::default()).await {
+                Ok(r) => knowledge = r.into_iter().map(|r| r.index).collect(),
+                Err(e) => tracing::warn!("registry unknown: {e}"),
+            }
+        }
+        let rendered = snapshot.rendered();
+        let graph = &rendered.graph;
+        let mut images = Vec::new();
+        let mut jobs = BTreeMap::new();
+        let mut base_images = BTreeSet::new();
+        for catalog in &snapshot.catalogs {
+            let suffix = spec.suffix.clone().unwrap_or_default();
+            let renderer = spec.suffix.as_ref().map(|s| catalog.renderer_with_suffix(s));
+            base_images.extend(catalog.config.base_images());
+            let host = catalog.config.registry();
+            let auth = crate::registry::auth::resolve(&host, &catalog.config).ok().flatten().map(|c| RegistryAuth {
+                username: c.username,
+                password: c.password,
+                server: host.clone(),
+            });
+            let proxy = catalog.config.get("http_proxy").filter(|v| !v.is_none()).map(dockyard_core::pyfmt::py_str);
+            let buildargs: HashMap<String, String> = proxy
+                .map(|p| {
+                    ["http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"]
+                        .iter()
+                        .map(|k| ((*k).to_owned(), p.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for image in catalog.images.iter().filter(|i| i.error.is_none()) {
+                let Some(plain) = image.label(&catalog.config) else { continue };
+                let label = format!("{plain}{suffix}");
+                let (repo, tag) = match dockyard_core::label::split_tag(&label) {
+                    (r, Some(t)) => (r.to_owned(), t.to_owned()),
+                    (r, None) => (r.to_owned(), "latest".to_owned()),
+                };
+                let in_engine = Some(engine.inspect(&label).await?.is_some());
+                let in_registry = knowledge.iter().find_map(|k| {
+                    let e = k.get(&image.name)?;
+                    match e.state {
+                        dockyard_api::IndexState::Error => None,
+                        dockyard_api::IndexState::Missing => Some(false),
+                        _ => Some(e.tags.contains(&tag)),
+                    }
+                });
+                let parents: Vec<String> =
+                    graph.parents.get(&image.name).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+                let dockerfile = match &renderer {
+                    Some(r) => catalog.render(r, image, &catalog.display_root).dockerfile.map_err(|d| d.to_string()),
+                    None => {
+                        rendered.report.images.get(&image.name).and_then(|r| r.dockerfile.clone()).ok_or_else(|| {
+                            rendered
+                                .report
+                                .images
+                                .get(&image.name)
+                                .and_then(|r| r.error.clone())
+                                .unwrap_or_else(|| "does not render".into())
+                        })
+                    }
+                };
+                let dir_text = image.dir.display().to_string();
+                jobs.insert(
+                    image.name.clone(),
+                    Job {
+                        name: image.name.clone(),
+                        label: label.clone(),
+                        action: Action::Present,
+                        repo,
+                        tag,
+                        dir: image.dir.clone(),
+                        display: catalog.display_root.join(&image.rel_dir),
+                        files: catalog.files.clone(),
+                        dockerfile,
+                        pull_first: Vec::new(),
+                        verify: verify_invocation(&catalog.config, &dir_text, &label),
+                        auth: auth.clone(),
+                        buildargs: buildargs.clone(),
+                    },
+                );
+                images.push(PlanImage { name: image.name.clone(), label, parents, in_registry, in_engine });
+            }
+        }
+        let plan = dockyard_core::plan::plan(
+            &images,
+            &PlanOptions {
+                globs: spec.globs.clone(),
+                pull: spec.pull,
+                push: spec.push,
+                use_cache: spec.use_cache,
+                jobs: spec.jobs,
+                base_images: base_images.into_iter().collect(),
+            },
+        );
+        let facts: HashMap<&str, &PlanImage> = images.iter().map(|i| (i.name.as_str(), i)).collect();
+        for item in &plan.items {
+            if let Some(job) = jobs.get_mut(&item.name) {
+                job.action = item.action;
+                if spec.pull {
+                    job.pull_first = item
+                        .parents
+                        .iter()
+                        .filter_map(|p| facts.get(p.as_str()))
+                        .filter(|p| p.in_registry == Some(true) && p.in_engine != Some(true))
+                        .map(|p| p.label.clone())
+                        .collect();
+                }
+            }
+        }
+        Ok(Prepared { plan, jobs })
+    }
+
+    /// Runs a prepared plan on `engine`: records the run, executes it, and
+    /// returns its id and final state.
+    pub async fn run_build(
+        self: &Arc<Self>,
+        prepared: Prepared,
+        spec: &BuildSpec,
+        engine: Arc<dyn Engine>,
+    ) -> Result<(RunId, RunState), BuildError> {
+        let store = self.store()?;
+        let new = NewRun {
+            trigger: spec.trigger.clone(),
+            selection: spec.globs.clone(),
+            hosts: vec![engine.name().to_owned()],
+            plan: prepared.plan.clone(),
+            started_at: now(),
+            owner: crate::store::owner(),
+        };
+        let run = store.call(move |s| s.create_run(&new)).await?;
+        let summary = store.call(move |s| s.get_run(run)).await?.map(|d| d.run);
+        if let Some(run) = summary {
+            let _ = self.events.send(BuildEvent::RunStarted { run });
+        }
+        let state = self.execute(run, prepared, spec, engine).await;
+        let at = now();
+        store.call(move |s| s.finish_run(run, state, at)).await?;
+        let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
+        Ok((run, state))
+    }
+
+    /// Records and announces an image's state.
+    async fn set_state(&self, run: RunId, image: &str, state: ImageState, host: Option<&str>, error: Option<String>) {
+        let update = ImageUpdate {
+            run,
+            image: image.to_owned(),
+            state,
+            host: host.map(str::to_owned),
+            at_ms: now_ms(),
+            error: error.clone(),
+        };
+        let at_ms = update.at_ms;
+        if let Ok(store) = self.store()
+            && let Err(e) = store.call(move |s| s.update_image(&update)).await
+        {
+            tracing::warn!("build history: {e}");
+        }
+        let _ = self.events.send(BuildEvent::Image {
+            run,
+            image: image.to_owned(),
+            state,
+            host: host.map(str::to_owned),
+            error,
+            at_ms,
+        });
+    }
+
+    /// The run loop.
+    async fn execute(
+        self: &Arc<Self>,
+        run: RunId,
+        prepared: Prepared,
+        spec: &BuildSpec,
+        engine: Arc<dyn Engine>,
+    ) -> RunState {
+        let (log_tx, log_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+        let writer = tokio::spawn(write_logs(self.clone(), run, log_rx));
+        let plan = &prepared.plan;
+        let order: Vec<&str> = plan.items.iter().map(|i| i.name.as_str()).collect();
+        let position: HashMap<&str, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let work: BTreeSet<usize> =
+            plan.items.iter().enumerate().filter(|(_, i)| i.action != Action::Present).map(|(i, _)| i).collect();
+        // Parents with work in this run, and children.
+        let mut waiting: HashMap<usize, usize> = HashMap::new();
+        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        for &i in &work {
+            let n = plan.items[i]
+                .parents
+                .iter()
+                .filter_map(|p| position.get(p.as_str()))
+                .filter(|p| work.contains(p))
+                .count();
+            waiting.insert(i, n);
+            for p in &plan.items[i].parents {
+                if let Some(&pi) = position.get(p.as_str())
+                    && work.contains(&pi)
+                {
+                    children.entry(pi).or_default().push(i);
+                }
+            }
+        }
+        // Base images first (docker-pkg refreshes them before building).
+        if spec.pull && !work.is_empty() {
+            for base in &plan.base_images {
+                let sink = image_sink(&log_tx, "(base images)");
+                let _ = sink.send(format!("pulling {base}"));
+                if let Err(e) = engine.pull(base, None, sink.clone()).await {
+                    let _ = sink.send(format!("warning: {e}"));
+                }
+            }
+        }
+        let mut ready: BTreeSet<usize> = work.iter().copied().filter(|i| waiting[i] == 0).collect();
+        let mut running = tokio::task::JoinSet::new();
+        let mut failed = false;
+        let mut done: BTreeSet<usize> = BTreeSet::new();
+        loop {
+            while running.len() < spec.jobs.max(1) {
+                let Some(i) = ready.pop_first() else { break };
+                let name = plan.items[i].name.clone();
+                let Some(job) = prepared.jobs.get(&name).cloned() else { continue };
+                let (service, engine, log) = (self.clone(), engine.clone(), image_sink(&log_tx, &name));
+                let (push, use_cache) = (spec.push, spec.use_cache);
+                running.spawn(async move {
+                    let r = run_job(&service, run, &job, engine.as_ref(), push, use_cache, log).await;
+                    (i, r)
+                });
+            }
+            let Some(joined) = running.join_next().await else { break };
+            let (i, result) = match joined {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::error!("a build task failed: {e}");
+                    failed = true;
+                    continue;
+                }
+            };
+            done.insert(i);
+            match result {
+                Ok(()) => {
+                    for &c in children.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
+                        let w = waiting.entry(c).or_default();
+                        *w = w.saturating_sub(1);
+                        if *w == 0 && !done.contains(&c) {
+                            ready.insert(c);
+                        }
+                    }
+                }
+                Err(()) => {
+                    failed = true;
+                    // Everything below it is skipped, never built on a missing parent.
+                    let mut stack = children.get(&i).cloned().unwrap_or_default();
+                    while let Some(c) = stack.pop() {
+                        if !done.insert(c) {
+                            continue;
+                        }
+                        ready.remove(&c);
+                        let why = format!("skipped: parent {} failed", plan.items[i].name);
+                        self.set_state(run, &plan.items[c].name, ImageState::Skipped, None, Some(why)).await;
+                        stack.extend(children.get(&c).cloned().unwrap_or_default());
+                    }
+                }
+            }
+        }
+        drop(log_tx);
+        let _ = writer.await;
+        if failed { RunState::Failed } else { RunState::Succeeded }
+    }
+}
+
+/// A log sink for one image that tags its lines.
+fn image_sink(tx: &tokio::sync::mpsc::UnboundedSender<(String, String)>, image: &str) -> LogSink {
+    let (sink, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (tx, image) = (tx.clone(), image.to_owned());
+    tokio::spawn(async move {
+        while let Some(line) = rx.recv().await {
+            if tx.send((image.clone(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    sink
+}
+
+/// Numbers log lines, and writes them to the store in batches.
+async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+    let seq = AtomicI64::new(0);
+    let store = service.store().ok();
+    let mut batch: Vec<LogLine> = Vec::new();
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_millis(100), rx.recv()).await;
+        let closed = matches!(next, Ok(None));
+        let idle = next.is_err();
+        if let Ok(Some((image, line))) = next {
+            let line = LogLine {
+                image,
+                seq: seq.fetch_add(1, Ordering::Relaxed) + 1,
+                at_ms: now_ms(),
+                // A log line is kept to 8 KiB.
+                line: if line.len() > 8192 { format!("{}…", &line[..line.floor_char_boundary(8192)]) } else { line },
+            };
+            let _ = service.events.send(BuildEvent::Log { run, line: line.clone() });
+            batch.push(line);
+        }
+        if !batch.is_empty() && (batch.len() >= 200 || idle || closed) {
+            let lines = std::mem::take(&mut batch);
+            if let Some(store) = &store
+                && let Err(e) = store.call(move |s| s.append_logs(run, &lines)).await
+            {
+                tracing::warn!("build logs: {e}");
+            }
+        }
+        if closed {
+            break;
+        }
+    }
+}
+
+/// One image: pull what it builds on, build, verify, publish.
+async fn run_job(
+    service: &Service,
+    run: RunId,
+    job: &Job,
+    engine: &dyn Engine,
+    push: bool,
+    use_cache: bool,
+    log: LogSink,
+) -> Result<(), ()> {
+    let host = Some(engine.name());
+    let fail = |e: String| {
+        let log = log.clone();
+        async move {
+            let _ = log.send(format!("error: {e}"));
+            service.set_state(run, &job.name, ImageState::Failed, host, Some(e)).await;
+            Err(())
+        }
+    };
+    if !job.pull_first.is_empty() {
+        service.set_state(run, &job.name, ImageState::Pulling, host, None).await;
+        for parent in &job.pull_first {
+            let _ = log.send(format!("pulling {parent}"));
+            if let Err(e) = engine.pull(parent, job.auth.as_ref(), log.clone()).await {
+                return fail(e.to_string()).await;
+            }
+        }
+    }
+    if job.action == Action::Build {
+        service.set_state(run, &job.name, ImageState::Building, host, None).await;
+        let dockerfile = match &job.dockerfile {
+            Ok(d) => d.clone(),
+            Err(e) => return fail(format!("does not render: {e}")).await,
+        };
+        let (files, dir, display) = (job.files.clone(), job.dir.clone(), job.display.clone());
+        let tar = match tokio::task::spawn_blocking(move || {
+            crate::engine::context::tar(files.as_ref(), &dir, &display, &dockerfile)
+        })
+        .await
+        {
+            Ok(Ok(t)) => t,
+            Ok(Err(d)) => return fail(d.to_string()).await,
+            Err(e) => return fail(e.to_string()).await,
+        };
+        let _ = log.send(format!("building {} ({} bytes of context)", job.label, tar.len()));
+        let opts = BuildOptions { nocache: !use_cache, buildargs: job.buildargs.clone() };
+        if let Err(e) = engine.build(tar, &job.label, &opts, log.clone()).await {
+            return fail(e.to_string()).await;
+        }
+    }
+    if let Some((command, args)) = &job.verify {
+        service.set_state(run, &job.name, ImageState::Verifying, host, None).await;
+        if let Err(e) = verify(command, args, engine.endpoint(), &job.buildargs, &log).await {
+            return fail(e).await;
+        }
+    }
+    if push {
+        service.set_state(run, &job.name, ImageState::Publishing, host, None).await;
+        if let Err(e) = engine.tag(&job.label, &job.repo, "latest").await {
+            return fail(e.to_string()).await;
+        }
+        for tag in [job.tag.as_str(), "latest"] {
+            let _ = log.send(format!("pushing {}:{tag}", job.repo));
+            if let Err(e) = engine.push(&job.repo, tag, job.auth.as_ref(), log.clone()).await {
+                return fail(e.to_string()).await;
+            }
+        }
+        service.set_state(run, &job.name, ImageState::Published, host, None).await;
+    } else {
+        service.set_state(run, &job.name, ImageState::Built, host, None).await;
+    }
+    Ok(())
+}
+
+/// How long a verification may run.
+const VERIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
+
+/// Runs the verify command with `DOCKER_HOST` set to the engine the image
+/// was built on, the proxy variables, and `PATH`; its output goes to the log.
+async fn verify(
+    command: &str,
+    args: &[String],
+    docker_host: &str,
+    proxy: &HashMap<String, String>,
+    log: &LogSink,
+) -> Result<(), String> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let _ = log.send(format!("verifying: {command} {}", args.join(" ")));
+    let mut cmd = tokio::process::Command::new(command);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+        .env("DOCKER_HOST", docker_host)
+        .envs(proxy)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| format!("verify: cannot run {command}: {e}"))?;
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let copy = |r: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>, log: LogSink| async move {
+        if let Some(r) = r {
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let _ = log.send(l);
+            }
+        }
+    };
+    let o = tokio::spawn(copy(out.map(|o| Box::new(o) as _), log.clone()));
+    let e = tokio::spawn(copy(err.map(|e| Box::new(e) as _), log.clone()));
+    let status = match tokio::time::timeout(VERIFY_TIMEOUT, child.wait()).await {
+        Ok(s) => s.map_err(|e| format!("verify: {e}"))?,
+        Err(_) => {
+            let _ = child.kill().await;
+            return Err(format!("verify: {command} did not finish within {}s", VERIFY_TIMEOUT.as_secs()));
+        }
+    };
+    let _ = (o.await, e.await);
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "verification failed: {command} exited with {}",
+            status.code().map_or("a signal".into(), |c| c.to_string())
+        ))
+    }
+}
+
+/// The summary of a run as the console prints it.
+pub fn summary_line(r: &RunSummary) -> String {
+    let counts: Vec<String> = r
+        .counts
+        .iter()
+        .filter(|(s, _)| **s != ImageState::Present)
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    format!("run {}: {} ({})", r.id, r.state.as_str(), counts.join(", "))
+}
