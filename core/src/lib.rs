@@ -22,6 +22,7 @@ pub mod plan;
 pub mod pyfmt;
 pub mod pyobj;
 pub mod render;
+pub mod update;
 pub mod version;
 pub mod yaml;
 

@@ -15,6 +15,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Parsed once at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render every Dockerfile.template as docker-pkg 4.0.4 would.
@@ -31,6 +33,16 @@ pub enum Command {
     Registry(RegistryCmdArgs),
     /// Serve the dashboard and the JSON API.
     Serve(ServeArgs),
+    /// Build images along the dependency graph (and verify and publish them).
+    Build(BuildArgs),
+    /// List past builds, or show one with its logs.
+    Builds(BuildsArgs),
+    /// Add changelog entries for an image and every image below it.
+    Update(UpdateArgs),
+    /// Remove local tags of catalog images other than their current version.
+    Prune(PruneArgs),
+    /// Pull every pinned image onto the engine, once.
+    Pull(PullArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// Print the man page (roff).
@@ -249,4 +261,153 @@ pub struct ServeArgs {
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell.
     pub shell: clap_complete::Shell,
+}
+
+/// Which Docker engine to talk to.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EngineArgs {
+    /// A host from dockyard.toml, or an engine URL (unix:///…, tcp://…);
+    /// default: $DOCKER_HOST, else the local socket.
+    #[arg(long = "host", value_name = "NAME|URL")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Build images whose full label (registry/namespace/name:tag) matches
+    /// this glob, and the ancestors they need (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub select: Vec<String>,
+    /// Do not pull: build every image not in the engine, even when the registry has it.
+    #[arg(long)]
+    pub no_pull: bool,
+    /// Use the engine's build cache (docker-pkg builds without it).
+    #[arg(long)]
+    pub use_cache: bool,
+    /// Tag as a nightly build (VERSION-YYYYMMDD).
+    #[arg(long, conflicts_with = "snapshot")]
+    pub nightly: bool,
+    /// Tag as a snapshot build (VERSION-YYYYMMDD-HHMMSS).
+    #[arg(long)]
+    pub snapshot: bool,
+    /// Images built at once (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print the plan (each image, its state, why) and build nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Publish what is built (the version and latest) to the registry.
+    #[arg(long)]
+    pub push: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildsArgs {
+    #[command(subcommand)]
+    pub show: Option<BuildsCommand>,
+    #[command(flatten)]
+    pub common: BuildsCommon,
+    /// Runs listed, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+/// What `builds` and `builds show` both take.
+#[derive(Debug, Args, Clone)]
+pub struct BuildsCommon {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum BuildsCommand {
+    /// One run with each image's state, durations and log.
+    Show {
+        id: i64,
+        /// Only this image's log.
+        #[arg(long)]
+        image: Option<String>,
+        #[command(flatten)]
+        common: BuildsCommon,
+    },
+}
+
+/// The repository for `update` (its `--pins` is a switch).
+#[derive(Debug, Args, Clone, Default)]
+pub struct UpdateRepoArgs {
+    /// The repository (see `dockyard lint --help`).
+    #[arg(long, value_name = "ROOT")]
+    pub repo: Option<PathBuf>,
+    /// A catalog folder, as docker-pkg takes it (default: ROOT/dockerfiles).
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The docker-pkg config of DIR (default: DIR/config.yaml).
+    #[arg(long, short = 'c', value_name = "CONFIG.yaml")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The image to update (its exact name).
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub repo: UpdateRepoArgs,
+    /// Why (the changelog text).
+    #[arg(long, default_value = "Security update")]
+    pub reason: String,
+    /// The new version of NAME (default: the next -sN).
+    #[arg(long, short = 'v', value_name = "V")]
+    pub version: Option<String>,
+    /// Also bump the pins under the pin paths to the new versions (only to
+    /// versions the registry holds, when it is known).
+    #[arg(long)]
+    pub pins: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Prune only images whose full label matches (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub select: Vec<String>,
+    /// Say what would be removed, remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Skip what the engine has by digest (asks the registry index).
+    #[arg(long)]
+    pub digest: bool,
+    /// Pulls at once.
+    #[arg(long, short = 'j', default_value_t = 4)]
+    pub jobs: usize,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

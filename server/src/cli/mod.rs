@@ -5,7 +5,9 @@
 //! files over a limit), 2 usage or I/O errors.
 
 pub mod args;
+mod build;
 mod catalog;
+pub mod console;
 mod lint;
 mod registry;
 mod serve;
@@ -35,6 +37,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::PullScript(a) => lint::pull_script(&a),
         Command::Registry(a) => registry::registry(&a),
         Command::Serve(a) => serve::serve(a),
+        Command::Build(a) => build::build(&a),
+        Command::Builds(a) => build::builds(&a),
+        Command::Update(a) => build::update(&a),
+        Command::Prune(a) => build::prune(&a),
+        Command::Pull(a) => build::pull(&a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             let mut out = Vec::new();

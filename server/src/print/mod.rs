@@ -144,3 +144,96 @@ pub fn registry_table(report: &RegistryReport, now: i64) -> String {
     }
     s
 }
+
+/// A build plan as `build --dry-run` prints it.
+pub fn plan_text(plan: &dockyard_api::Plan) -> String {
+    let yes_no = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "?",
+    };
+    let w = plan.items.iter().map(|i| i.name.len()).max().unwrap_or(5).max(5);
+    let mut s = String::new();
+    let _ = writeln!(s, "{:w$}  {:8}  {:8}  {:6}  WHY", "IMAGE", "ACTION", "REGISTRY", "ENGINE");
+    for i in &plan.items {
+        let _ = writeln!(
+            s,
+            "{:w$}  {:8}  {:8}  {:6}  {}",
+            sanitize(&i.name),
+            i.action.as_str(),
+            yes_no(i.in_registry),
+            yes_no(i.in_engine),
+            sanitize(&i.reason)
+        );
+    }
+    let count = |a: dockyard_api::Action| plan.items.iter().filter(|i| i.action == a).count();
+    let _ = writeln!(
+        s,
+        "{} to build, {} to verify and publish, {} left as they are; {} at once{}{}",
+        count(dockyard_api::Action::Build),
+        count(dockyard_api::Action::Publish),
+        count(dockyard_api::Action::Present),
+        plan.jobs,
+        if plan.push { ", publishing" } else { "" },
+        if plan.pull { "" } else { ", no pulls" }
+    );
+    if !plan.critical_path.is_empty() {
+        let _ =
+            writeln!(s, "critical path ({}): {}", plan.critical_path.len(), sanitize(&plan.critical_path.join(" -> ")));
+    }
+    s
+}
+
+/// Stored runs as a table, newest first.
+pub fn runs_table(runs: &[dockyard_api::RunSummary], now: i64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:>5}  {:11}  {:>7}  {:>8}  {:20}  IMAGES", "RUN", "STATE", "AGE", "TOOK", "TRIGGER");
+    for r in runs {
+        let took = r.finished_at.map(|f| format!("{}s", f - r.started_at)).unwrap_or_else(|| "-".into());
+        let counts: Vec<String> = r
+            .counts
+            .iter()
+            .filter(|(st, _)| **st != dockyard_api::ImageState::Present)
+            .map(|(st, n)| format!("{n} {}", st.as_str()))
+            .collect();
+        let _ = writeln!(
+            s,
+            "{:>5}  {:11}  {:>7}  {:>8}  {:20}  {}",
+            r.id,
+            r.state.as_str(),
+            age(Some(now - r.started_at)),
+            took,
+            sanitize(&r.trigger),
+            counts.join(", ")
+        );
+    }
+    s
+}
+
+/// One run with its images and their logs.
+pub fn run_text(detail: &dockyard_api::RunDetail, logs: &[dockyard_api::LogLine]) -> String {
+    let r = &detail.run;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "run {}: {} (started by {}, on {})",
+        r.id,
+        r.state.as_str(),
+        sanitize(&r.trigger),
+        sanitize(&r.hosts.join(", "))
+    );
+    for i in detail.images.iter().filter(|i| i.action != dockyard_api::Action::Present) {
+        let took = i.duration_ms.map(|d| format!(" {:.1}s", d as f64 / 1000.0)).unwrap_or_default();
+        let err = i.error.as_deref().map(|e| format!(" — {}", sanitize(e))).unwrap_or_default();
+        let _ = writeln!(s, "  {:11} {}{took}{err}", i.state.as_str(), sanitize(&i.label));
+    }
+    let mut current = "";
+    for l in logs {
+        if l.image != current {
+            current = &l.image;
+            let _ = writeln!(s, "\n== {} ==", sanitize(current));
+        }
+        let _ = writeln!(s, "{}", sanitize(&l.line));
+    }
+    s
+}

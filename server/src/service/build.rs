@@ -107,12 +107,17 @@ fn verify_invocation(config: &dockyard_core::config::Config, dir: &str, label: &
 impl Service {
     /// Plans a build against `engine` and the registry (asked now, unless
     /// `offline`), as `build --dry-run` prints it.
-    pub async fn plan_build(&self, spec: &BuildSpec, engine: &dyn Engine) -> Result<Prepared, BuildError> {
+    pub async fn plan_build(
+        &self,
+        spec: &BuildSpec,
+        engine: &dyn Engine,
+        registry: &crate::registry::RegistryOptions,
+    ) -> Result<Prepared, BuildError> {
         let snapshot = self.snapshot().map_err(BuildError::Load)?;
         // What the registry holds (a failing registry leaves it unknown).
         let mut knowledge: Vec<dockyard_api::RegistryIndex> = Vec::new();
         if spec.pull || spec.push {
-            let opts = crate::registry::RegistryOptions { max_age: 0, ..self.repo.registry.clone() };
+            let opts = crate::registry::RegistryOptions { max_age: 0, ..registry.clone() };
             match self.refresh_registry(&opts, &Default::default()).await {
                 Ok(r) => knowledge = r.into_iter().map(|r| r.index).collect(),
                 Err(e) => tracing::warn!("registry unknown: {e}"),

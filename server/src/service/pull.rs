@@ -85,3 +85,63 @@ pub fn plan(snapshot: &Snapshot, digests: Option<&[RegistryIndex]>) -> Result<Pu
     }
     Ok(out)
 }
+
+/// Pulls every image of `plan` onto `engine`, `jobs` at once; an image the
+/// engine has (by digest when the plan knows it, else by tag) is skipped,
+/// and a failure of one does not stop the others. `each` sees every result
+/// as it comes.
+pub async fn pull_onto(
+    engine: std::sync::Arc<dyn crate::engine::Engine>,
+    plan: &PullPlan,
+    auth: Option<crate::engine::RegistryAuth>,
+    jobs: usize,
+    mut each: impl FnMut(&dockyard_api::PullResult),
+) -> dockyard_api::PullReport {
+    use dockyard_api::{PullOutcome, PullResult};
+    use futures::StreamExt;
+    let auth = auth.as_ref();
+    let results: Vec<PullResult> = futures::stream::iter(plan.images.iter())
+        .map(|img| {
+            let engine = engine.clone();
+            async move {
+                let started = std::time::Instant::now();
+                let repo = dockyard_core::label::split_tag(&img.label).0;
+                let have = engine.inspect(&img.label).await;
+                let present = match (&have, &img.digest) {
+                    (Ok(Some(info)), Some(d)) => info.has_digest(repo, d),
+                    (Ok(Some(_)), None) => true,
+                    _ => false,
+                };
+                let (outcome, error) = if present {
+                    (PullOutcome::Skipped, None)
+                } else if let Err(e @ crate::engine::EngineError::Unreachable(..)) = &have {
+                    (PullOutcome::Failed, Some(e.to_string()))
+                } else {
+                    match engine.pull(&img.reference(), auth, crate::engine::discard()).await {
+                        // A pull by digest leaves the image untagged: tag it.
+                        Ok(()) if img.digest.is_some() => match engine.tag(&img.reference(), repo, &img.tag).await {
+                            Ok(()) => (PullOutcome::Pulled, None),
+                            Err(e) => (PullOutcome::Failed, Some(e.to_string())),
+                        },
+                        Ok(()) => (PullOutcome::Pulled, None),
+                        Err(e) => (PullOutcome::Failed, Some(e.to_string())),
+                    }
+                };
+                PullResult {
+                    host: engine.name().to_owned(),
+                    image: img.label.clone(),
+                    outcome,
+                    digest: img.digest.clone(),
+                    error,
+                    duration_ms: started.elapsed().as_millis() as i64,
+                }
+            }
+        })
+        .buffer_unordered(jobs.max(1))
+        .inspect(|r| each(r))
+        .collect()
+        .await;
+    let mut results = results;
+    results.sort_by(|a, b| a.image.cmp(&b.image));
+    dockyard_api::PullReport { results }
+}

@@ -3,8 +3,10 @@
 //! browser elsewhere. One test binary (each would link the whole server).
 
 mod common;
+mod engines;
 mod regsupport;
 
+mod build;
 mod cli;
 mod hostile;
 mod lint;

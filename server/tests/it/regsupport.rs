@@ -37,6 +37,16 @@ impl Registry {
 
     /// Starts a registry serving HTTPS with `(certificate, key)` PEM files.
     pub fn start_with(basic_auth: bool, tls: Option<(&std::path::Path, &std::path::Path)>) -> Registry {
+        Self::start_full(basic_auth, tls, false)
+    }
+
+    /// Starts a registry in read-only maintenance mode: every push is
+    /// refused inside the push stream.
+    pub fn start_readonly() -> Registry {
+        Self::start_full(false, None, true)
+    }
+
+    fn start_full(basic_auth: bool, tls: Option<(&std::path::Path, &std::path::Path)>, readonly: bool) -> Registry {
         let bin = "/usr/bin/docker-registry";
         assert!(
             std::path::Path::new(bin).exists(),
@@ -45,8 +55,9 @@ impl Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{}http:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display(),
+            if readonly { "  maintenance:\n    readonly:\n      enabled: true\n" } else { "" }
         );
         if let Some((cert, key)) = tls {
             config.push_str(&format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()));

@@ -1,0 +1,107 @@
+//! `dockyard update`: the changelog entries docker-pkg's `update` writes,
+//! for an image and every image below it. Pure: the caller supplies the
+//! author and date, and writes the files (all of them, or none).
+//!
+//! Unlike docker-pkg, images are matched by exact name (docker-pkg's
+//! `*NAME:*` glob also takes every image whose name ends in NAME).
+
+use crate::catalog::Catalog;
+use crate::changelog::{new_entry, next_version};
+use crate::diag::Diagnostic;
+use crate::graph::Graph;
+use std::path::PathBuf;
+
+/// One changelog to rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangelogUpdate {
+    pub image: String,
+    /// The changelog file (in the image folder).
+    pub path: PathBuf,
+    /// As shown in messages.
+    pub display: PathBuf,
+    pub old_version: String,
+    pub new_version: String,
+    pub original: String,
+    pub contents: String,
+}
+
+/// Who writes the entries, and when.
+#[derive(Debug, Clone)]
+pub struct Author {
+    /// `Name <email>`.
+    pub signature: String,
+    /// As docker-pkg formats it: `%a, %e %b %Y %H:%M:%S %z`.
+    pub date: String,
+}
+
+/// The updates for `name` and everything below it: `name` gets `version`
+/// (or the next `-sN`) and `reason`; the others the next `-sN` and
+/// "Refresh for update in parent image NAME:" with the reason.
+pub fn plan(
+    catalogs: &[Catalog],
+    graph: &Graph,
+    name: &str,
+    reason: &str,
+    version: Option<&str>,
+    author: &Author,
+) -> Result<Vec<ChangelogUpdate>, Diagnostic> {
+    let find = |n: &str| {
+        catalogs.iter().find_map(|c| c.images.iter().find(|i| i.name == n && i.error.is_none()).map(|i| (c, i)))
+    };
+    let Some(_) = find(name) else {
+        return Err(Diagnostic::new(
+            catalogs.first().map_or(PathBuf::new(), |c| c.display_root.clone()),
+            None,
+            format!("no image named `{name}` in the catalog"),
+        ));
+    };
+    let mut names: Vec<String> = vec![name.to_owned()];
+    names.extend(graph.descendants(name));
+    let mut out = Vec::new();
+    for n in &names {
+        let Some((catalog, image)) = find(n) else { continue };
+        let display = catalog.display_root.join(&image.rel_dir).join("changelog");
+        let original = image.changelog_text(&catalog.files)?;
+        let old = image.version.clone().unwrap_or_default();
+        let (new_version, text) = if n == name {
+            let v = match version {
+                Some(v) => v.to_owned(),
+                None => next_version(&old, &catalog.config.update_id()).ok_or_else(|| {
+                    Diagnostic::at(&display, 1, format!("cannot make a new version from `{old}` (docker-pkg's rule: digits, dots and dashes, then -{}N)", catalog.config.update_id()))
+                })?,
+            };
+            (v, reason.to_owned())
+        } else {
+            let v = next_version(&old, &catalog.config.update_id())
+                .ok_or_else(|| Diagnostic::at(&display, 1, format!("cannot make a new version from `{old}`")))?;
+            (v, format!("Refresh for update in parent image {name}:\n{reason}"))
+        };
+        if crate::version::DebVersion::parse(&new_version).is_none() {
+            return Err(Diagnostic::at(&display, 1, format!("`{new_version}` is not a valid Debian version")));
+        }
+        let entry = new_entry(
+            &image.name,
+            &new_version,
+            &catalog.config.distribution(),
+            &author.signature,
+            &author.date,
+            &text,
+            true,
+        );
+        out.push(ChangelogUpdate {
+            image: image.name.clone(),
+            path: image.dir.join("changelog"),
+            display,
+            old_version: old,
+            new_version,
+            // python-debian keeps the lines before the first entry first.
+            contents: {
+                let lead = original.len() - original.trim_start_matches(['\n', '\r', ' ', '\t']).len();
+                let lead = original[..lead].rfind('\n').map_or(0, |i| i + 1);
+                format!("{}{entry}{}", &original[..lead], &original[lead..])
+            },
+            original,
+        });
+    }
+    Ok(out)
+}

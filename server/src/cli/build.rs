@@ -1,0 +1,458 @@
+//! `dockyard build`, `builds`, `update`, `prune` and `pull`: thin shells
+//! over the service and the engine.
+
+use super::args::{BuildArgs, BuildsArgs, BuildsCommand, EngineArgs, Format, PruneArgs, PullArgs, UpdateArgs};
+use super::{EXIT_FINDINGS, emit_code, fail, registry_options, service, use_store};
+use crate::engine::docker::DockerEngine;
+use crate::engine::{Engine, RegistryAuth};
+use crate::print::{self, sanitize};
+use crate::service::build::{BuildSpec, nightly_suffix};
+use crate::service::{RepoConfig, RepoFlags, Service};
+use dockyard_api::{PullOutcome, RunState};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The engine the flags name: a host of `dockyard.toml`, a URL, or
+/// `$DOCKER_HOST` (else the local socket).
+pub fn engine_for(repo: &RepoConfig, args: &EngineArgs) -> Result<Arc<dyn Engine>, String> {
+    match &args.host {
+        None => Ok(Arc::new(DockerEngine::from_env())),
+        Some(h) => {
+            if let Some(spec) = repo.hosts.iter().find(|s| s.name == *h) {
+                return Ok(Arc::new(DockerEngine::new(&spec.name, &spec.url, spec.tls.clone())));
+            }
+            if h.contains("://") {
+                return Ok(Arc::new(DockerEngine::new(h, h, None)));
+            }
+            Err(format!("no host `{h}` in dockyard.toml, and it is not an engine URL (unix:///…, tcp://…)"))
+        }
+    }
+}
+
+fn multi_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("cannot start the runtime: {e}")))
+}
+
+fn user() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+}
+
+/// `dockyard build`.
+pub fn build(args: &BuildArgs) -> ExitCode {
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if let Err(c) = use_store(&service, &args.registry_args) {
+        return c;
+    }
+    let engine = match engine_for(&service.repo, &args.engine) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let spec = BuildSpec {
+        globs: args.select.clone(),
+        pull: !args.no_pull,
+        push: args.push,
+        use_cache: args.use_cache,
+        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
+        suffix: if args.nightly {
+            Some(nightly_suffix(false))
+        } else if args.snapshot {
+            Some(nightly_suffix(true))
+        } else {
+            None
+        },
+        trigger: format!("cli:{}", user()),
+    };
+    let rt = match multi_runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let reg_opts = registry_options(&args.registry_args, &service.repo.registry);
+    rt.block_on(async move {
+        if let Err(e) = service.interrupt_dead_runs().await {
+            return fail(e);
+        }
+        if let Err(e) = engine.version().await {
+            return fail(e);
+        }
+        let prepared = match service.plan_build(&spec, engine.as_ref(), &reg_opts).await {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        };
+        for p in &prepared.plan.problems {
+            eprintln!("warning: {}", sanitize(p));
+        }
+        if args.dry_run {
+            return match args.format {
+                Format::Json => emit_code(dockyard_api::to_json(&prepared.plan), ExitCode::SUCCESS),
+                Format::Text => emit_code(print::plan_text(&prepared.plan), ExitCode::SUCCESS),
+            };
+        }
+        let work = prepared.plan.work().count();
+        if work == 0 {
+            eprintln!("nothing to build: every selected image is present (see --dry-run)");
+            return ExitCode::SUCCESS;
+        }
+        let console = tokio::spawn(super::console::follow(service.events.subscribe(), work));
+        let (run, state) = match service.run_build(prepared, &spec, engine).await {
+            Ok(x) => x,
+            Err(e) => return fail(e),
+        };
+        let _ = console.await;
+        let store = service.store();
+        if let Ok(store) = store
+            && let Ok(Some(detail)) = store.call(move |s| s.get_run(run)).await
+        {
+            eprintln!("{}", crate::service::build::summary_line(&detail.run));
+            if args.format == Format::Json {
+                let _ = super::emit(dockyard_api::to_json(&detail));
+            }
+        }
+        eprintln!("logs: dockyard builds show {run}");
+        if state == RunState::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) }
+    })
+}
+
+/// `dockyard builds` and `dockyard builds show ID`.
+pub fn builds(args: &BuildsArgs) -> ExitCode {
+    let common = match &args.show {
+        Some(BuildsCommand::Show { common, .. }) => common,
+        None => &args.common,
+    };
+    let service = match service(&common.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if let Err(c) = use_store(&service, &common.registry_args) {
+        return c;
+    }
+    let store = match service.store() {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let store = store.0;
+    if let Err(e) = store.interrupt_dead_runs(&crate::store::owner_alive, crate::store::now()) {
+        return fail(e);
+    }
+    match &args.show {
+        None => {
+            let runs = match store.list_runs(args.limit) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match common.format {
+                Format::Json => emit_code(dockyard_api::to_json(&dockyard_api::RunList { runs }), ExitCode::SUCCESS),
+                Format::Text => emit_code(print::runs_table(&runs, crate::store::now()), ExitCode::SUCCESS),
+            }
+        }
+        Some(BuildsCommand::Show { id, image, .. }) => {
+            let detail = match store.get_run(*id) {
+                Ok(Some(d)) => d,
+                Ok(None) => return fail(format!("no run {id}")),
+                Err(e) => return fail(e),
+            };
+            let logs = match store.logs(*id, image.as_deref(), 0, 1_000_000) {
+                Ok(l) => l,
+                Err(e) => return fail(e),
+            };
+            match common.format {
+                Format::Json => {
+                    #[derive(serde::Serialize)]
+                    struct Shown<'a> {
+                        #[serde(flatten)]
+                        detail: &'a dockyard_api::RunDetail,
+                        logs: &'a [dockyard_api::LogLine],
+                    }
+                    emit_code(dockyard_api::to_json(&Shown { detail: &detail, logs: &logs }), ExitCode::SUCCESS)
+                }
+                Format::Text => emit_code(print::run_text(&detail, &logs), ExitCode::SUCCESS),
+            }
+        }
+    }
+}
+
+/// The author of changelog entries, as docker-pkg finds it: DEBFULLNAME and
+/// DEBEMAIL, else `git config` in the repository, else the config's fallbacks.
+fn author(config: &dockyard_core::config::Config, root: &std::path::Path) -> String {
+    let git = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", "--get", key])
+            .current_dir(root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim_end().to_owned())
+    };
+    let fallback = |key: &str| config.get(key).map(dockyard_core::pyfmt::py_str).unwrap_or_default();
+    let (name, git_failed) = match std::env::var("DEBFULLNAME") {
+        Ok(n) => (n, false),
+        Err(_) => match git("user.name") {
+            Some(n) => (n, false),
+            None => (fallback("fallback_author"), true),
+        },
+    };
+    let email = match std::env::var("DEBEMAIL") {
+        Ok(e) => e,
+        Err(_) if !git_failed => git("user.email").unwrap_or_else(|| fallback("fallback_email")),
+        Err(_) => fallback("fallback_email"),
+    };
+    format!("{name} <{email}>")
+}
+
+/// `dockyard update`.
+pub fn update(args: &UpdateArgs) -> ExitCode {
+    let flags = RepoFlags {
+        repo: args.repo.repo.clone(),
+        dir: args.repo.dir.clone(),
+        config: args.repo.config.clone(),
+        ..RepoFlags::default()
+    };
+    let config = match RepoConfig::resolve(&flags) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let service = Service::new(config);
+    if let Err(c) = use_store(&service, &args.registry_args) {
+        return c;
+    }
+    let snapshot = match service.snapshot() {
+        Ok(s) => s,
+        Err(d) => return fail(d),
+    };
+    let Some(first) = snapshot.catalogs.first() else { return fail("no catalog") };
+    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse().ok()).unwrap_or_else(crate::store::now);
+    let who = dockyard_core::update::Author {
+        signature: author(&first.config, &service.repo.root),
+        date: dockyard_core::changelog::format_date(epoch),
+    };
+    let updates = match dockyard_core::update::plan(
+        &snapshot.catalogs,
+        &snapshot.rendered().graph,
+        &args.name,
+        &args.reason,
+        args.version.as_deref(),
+        &who,
+    ) {
+        Ok(u) => u,
+        Err(d) => return fail(d),
+    };
+    eprintln!("Will update the following images:");
+    for u in &updates {
+        eprintln!("* {} {} -> {}", sanitize(&u.image), sanitize(&u.old_version), sanitize(&u.new_version));
+    }
+    // All files, or none: on a failure the ones already written are restored.
+    let mut written: Vec<&dockyard_core::update::ChangelogUpdate> = Vec::new();
+    for u in &updates {
+        if let Err(e) = crate::fsio::atomic_write_inside(&service.repo.root, &u.path, u.contents.as_bytes()) {
+            for w in written.iter().rev() {
+                let _ = crate::fsio::atomic_write_inside(&service.repo.root, &w.path, w.original.as_bytes());
+            }
+            return fail(format!("{}: cannot write ({e}); no changelog was changed", u.display.display()));
+        }
+        written.push(u);
+    }
+    if args.pins {
+        return bump_pins(&service, args, &updates);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `update --pins`: the pins of the updated images, to their new versions.
+fn bump_pins(
+    service: &Arc<Service>,
+    args: &UpdateArgs,
+    updates: &[dockyard_core::update::ChangelogUpdate],
+) -> ExitCode {
+    // What the registry holds: asked now, else what the store knows.
+    let rt = match super::runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    let opts = registry_options(&args.registry_args, &service.repo.registry);
+    let known = match rt.block_on(service.refresh_registry(&opts, &Default::default())) {
+        Ok(_) => true,
+        Err(e) => {
+            let offline = crate::registry::RegistryOptions { offline: true, ..opts };
+            let stored = rt.block_on(service.refresh_registry(&offline, &Default::default())).is_ok()
+                && service.registry_knowledge().iter().any(|i| i.entries.iter().any(|e| e.fetched_at.is_some()));
+            if !stored {
+                eprintln!("note: the registry is not known ({e}): pins are bumped without checking it");
+            }
+            stored
+        }
+    };
+    let snapshot = match service.load_snapshot() {
+        Ok(s) => Arc::new(s),
+        Err(d) => return fail(d),
+    };
+    let state = match snapshot.lint() {
+        Ok(l) => l,
+        Err(d) => return fail(d),
+    };
+    let names: std::collections::BTreeSet<&str> = updates.iter().map(|u| u.image.as_str()).collect();
+    let mut report = state.report.clone();
+    report.findings.retain(|f| names.contains(f.pin.image.as_str()));
+    let knowledge = crate::registry::Knowledge(&snapshot.registry);
+    let published = known.then_some(&knowledge as &dyn dockyard_core::lint::Published);
+    let (fixes, skipped) = dockyard_core::lint::plan_fixes(&report, &state.sources, published);
+    for f in &fixes {
+        match crate::fsio::atomic_write_inside(&service.repo.root, &f.path, f.contents.as_bytes()) {
+            Ok(_) => {
+                eprintln!("bumped {} pin{} in {}", f.fixed, if f.fixed == 1 { "" } else { "s" }, sanitize(&f.display))
+            }
+            Err(e) => return fail(format!("{}: cannot write: {e}", f.display)),
+        }
+    }
+    for s in &skipped {
+        eprintln!("waiting: {}", sanitize(&s.to_string()));
+    }
+    ExitCode::SUCCESS
+}
+
+/// `dockyard prune`.
+pub fn prune(args: &PruneArgs) -> ExitCode {
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let snapshot = match service.snapshot() {
+        Ok(s) => s,
+        Err(d) => return fail(d),
+    };
+    let engine = match engine_for(&service.repo, &args.engine) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let rt = match super::runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    // Children first: the reverse of the build order.
+    let mut order = snapshot.rendered().graph.topo_order();
+    order.reverse();
+    let mut failed = false;
+    rt.block_on(async {
+        for name in &order {
+            let Some((catalog, image)) =
+                snapshot.catalogs.iter().find_map(|c| c.images.iter().find(|i| &i.name == name).map(|i| (c, i)))
+            else {
+                continue;
+            };
+            let Some(label) = image.label(&catalog.config) else { continue };
+            if !args.select.is_empty() && !args.select.iter().any(|g| dockyard_core::plan::fnmatch(g, &label)) {
+                continue;
+            }
+            let repo = dockyard_core::label::split_tag(&label).0.to_owned();
+            let current = match engine.inspect(&label).await {
+                Ok(i) => i.map(|i| i.id),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failed = true;
+                    continue;
+                }
+            };
+            let images = match engine.images(&repo).await {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    failed = true;
+                    continue;
+                }
+            };
+            for img in images {
+                for tag in img.tags.iter().filter(|t| t.starts_with(&format!("{repo}:"))) {
+                    let keep = *tag == label || (tag.ends_with(":latest") && Some(&img.id) == current.as_ref());
+                    if keep {
+                        continue;
+                    }
+                    if args.dry_run {
+                        println!("would remove {}", sanitize(tag));
+                        continue;
+                    }
+                    match engine.remove(tag).await {
+                        Ok(()) => println!("removed {}", sanitize(tag)),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            failed = true;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    if failed { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS }
+}
+
+/// Registry credentials for the first catalog's registry, for the engine.
+pub fn engine_auth(snapshot: &crate::service::Snapshot) -> Option<RegistryAuth> {
+    let catalog = snapshot.catalogs.first()?;
+    let host = catalog.config.registry();
+    let c = crate::registry::auth::resolve(&host, &catalog.config).ok()??;
+    Some(RegistryAuth { username: c.username, password: c.password, server: host })
+}
+
+/// `dockyard pull`.
+pub fn pull(args: &PullArgs) -> ExitCode {
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if let Err(c) = use_store(&service, &args.registry_args) {
+        return c;
+    }
+    let snapshot = match service.snapshot() {
+        Ok(s) => s,
+        Err(d) => return fail(d),
+    };
+    let mut plan = match crate::service::pull::plan(&snapshot, None) {
+        Ok(p) => p,
+        Err(d) => return fail(d),
+    };
+    let engine = match engine_for(&service.repo, &args.engine) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let rt = match multi_runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    if args.digest {
+        let opts = registry_options(&args.registry_args, &service.repo.registry);
+        if let Err(e) = rt.block_on(service.refresh_registry(&opts, &plan.pairs())) {
+            eprintln!("warning: registry: {e} (skipping by tag only)");
+        }
+        plan = match crate::service::pull::plan(&snapshot, Some(&service.registry_knowledge())) {
+            Ok(p) => p,
+            Err(d) => return fail(d),
+        };
+    }
+    let auth = engine_auth(&snapshot);
+    let report = rt.block_on(crate::service::pull::pull_onto(engine.clone(), &plan, auth, args.jobs, |r| {
+        if args.format == Format::Text {
+            let what = match r.outcome {
+                PullOutcome::Pulled => "pulled",
+                PullOutcome::Skipped => "present",
+                PullOutcome::Failed => "FAILED",
+            };
+            let err = r.error.as_deref().map(|e| format!(": {}", sanitize(e))).unwrap_or_default();
+            eprintln!("{what:8} {} ({} ms){err}", sanitize(&r.image), r.duration_ms);
+        }
+    }));
+    let failed = report.failed();
+    let code = if failed > 0 { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
+    match args.format {
+        Format::Json => emit_code(dockyard_api::to_json(&report), code),
+        Format::Text => {
+            let pulled = report.results.iter().filter(|r| r.outcome == PullOutcome::Pulled).count();
+            let skipped = report.results.iter().filter(|r| r.outcome == PullOutcome::Skipped).count();
+            eprintln!("{} images: {pulled} pulled, {skipped} present, {failed} failed", report.results.len());
+            code
+        }
+    }
+}
