@@ -63,7 +63,7 @@ fn walk(
                 if rel != ".dockerignore" && ignore.excludes(&rel) {
                     continue;
                 }
-                out.push(ContextFile { executable: is_executable(&path), rel });
+                out.push(ContextFile { executable: files.executable(&path), rel });
                 if out.len() > MAX_CONTEXT_FILES {
                     return Err(format!("more than {MAX_CONTEXT_FILES} files in the build context"));
                 }
@@ -72,11 +72,6 @@ fn walk(
         }
     }
     Ok(())
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
 /// A source of a `COPY` or `ADD` (from the build context).

@@ -73,6 +73,12 @@ pub trait Files: Send + Sync {
     fn is_file(&self, path: &Path) -> bool {
         self.kind(path) == Some(Kind::File)
     }
+
+    /// Whether a file is executable (its mode goes into build contexts).
+    fn executable(&self, path: &Path) -> bool {
+        let _ = path;
+        false
+    }
 }
 
 /// Shared handle to a tree.
@@ -188,6 +194,14 @@ impl Files for Disk {
         Ok(bytes)
     }
 
+    fn executable(&self, path: &Path) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        self.resolve(path)
+            .ok()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+
     fn kind(&self, path: &Path) -> Option<Kind> {
         let real = self.resolve(path).ok()?;
         let meta = std::fs::metadata(real).ok()?;
@@ -211,9 +225,12 @@ mod libc_flags {
 /// An entry of an in-memory tree.
 #[derive(Debug, Clone)]
 pub enum MemEntry {
-    File(Arc<Vec<u8>>),
+    /// Contents, and whether the file is executable.
+    File(Arc<Vec<u8>>, bool),
     /// A symlink and its target as written.
     Symlink(String),
+    /// A file too large to have been read (its size).
+    Oversize(u64),
 }
 
 /// A tree held in memory (a git revision): paths are absolute under a
@@ -306,7 +323,7 @@ impl Files for Memory {
                 Kind::Dir
             } else {
                 match entry {
-                    MemEntry::File(_) => Kind::File,
+                    MemEntry::File(..) | MemEntry::Oversize(_) => Kind::File,
                     MemEntry::Symlink(_) => Kind::Symlink,
                 }
             };
@@ -318,18 +335,23 @@ impl Files for Memory {
     fn read(&self, path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         let real = self.resolve(path)?;
         match self.files.get(&real) {
-            Some(MemEntry::File(bytes)) if bytes.len() as u64 > limit => Err(ReadError::TooLarge(limit)),
-            Some(MemEntry::File(bytes)) => Ok(bytes.as_ref().clone()),
+            Some(MemEntry::File(bytes, _)) if bytes.len() as u64 > limit => Err(ReadError::TooLarge(limit)),
+            Some(MemEntry::File(bytes, _)) => Ok(bytes.as_ref().clone()),
+            Some(MemEntry::Oversize(_)) => Err(ReadError::TooLarge(limit)),
             Some(MemEntry::Symlink(_)) => Err(ReadError::Io("too many levels of symbolic links".into())),
             None if self.is_dir(&real) => Err(ReadError::NotAFile),
             None => Err(ReadError::NotFound),
         }
     }
 
+    fn executable(&self, path: &Path) -> bool {
+        self.resolve(path).ok().is_some_and(|p| matches!(self.files.get(&p), Some(MemEntry::File(_, true))))
+    }
+
     fn kind(&self, path: &Path) -> Option<Kind> {
         let real = self.resolve(path).ok()?;
         match self.files.get(&real) {
-            Some(MemEntry::File(_)) => Some(Kind::File),
+            Some(MemEntry::File(..) | MemEntry::Oversize(_)) => Some(Kind::File),
             Some(MemEntry::Symlink(_)) => None,
             None if self.is_dir(&real) => Some(Kind::Dir),
             None => None,
@@ -369,10 +391,10 @@ mod tests {
     #[test]
     fn memory_tree_lists_reads_and_follows_inside_symlinks() {
         let mut m = Memory::new(Path::new("/repo"));
-        m.insert("dockerfiles/a/changelog", MemEntry::File(Arc::new(b"x".to_vec())));
+        m.insert("dockerfiles/a/changelog", MemEntry::File(Arc::new(b"x".to_vec()), false));
         m.insert("dockerfiles/a/link", MemEntry::Symlink("changelog".into()));
         m.insert("dockerfiles/a/out", MemEntry::Symlink("../../../etc/passwd".into()));
-        m.insert("dockerfiles/b/sub/f", MemEntry::File(Arc::new(b"y".to_vec())));
+        m.insert("dockerfiles/b/sub/f", MemEntry::File(Arc::new(b"y".to_vec()), true));
         assert_eq!(
             m.list(Path::new("/repo/dockerfiles")).unwrap(),
             vec![("a".to_owned(), Kind::Dir), ("b".to_owned(), Kind::Dir)]

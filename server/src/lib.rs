@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod engine;
 pub mod fsio;
+pub mod git;
 pub mod print;
 pub mod registry;
 pub mod service;

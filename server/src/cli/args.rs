@@ -43,6 +43,10 @@ pub enum Command {
     Prune(PruneArgs),
     /// Pull every pinned image onto the engine, once.
     Pull(PullArgs),
+    /// What a catalog change will do once merged (for review).
+    Impact(ImpactArgs),
+    /// Run a catalog image the way CI runs it.
+    Try(TryArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// Print the man page (roff).
@@ -410,4 +414,73 @@ pub struct PullArgs {
     pub registry_args: RegistryArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Args)]
+pub struct ImpactArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// The revision the change starts from (a commit, branch or tag).
+    #[arg(long, value_name = "REV")]
+    pub base: String,
+    /// The revision of the change (default: the work tree).
+    #[arg(long, value_name = "REV")]
+    pub head: Option<String>,
+    /// Say whether the versions pins wait for are published (registry index).
+    #[arg(long)]
+    pub registry: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TryArgs {
+    /// The image, as NAME or NAME:VERSION (default version: the catalog's current).
+    #[arg(value_name = "IMAGE[:VERSION]")]
+    pub image: String,
+    #[command(flatten)]
+    pub repo: UpdateRepoArgs,
+    /// The project checkout mounted at /src (default: the working folder).
+    #[arg(long, value_name = "DIR")]
+    pub src: Option<PathBuf>,
+    /// Mounted at /var/lib/jenkins/log (default: SRC/log, created with mode 777).
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// Mounted at /cache (default: SRC/cache, created with mode 777).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// KEY=VALUE lines for the container's environment.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// A variable for the container (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Derive ZUUL_PROJECT, ZUUL_URL, ZUUL_REF and ZUUL_COMMIT from SRC's git checkout.
+    #[arg(long)]
+    pub zuul: bool,
+    /// An interactive shell (bash, else sh) instead of the entrypoint.
+    #[arg(long)]
+    pub shell: bool,
+    /// Build the image first when neither the engine nor the registry has it.
+    #[arg(long)]
+    pub build: bool,
+    /// Print the equivalent `docker run` command instead of running.
+    #[arg(long)]
+    pub print: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    /// Arguments for the container's command.
+    #[arg(last = true)]
+    pub args: Vec<String>,
 }

@@ -2,7 +2,7 @@
 //! tcp with TLS client certificates. The API version is negotiated on first
 //! use, so an engine that speaks 1.41 is spoken to in 1.41.
 
-use super::{BuildOptions, Engine, EngineError, ImageInfo, LogSink, RegistryAuth};
+use super::{BuildOptions, Engine, EngineError, ImageInfo, LogSink, RegistryAuth, RunSpec};
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{
@@ -268,6 +268,107 @@ impl Engine for DockerEngine {
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
                 Err(e) => Err(self.failed(&format!("remove {reference}"), e)),
             }
+        })
+    }
+
+    fn run<'a>(&'a self, spec: &'a RunSpec) -> BoxFuture<'a, Result<i64, EngineError>> {
+        Box::pin(async move {
+            use bollard::models::{ContainerCreateBody, HostConfig};
+            use bollard::query_parameters::{
+                AttachContainerOptions, RemoveContainerOptions, ResizeContainerTTYOptions,
+            };
+            use tokio::io::AsyncWriteExt;
+            let d = self.client().await?;
+            let body = ContainerCreateBody {
+                image: Some(spec.image.clone()),
+                entrypoint: spec.entrypoint.clone(),
+                cmd: spec.cmd.clone(),
+                env: Some(spec.env.clone()),
+                tty: Some(spec.tty),
+                open_stdin: Some(spec.stdin),
+                stdin_once: Some(spec.stdin),
+                attach_stdin: Some(spec.stdin),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                labels: Some(HashMap::from([("dockyard.try".to_owned(), "1".to_owned())])),
+                host_config: Some(HostConfig { binds: Some(spec.binds.clone()), ..Default::default() }),
+                ..Default::default()
+            };
+            let created = d.create_container(None, body).await.map_err(|e| self.failed("create the container", e))?;
+            let id = created.id;
+            let result = async {
+                let attached = d
+                    .attach_container(
+                        &id,
+                        Some(AttachContainerOptions {
+                            stream: true,
+                            stdin: spec.stdin,
+                            stdout: true,
+                            stderr: true,
+                            ..Default::default()
+                        }),
+                    )
+                    .await
+                    .map_err(|e| self.failed("attach", e))?;
+                d.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
+                    .await
+                    .map_err(|e| self.failed("start the container", e))?;
+                if spec.tty
+                    && let Some((w, h)) = crate::cli::terminal_size()
+                {
+                    let _ = d.resize_container_tty(&id, ResizeContainerTTYOptions { w: w as i32, h: h as i32 }).await;
+                }
+                let mut input = attached.input;
+                let pump = spec.stdin.then(|| {
+                    tokio::spawn(async move {
+                        use tokio::io::AsyncReadExt;
+                        let mut stdin = tokio::io::stdin();
+                        let mut buf = [0u8; 4096];
+                        loop {
+                            match stdin.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if input.write_all(&buf[..n]).await.is_err() {
+                                        break;
+                                    }
+                                    let _ = input.flush().await;
+                                }
+                            }
+                        }
+                        let _ = input.shutdown().await;
+                    })
+                });
+                let mut output = attached.output;
+                let (mut out, mut err) = (tokio::io::stdout(), tokio::io::stderr());
+                while let Some(chunk) = output.next().await {
+                    match chunk {
+                        Ok(bollard::container::LogOutput::StdErr { message }) => {
+                            let _ = err.write_all(&message).await;
+                            let _ = err.flush().await;
+                        }
+                        Ok(other) => {
+                            let _ = out.write_all(&other.into_bytes()).await;
+                            let _ = out.flush().await;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if let Some(p) = pump {
+                    p.abort();
+                }
+                let mut wait = d.wait_container(&id, None::<bollard::query_parameters::WaitContainerOptions>);
+                let code = match wait.next().await {
+                    Some(Ok(r)) => r.status_code,
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+                    Some(Err(e)) => return Err(self.failed("wait for the container", e)),
+                    None => 0,
+                };
+                Ok(code)
+            }
+            .await;
+            // The container is gone afterwards, whatever happened.
+            let _ = d.remove_container(&id, Some(RemoveContainerOptions { force: true, ..Default::default() })).await;
+            result
         })
     }
 }

@@ -67,6 +67,22 @@ pub struct BuildOptions {
     pub buildargs: HashMap<String, String>,
 }
 
+/// A container to run, attached to this process's terminal.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+    /// `KEY=VALUE`.
+    pub env: Vec<String>,
+    /// `HOST:CONTAINER` bind mounts.
+    pub binds: Vec<String>,
+    /// Allocate a terminal (stdin is one).
+    pub tty: bool,
+    /// Forward this process's stdin.
+    pub stdin: bool,
+}
+
 /// One Docker engine.
 pub trait Engine: Send + Sync {
     /// Its name (from `dockyard.toml`, or `local`).
@@ -106,6 +122,9 @@ pub trait Engine: Send + Sync {
     ) -> BoxFuture<'a, Result<(), EngineError>>;
     /// Removes a reference (untags; deletes the image with its last tag).
     fn remove<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<(), EngineError>>;
+    /// Runs a container attached to this process's stdio, removes it, and
+    /// returns its exit code.
+    fn run<'a>(&'a self, spec: &'a RunSpec) -> BoxFuture<'a, Result<i64, EngineError>>;
 }
 
 /// A log sink that drops everything.

@@ -7,6 +7,7 @@
 //! forbids; shell never carries a byte from input outside single quotes.
 
 pub mod diff;
+pub mod impact;
 pub mod lint;
 pub mod shell;
 

@@ -373,7 +373,7 @@ impl Service {
                             continue;
                         }
                         ready.remove(&c);
-                        let why = format!("skipped: parent {} failed", plan.items[i].name);
+                        let why = format!("parent {} failed", plan.items[i].name);
                         self.set_state(run, &plan.items[c].name, ImageState::Skipped, None, Some(why)).await;
                         stack.extend(children.get(&c).cloned().unwrap_or_default());
                     }

@@ -8,6 +8,7 @@
 //! the API's JSON shapes.
 
 pub mod build;
+pub mod impact;
 pub mod pull;
 pub mod repo;
 pub mod snapshot;

@@ -18,6 +18,28 @@ pub fn routes() -> Router<AppState> {
         .route("/registry", get(registry))
         .route("/pull-script", get(pull_script))
         .route("/overview", get(overview))
+        .route("/impact", get(impact))
+}
+
+/// Impact runs git and renders two revisions: a few at a time.
+static IMPACT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+#[derive(serde::Deserialize)]
+struct ImpactQuery {
+    base: String,
+    head: Option<String>,
+}
+
+async fn impact(State(state): State<AppState>, axum::extract::Query(q): axum::extract::Query<ImpactQuery>) -> Response {
+    let Ok(_slot) = IMPACT_SLOTS.try_acquire() else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "impact is busy; try again in a moment");
+    };
+    let service = state.service.clone();
+    match tokio::task::spawn_blocking(move || service.impact(&q.base, q.head.as_deref())).await {
+        Ok(Ok(r)) => json_bytes(Bytes::from(dockyard_api::to_json(&r))),
+        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }
 
 async fn overview(State(state): State<AppState>) -> Response {

@@ -135,7 +135,7 @@ fn builds_verifies_and_publishes_along_the_graph_and_a_failure_skips_only_what_i
     let bad = images.iter().find(|i| i["name"] == "bad").unwrap();
     assert!(bad["duration_ms"].as_i64().unwrap() > 0);
     let skipped = images.iter().find(|i| i["name"] == "bad-child").unwrap();
-    assert!(skipped["error"].as_str().unwrap().contains("parent bad failed"));
+    assert_eq!(skipped["error"], "parent bad failed");
     // Published: the version and latest.
     assert_eq!(tags(&reg.host, "ci/d"), ["1", "latest"]);
     assert_eq!(tags(&reg.host, "ci/c4"), ["1", "latest"]);
@@ -547,4 +547,102 @@ fn update_writes_what_docker_pkg_writes_on_the_corpus_and_a_synthetic_catalog() 
             assert_eq!(&o[k], v, "{name}: {k}/changelog differs from docker-pkg's");
         }
     }
+}
+
+#[test]
+fn update_matches_names_exactly_and_bumps_pins_only_to_published_versions() {
+    let engine = Dockerd::start();
+    let reg = Registry::start(false);
+    let epoch = 1_790_000_000;
+    let make = || {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("dockerfiles");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("config.yaml"), format!("registry: {}\nnamespace: ci\n", reg.host)).unwrap();
+        image(&d, "php", "8.1-s2", &[], "LABEL php=1\n", &[]);
+        image(&d, "php-child", "1.0", &["php"], "LABEL child=1\n", &[]);
+        // docker-pkg's `*php:*` also takes this one.
+        image(&d, "ci-php", "2.0", &[], "LABEL ci=1\n", &[]);
+        // A changelog that starts with blank lines.
+        let text = format!("\n\n{}", changelog("php-child", &["1.0"]));
+        std::fs::write(d.join("php-child/changelog"), text).unwrap();
+        std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
+        std::fs::write(
+            dir.path().join("jjb/jobs.yaml"),
+            format!(
+                "- job:\n    a: {h}/ci/php:8.1-s2\n    b: {h}/ci/php-child:1.0\n    c: {h}/ci/ci-php:2.0\n",
+                h = reg.host
+            ),
+        )
+        .unwrap();
+        dir
+    };
+    let (theirs, ours) = (make(), make());
+    docker_pkg_update(&theirs.path().join("dockerfiles"), "php", "PHP security release", None, &engine, epoch);
+    let out = command(&[
+        "update",
+        "php",
+        "--reason",
+        "PHP security release",
+        "--repo",
+        ours.path().to_str().unwrap(),
+        "--pins",
+        "--store",
+    ])
+    .arg(ours.path().join("h.db"))
+    .env("SOURCE_DATE_EPOCH", epoch.to_string())
+    .env("DEBFULLNAME", "Dock Yard")
+    .env("DEBEMAIL", "dockyard@example.org")
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (t, o) = (changelogs(&theirs.path().join("dockerfiles")), changelogs(&ours.path().join("dockerfiles")));
+    assert_eq!(o["php"], t["php"]);
+    assert_eq!(o["php-child"], t["php-child"]);
+    assert!(t["ci-php"].starts_with("ci-php (2.0-s1)"), "docker-pkg over-matches");
+    assert!(o["ci-php"].starts_with("ci-php (2.0)"), "dockyard matches the exact name");
+    // The registry holds none of the new versions: every pin waits.
+    assert!(stderr(&out).contains("waits for a publish"), "{}", stderr(&out));
+    let jobs = std::fs::read_to_string(ours.path().join("jjb/jobs.yaml")).unwrap();
+    assert!(jobs.contains("php:8.1-s2") && jobs.contains("php-child:1.0"), "{jobs}");
+    // Once the versions are published, --fix bumps them (the same rule).
+    let r = ours.path().to_str().unwrap();
+    let s = ours.path().join("h.db");
+    let s = s.to_str().unwrap();
+    let out = dockyard_on(&engine, &["build", "--repo", r, "--push", "--no-pull", "--select", "*/php*", "--store", s]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = dockyard(&["lint", "--repo", r, "--fix", "--registry", "--max-age", "0", "--store", s]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let jobs = std::fs::read_to_string(ours.path().join("jjb/jobs.yaml")).unwrap();
+    assert!(
+        jobs.contains("ci/php:8.1-s3") && jobs.contains("ci/php-child:1.0-s1") && jobs.contains("ci/ci-php:2.0"),
+        "{jobs}"
+    );
+}
+
+#[test]
+fn a_nightly_build_tags_every_image_and_its_parents_with_the_date() {
+    let engine = Dockerd::start();
+    let reg = Registry::start(false);
+    let repo = repo(&reg.host);
+    image(&repo.path().join("dockerfiles"), "a", "1", &["base"], &run("a"), &[]);
+    let r = repo.path().to_str().unwrap();
+    let out = dockyard_on(
+        &engine,
+        &["build", "--repo", r, "--no-pull", "--nightly", "--store", repo.path().join("h.db").to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let today = {
+        let o = std::process::Command::new("date").args(["-u", "+%Y%m%d"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    assert!(engine.has(&format!("{}/ci/a:1-{today}", reg.host)));
+    let history = engine.docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.Cmd}}",
+        &format!("{}/ci/base:1.0-{today}", reg.host),
+    ]);
+    assert!(history.status.success());
 }

@@ -13,4 +13,5 @@ mod lint;
 mod registry;
 mod render_corpus;
 mod render_docker_pkg;
+mod review;
 mod service;

@@ -1,0 +1,36 @@
+//! `dockyard impact`.
+
+use super::args::{ImpactArgs, ReportFormat};
+use super::{EXIT_FINDINGS, emit_code, fail, registry_options, service, use_store};
+use std::process::ExitCode;
+
+/// `dockyard impact`.
+pub fn impact(args: &ImpactArgs) -> ExitCode {
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if let Err(c) = use_store(&service, &args.registry_args) {
+        return c;
+    }
+    if args.registry {
+        let opts = registry_options(&args.registry_args, &service.repo.registry);
+        let rt = match super::runtime() {
+            Ok(r) => r,
+            Err(c) => return c,
+        };
+        if let Err(e) = rt.block_on(service.refresh_registry(&opts, &Default::default())) {
+            eprintln!("warning: registry: {e}");
+        }
+    }
+    let report = match service.impact(&args.base, args.head.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let code = if report.fails() { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
+    match args.format {
+        ReportFormat::Json => emit_code(dockyard_api::to_json(&report), code),
+        ReportFormat::Junit => emit_code(crate::print::impact::junit(&report), code),
+        ReportFormat::Text => emit_code(crate::print::impact::text(&report), code),
+    }
+}
