@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benchmark: `dockyard impact` over the real history of the Wikimedia
+# catalog. A git repository is made from the corpus snapshots in date
+# order, with the changes between two snapshots replayed one image folder
+# per commit (then config.yaml and jjb/); impact runs on every commit
+# against its parent, with both revisions rendered. Prints how many
+# changes were classified, the classes found, and the time per change.
+#   benches/impact.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup >/dev/null 2>&1
+. scripts/env.sh
+cargo build --quiet --release -p dockyard
+bin="$CARGO_TARGET_DIR/release/dockyard"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 tools/replay_history.py ../shared/corpus "$work/repo" "$bin"
