@@ -129,3 +129,77 @@ pub struct ImageDetail {
     /// changelog bump (from `impact` against HEAD).
     pub unbumped: Option<bool>,
 }
+
+/// One node of a laid-out graph (SVG user units).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayoutNode {
+    pub name: String,
+    pub x: f64,
+    pub y: f64,
+    pub w: f64,
+    pub h: f64,
+    pub layer: usize,
+}
+
+/// One edge, as an SVG path from the parent's bottom to the child's top.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayoutEdge {
+    pub parent: String,
+    pub child: String,
+    pub path: String,
+}
+
+/// The graph laid out in layers, parents above children.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GraphLayout {
+    pub width: f64,
+    pub height: f64,
+    pub nodes: Vec<LayoutNode>,
+    pub edges: Vec<LayoutEdge>,
+}
+
+/// What colours a node: the worst thing known about the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeStatus {
+    Ok,
+    /// Pinned somewhere at an older version.
+    StalePins,
+    /// Its current version is not in the registry.
+    Unpublished,
+    /// Its last build failed.
+    Failed,
+    /// It does not load or render.
+    Broken,
+}
+
+impl NodeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Ok => "ok",
+            NodeStatus::StalePins => "stale-pins",
+            NodeStatus::Unpublished => "unpublished",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Broken => "broken",
+        }
+    }
+
+    /// A word or sign that does not rely on colour.
+    pub fn label(self) -> &'static str {
+        match self {
+            NodeStatus::Ok => "",
+            NodeStatus::StalePins => "◷ stale pins",
+            NodeStatus::Unpublished => "△ unpublished",
+            NodeStatus::Failed => "✗ build failed",
+            NodeStatus::Broken => "✗ broken",
+        }
+    }
+}
+
+/// `GET /api/v1/graph/view`: the layout with each image's status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct GraphView {
+    pub layout: GraphLayout,
+    pub status: std::collections::BTreeMap<String, NodeStatus>,
+    pub problems: Vec<String>,
+}

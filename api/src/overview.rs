@@ -46,6 +46,8 @@ pub struct Overview {
     /// A newer state of the files that could not be loaded (the last good
     /// snapshot is shown meanwhile).
     pub pending_error: Option<crate::Problem>,
-    /// Whether the viewer may start builds and pulls.
+    /// Whether the server accepts logins (an access token is configured).
     pub can_write: bool,
+    /// The server's clock when it answered (ages are relative to it).
+    pub server_time: Timestamp,
 }

@@ -1,14 +1,16 @@
-//! dockyard's dashboard: a Leptos app rendered on the server and hydrated in
-//! the browser. `shell` is the HTML document, `App` the router, one small
-//! component per page. Data comes from the server's JSON API (`api`).
+//! dockyard's dashboard: a Leptos app rendered on the server (in order, so
+//! every page carries its data in the HTML) and hydrated in the browser.
+//! `shell` is the HTML document, `App` the router, one component per page
+//! in `pages`. Data comes from the server's JSON API (`api`).
+#![recursion_limit = "256"]
 
 pub mod api;
 mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::StaticSegment;
 use leptos_router::components::{A, Route, Router, Routes};
+use leptos_router::{SsrMode, StaticSegment, path};
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -18,6 +20,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="data:," />
                 <HydrationScripts options />
                 <MetaTags />
@@ -29,7 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Meta context, stylesheet and routes.
+/// Meta context, stylesheet, navigation and routes.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -44,18 +47,31 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="dockyard" href="/pkg/app.css" />
         <Title text="dockyard" />
         <Router>
+            <a class="skip" href="#main">"Skip to content"</a>
             <header class="top">
-                <a href="/" class="brand">"dockyard"</a>
-                <nav>
-                    <A href="/">"Images"</A>
+                <A href="/" attr:class="brand">"dockyard"</A>
+                <nav aria-label="Main">
+                    <A href="/" exact=true>"Overview"</A>
                     <A href="/pins">"Pins"</A>
+                    <A href="/images">"Images"</A>
+                    <A href="/graph">"Graph"</A>
+                    <A href="/builds">"Builds"</A>
+                    <A href="/hosts">"Hosts"</A>
+                    <A href="/build" attr:class="action">"Build & pull"</A>
                 </nav>
-                <span class="tagline">"keeps the CI fleet's images honest"</span>
             </header>
-            <main>
-                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=pages::ImagesPage />
-                    <Route path=StaticSegment("pins") view=pages::PinsPage />
+            <main id="main">
+                <Routes fallback=pages::NotFound>
+                    <Route path=StaticSegment("") view=pages::overview::OverviewPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("pins") view=pages::pins::PinsPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("images") view=pages::images::ImagesPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/images/:name") view=pages::images::ImagePage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("graph") view=pages::graph::GraphPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("builds") view=pages::builds::BuildsPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/builds/:id") view=pages::builds::RunPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("build") view=pages::build::BuildPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("files") view=pages::files::FilePage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
         </Router>

@@ -15,6 +15,7 @@ pub mod impact;
 pub mod jinja_compat;
 pub mod jjb;
 pub mod label;
+pub mod layout;
 pub mod limits;
 pub mod lint;
 pub mod ops;

@@ -1,45 +1,130 @@
-// The Pins page: the lint of demo/jjb, reached by client-side navigation,
-// filtered by status in the browser.
-import { test } from 'node:test';
+// The Pins page: counts against the corpus oracle, filtering by the badges
+// and the search (kept in the URL), the patch applied with `git apply`
+// leaving the lint clean, and the pull script passing shellcheck.
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser } from './server.mjs';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startServer, launch, watchedPage, hydrated, shot, corpus, tempDir, dockyard } from './server.mjs';
 
-const ctx = useServerAndBrowser(['--repo', 'demo']);
+const STALE = 'abbe7bf2cbea31a7f8fff653ec97c442ce7aa39b';
+const DROPPED = '63c70cb5005908cb544291824fe961c0d82e5db5';
+const oracle = (commit) => JSON.parse(fs.readFileSync(path.join(corpus, 'expected', `${commit}.json`), 'utf8'));
+const snapshot = (commit) => path.join(corpus, 'integration-config-history', commit);
 
-test('the API and the server-rendered page carry the lint', async () => {
-  const api = await (await fetch(ctx.server.url + '/api/v1/pins')).json();
-  const statuses = api.pins.map((p) => `${p.image}:${p.version ?? ''}=${p.status}`).sort();
-  assert.deepEqual(statuses, [
-    'ci-base:=untagged',
-    'node16:16.20.2-s4=not-in-catalog',
-    'node20:20.18.0-s1=ok',
-    'python3:3.11.2-s1=stale',
-    'shellcheck:0.8.0=unknown-version',
-    'tox:4.11.0-s3=ok',
-  ]);
-  const html = await (await fetch(ctx.server.url + '/pins')).text();
-  assert.match(html, /data-status="stale"/);
-  assert.doesNotMatch(html, /data-status="ok"/, 'problems only by default');
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('overview and pins counts of the stale snapshot are the oracle\'s', async () => {
+  const expected = oracle(STALE).pins.filter((p) => p.status === 'stale');
+  const pairs = new Set(expected.map((p) => `${p.image}:${p.version}`));
+  const server = await startServer(['--repo', snapshot(STALE)]);
+  try {
+    const overview = await (await fetch(server.url + '/api/v1/overview')).json();
+    assert.equal(overview.stale, expected.length);
+    assert.equal(overview.images, Object.keys(oracle(STALE).catalog).length);
+
+    const page = await watchedPage(browser, { viewport: { width: 1280, height: 800 } });
+    await page.goto(server.url + '/');
+    assert.equal(await page.textContent('#count-stale'), String(expected.length));
+    await page.goto(server.url + '/pins?status=stale');
+    await hydrated(page);
+    assert.equal(await page.textContent('#pin-count'), String(expected.length));
+    assert.equal(await page.textContent('#group-count'), String(pairs.size));
+    const shown = await page.$$eval('details.group', (ds) => ds.map((d) => d.dataset.image));
+    assert.deepEqual(new Set(shown), new Set(expected.map((p) => p.image)));
+    // Every row's file:line is relative to the repository and is an oracle pin.
+    const where = await page.$$eval('details.group td.where a', (as) => as.map((a) => a.textContent));
+    const oracleWhere = new Set(expected.map((p) => `${p.file}:${p.line}`));
+    assert.equal(where.length, expected.length);
+    for (const w of where) assert.ok(oracleWhere.has(w.replace(/:\d+$/, '')) || oracleWhere.has(w), w);
+    await shot(page, 'wide-pins-stale-corpus');
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  } finally {
+    server.stop();
+  }
 });
 
-test('navigating and filtering happen in the browser', async () => {
-  const page = await ctx.browser.newPage();
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(ctx.server.url + '/');
-  // Hydrated (the app marks the body once its effects run), then one click:
-  // a full page load would drop the marker set in this document.
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 15000 });
-  await page.evaluate(() => { window.__sameDocument = true; });
-  await page.click('nav a[href="/pins"]');
-  await page.waitForSelector('#pin-count');
-  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'a full page load: client routing is broken');
-  assert.equal(await page.textContent('#pin-count'), '4');
-  await page.selectOption('#status', 'all');
-  await page.waitForFunction(() => document.querySelector('#pin-count').textContent === '6');
-  await page.selectOption('#status', 'stale');
-  await page.waitForFunction(() => document.querySelector('#pin-count').textContent === '1');
-  assert.deepEqual(await page.$$eval('tbody tr', (rows) => rows.map((r) => r.dataset.image)), ['python3']);
-  assert.match(await page.textContent('tbody tr'), /stale \(older\)/);
-  assert.deepEqual(errors, []);
+test('the dangling pin of the dropped image is found and filtered by its badge', async () => {
+  const dangling = oracle(DROPPED).pins.filter((p) => p.status === 'not-in-catalog');
+  assert.equal(dangling.length, 1);
+  const server = await startServer(['--repo', snapshot(DROPPED)]);
+  try {
+    const overview = await (await fetch(server.url + '/api/v1/overview')).json();
+    assert.equal(overview.dangling, 1);
+    const page = await watchedPage(browser, { viewport: { width: 1280, height: 800 } });
+    await page.goto(server.url + '/pins?status=all');
+    await hydrated(page);
+    const all = Number(await page.textContent('#pin-count'));
+    assert.ok(all >= oracle(DROPPED).pins.length, `${all} pins shown`);
+    await page.evaluate(() => { window.__sameDocument = true; });
+    await page.click('a.chip[data-status="not-in-catalog"]');
+    await page.waitForFunction(() => document.querySelector('#pin-count')?.textContent === '1');
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the filter reloaded the page');
+    assert.match(page.url(), /status=not-in-catalog/);
+    assert.deepEqual(await page.$$eval('details.group', (ds) => ds.map((d) => d.dataset.image)), [dangling[0].image]);
+    // The search narrows and lands in the URL; a reload keeps both.
+    await page.click('a.chip[href^="/pins?status=all"]');
+    await page.fill('#pin-search', 'oojs');
+    await page.waitForURL(/q=oojs/);
+    await page.reload();
+    await hydrated(page);
+    const files = await page.$$eval('details.group td.where a', (as) => as.map((a) => a.textContent));
+    assert.ok(files.length > 0 && files.every((f) => f.includes('oojs')), files.join(' '));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  } finally {
+    server.stop();
+  }
+});
+
+test('the patch downloaded from the Pins page applies with git apply and leaves no stale pin', async () => {
+  const repo = tempDir('dy-patch-');
+  fs.cpSync(snapshot(STALE), repo, { recursive: true });
+  const git = (...args) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' });
+  git('init', '-q');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'add', '-A');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-qm', 'snapshot');
+  const server = await startServer(['--repo', repo]);
+  try {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const page = await context.newPage();
+    await page.goto(server.url + '/pins');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-patch')]);
+    const patch = path.join(tempDir(), 'stale.patch');
+    await download.saveAs(patch);
+    git('apply', '--check', patch);
+    git('apply', patch);
+    const changed = git('diff', '--name-only').trim().split('\n');
+    assert.ok(changed.length > 1 && changed.every((f) => f.startsWith('jjb/')), changed.join(' '));
+    const lint = dockyard(['lint', '--repo', repo, '--format', 'json']);
+    const report = JSON.parse(lint.stdout);
+    assert.equal(report.pins.filter((p) => p.status === 'stale').length, 0);
+    assert.equal(report.pins.filter((p) => p.status === 'ok').length, oracle(STALE).pins.length);
+    await context.close();
+  } finally {
+    server.stop();
+  }
+});
+
+test('the pull script downloads, equals the CLI\'s, and passes shellcheck', async () => {
+  const server = await startServer(['--repo', 'demo']);
+  try {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const page = await context.newPage();
+    await page.goto(server.url + '/pins');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-script')]);
+    const file = path.join(tempDir(), 'pull-images.sh');
+    await download.saveAs(file);
+    const script = fs.readFileSync(file, 'utf8');
+    assert.equal(script, dockyard(['pull-script', '--repo', 'demo']).stdout);
+    assert.match(script, /^#!\/bin\/sh|^#!\/usr\/bin\/env/);
+    execFileSync('shellcheck', ['-s', 'sh', file]);
+    await context.close();
+  } finally {
+    server.stop();
+  }
 });

@@ -47,6 +47,8 @@ pub enum Command {
     Impact(ImpactArgs),
     /// Run a catalog image the way CI runs it.
     Try(TryArgs),
+    /// Export the store (registry index and build history) as JSON, or import such a file.
+    Store(StoreArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
     /// Print the man page (roff).
@@ -483,4 +485,44 @@ pub struct TryArgs {
     /// Arguments for the container's command.
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(subcommand)]
+    pub command: StoreCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Write everything the store holds as one JSON document.
+    Export {
+        /// The repository whose dockyard.toml names the store.
+        #[arg(long, value_name = "ROOT")]
+        repo: Option<std::path::PathBuf>,
+        /// The store: a SQLite file, or a postgres:// URL.
+        #[arg(long, alias = "database", value_name = "FILE|URL")]
+        store: Option<String>,
+        /// Write to FILE (atomically) instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Add a JSON document written by `store export` to the store
+    /// (repositories replaced, runs added with new numbers).
+    Import {
+        /// The repository whose dockyard.toml names the store.
+        #[arg(long, value_name = "ROOT")]
+        repo: Option<std::path::PathBuf>,
+        /// The store: a SQLite file, or a postgres:// URL.
+        #[arg(long, alias = "database", value_name = "FILE|URL")]
+        store: Option<String>,
+        /// Move every time so the newest is now (demo data that looks recent).
+        #[arg(long)]
+        shift_to_now: bool,
+        /// Only when the store has no runs yet (seeding; idempotent).
+        #[arg(long)]
+        if_empty: bool,
+        /// The dump ("-" for stdin).
+        file: std::path::PathBuf,
+    },
 }

@@ -12,6 +12,7 @@ mod impact;
 mod lint;
 mod registry;
 mod serve;
+mod store;
 mod try_run;
 
 pub use args::Cli;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pull(a) => build::pull(&a),
         Command::Impact(a) => impact::impact(&a),
         Command::Try(a) => try_run::try_image(&a),
+        Command::Store(a) => store::store(a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();
             let mut out = Vec::new();
@@ -62,6 +64,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+pub use build::engine_auth;
 pub use lint::script as pull_script_text;
 
 /// Prints `error: …` and returns the usage/I-O exit code.

@@ -73,8 +73,19 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         };
         let mut allowed = service.repo.serve.allowed_hosts.clone();
         allowed.extend(args.allowed_host.iter().cloned());
-        let state =
-            AppState { service: service.clone(), leptos, guard: Arc::new(web::guard::Guard::new(addr, &allowed)) };
+        let auth = web::auth::Auth::from_env(&service.repo.token_env, args.private || service.repo.serve.private);
+        if !auth.configured() {
+            tracing::warn!(
+                "{} is not set (or shorter than 8 characters): nobody can start builds or pulls",
+                service.repo.token_env
+            );
+        }
+        let state = AppState {
+            service: service.clone(),
+            leptos,
+            guard: Arc::new(web::guard::Guard::new(addr, &allowed)),
+            auth: Arc::new(auth),
+        };
         tokio::spawn(crate::service::watch::follow(service.clone()));
         if registry && !reg_opts.offline {
             tokio::spawn(crate::service::refresh_loop(service.clone(), reg_opts));

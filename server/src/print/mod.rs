@@ -238,3 +238,39 @@ pub fn run_text(detail: &dockyard_api::RunDetail, logs: &[dockyard_api::LogLine]
     }
     s
 }
+
+/// The graph as a standalone SVG (the download of the graph page).
+pub fn svg(view: &dockyard_api::GraphView) -> String {
+    let l = &view.layout;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {:.0} {:.0}\" width=\"{:.0}\" height=\"{:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n",
+        l.width, l.height, l.width, l.height
+    );
+    s.push_str("<style>.e{fill:none;stroke:#8a8f98;stroke-width:1.2}.n rect{fill:#f5f7fa;stroke:#4a5568;rx:5}.n.stale-pins rect{fill:#fff4d6;stroke:#b7791f}.n.unpublished rect{fill:#e9e3ff;stroke:#6b46c1}.n.failed rect,.n.broken rect{fill:#ffe3e3;stroke:#c53030}</style>\n");
+    for e in &l.edges {
+        let _ = writeln!(s, "<path class=\"e\" d=\"{}\"/>", xml(&e.path));
+    }
+    for n in &l.nodes {
+        let st = view.status.get(&n.name).copied().unwrap_or(dockyard_api::NodeStatus::Ok);
+        let _ = writeln!(
+            s,
+            "<g class=\"n {}\" data-image=\"{}\"><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" rx=\"5\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}{}</text></g>",
+            st.as_str(),
+            xml(&n.name),
+            n.x,
+            n.y,
+            n.w,
+            n.h,
+            n.x + n.w / 2.0,
+            n.y + n.h / 2.0 + 4.0,
+            xml(&n.name),
+            if st.label().is_empty() {
+                String::new()
+            } else {
+                format!(" {}", st.label().split(' ').next().unwrap_or(""))
+            }
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}

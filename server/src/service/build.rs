@@ -237,11 +237,23 @@ impl Service {
         spec: &BuildSpec,
         engine: Arc<dyn Engine>,
     ) -> Result<(RunId, RunState), BuildError> {
+        let run = self.begin_run(&prepared, spec, &[engine.name().to_owned()]).await?;
+        let state = self.complete_run(run, prepared, spec, engine).await?;
+        Ok((run, state))
+    }
+
+    /// Records a new run of `prepared` (every image waiting) and announces it.
+    pub async fn begin_run(
+        &self,
+        prepared: &Prepared,
+        spec: &BuildSpec,
+        hosts: &[String],
+    ) -> Result<RunId, BuildError> {
         let store = self.store()?;
         let new = NewRun {
             trigger: spec.trigger.clone(),
             selection: spec.globs.clone(),
-            hosts: vec![engine.name().to_owned()],
+            hosts: hosts.to_vec(),
             plan: prepared.plan.clone(),
             started_at: now(),
             owner: crate::store::owner(),
@@ -251,11 +263,43 @@ impl Service {
         if let Some(run) = summary {
             let _ = self.events.send(BuildEvent::RunStarted { run });
         }
+        Ok(run)
+    }
+
+    /// Executes a begun run to its end, and records the end.
+    pub async fn complete_run(
+        self: &Arc<Self>,
+        run: RunId,
+        prepared: Prepared,
+        spec: &BuildSpec,
+        engine: Arc<dyn Engine>,
+    ) -> Result<RunState, BuildError> {
+        let store = self.store()?;
         let state = self.execute(run, prepared, spec, engine).await;
         let at = now();
         store.call(move |s| s.finish_run(run, state, at)).await?;
         let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
-        Ok((run, state))
+        Ok(state)
+    }
+
+    /// Appends lines to a run's log under `image` (numbered after what is there).
+    pub async fn log_to_run(&self, run: RunId, image: &str, lines: Vec<String>) {
+        let Ok(store) = self.store() else { return };
+        let last = store
+            .call(move |s| s.logs(run, None, 0, usize::MAX))
+            .await
+            .ok()
+            .and_then(|l| l.last().map(|l| l.seq))
+            .unwrap_or(0);
+        let lines: Vec<LogLine> = lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, line)| LogLine { image: image.to_owned(), seq: last + 1 + i as i64, at_ms: now_ms(), line })
+            .collect();
+        for l in &lines {
+            let _ = self.events.send(BuildEvent::Log { run, line: l.clone() });
+        }
+        let _ = store.call(move |s| s.append_logs(run, &lines)).await;
     }
 
     /// Records and announces an image's state.

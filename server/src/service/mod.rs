@@ -8,6 +8,8 @@
 //! the API's JSON shapes.
 
 pub mod build;
+pub mod dashboard;
+pub mod fleet;
 pub mod impact;
 pub mod pull;
 pub mod repo;
@@ -38,6 +40,8 @@ pub struct Service {
     store: OnceLock<Result<Shared, StoreError>>,
     /// Build events as they happen: the console and live views read them.
     pub events: tokio::sync::broadcast::Sender<dockyard_api::BuildEvent>,
+    /// Images with unbumped changes in the work tree, per snapshot generation.
+    unbumped: std::sync::Mutex<Option<(u64, Option<BTreeSet<String>>)>>,
 }
 
 impl Service {
@@ -50,6 +54,7 @@ impl Service {
             registry: RwLock::new(Arc::new(Vec::new())),
             store: OnceLock::new(),
             events: tokio::sync::broadcast::channel(4096).0,
+            unbumped: std::sync::Mutex::new(None),
         })
     }
 
@@ -166,7 +171,12 @@ impl Service {
     /// `GET /api/v1/overview`: counts, the health of each source, the last builds.
     pub fn overview(&self, can_write: bool) -> dockyard_api::Overview {
         use dockyard_api::{Health, SourceHealth, Status};
-        let mut o = dockyard_api::Overview { can_write, pending_error: self.pending_error(), ..Default::default() };
+        let mut o = dockyard_api::Overview {
+            can_write,
+            pending_error: self.pending_error(),
+            server_time: store::now(),
+            ..Default::default()
+        };
         let mut sources = Vec::new();
         match self.snapshot() {
             Ok(s) => {

@@ -99,11 +99,11 @@ pub async fn pull_onto(
 ) -> dockyard_api::PullReport {
     use dockyard_api::{PullOutcome, PullResult};
     use futures::StreamExt;
-    let auth = auth.as_ref();
-    let results: Vec<PullResult> = futures::stream::iter(plan.images.iter())
-        .map(|img| {
-            let engine = engine.clone();
+    let results: Vec<PullResult> = futures::stream::iter(plan.images.clone())
+        .map(|img: PullImage| {
+            let (engine, auth) = (engine.clone(), auth.clone());
             async move {
+                let auth = auth.as_ref();
                 let started = std::time::Instant::now();
                 let repo = dockyard_core::label::split_tag(&img.label).0;
                 let have = engine.inspect(&img.label).await;

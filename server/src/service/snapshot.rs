@@ -44,6 +44,7 @@ pub struct Snapshot {
     catalog_json: OnceLock<Bytes>,
     graph_json: OnceLock<Bytes>,
     pins_json: OnceLock<Result<Bytes, Problem>>,
+    layout: OnceLock<dockyard_api::GraphLayout>,
 }
 
 impl Snapshot {
@@ -70,6 +71,7 @@ impl Snapshot {
             catalog_json: OnceLock::new(),
             graph_json: OnceLock::new(),
             pins_json: OnceLock::new(),
+            layout: OnceLock::new(),
         })
     }
 
@@ -78,6 +80,18 @@ impl Snapshot {
         let _ = self.catalog_json();
         let _ = self.graph_json();
         let _ = self.pins_json();
+        let _ = self.layout();
+    }
+
+    /// The graph laid out in layers.
+    pub fn layout(&self) -> &dockyard_api::GraphLayout {
+        self.layout.get_or_init(|| {
+            let g = &self.rendered().graph;
+            let nodes: Vec<String> = g.nodes.iter().cloned().collect();
+            let edges: Vec<(String, String)> =
+                g.parents.iter().flat_map(|(c, ps)| ps.keys().map(move |p| (p.clone(), c.clone()))).collect();
+            dockyard_core::layout::layout(&nodes, &edges)
+        })
     }
 
     /// Every root rendered, and the graph.

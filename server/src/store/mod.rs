@@ -13,6 +13,7 @@
 //! [`StoreError::Corrupt`], one written by a newer dockyard
 //! [`StoreError::TooNew`].
 
+pub mod dump;
 pub mod postgres;
 pub mod sqlite;
 
@@ -28,6 +29,21 @@ pub struct CachedTags {
     /// 0 when the listing never succeeded.
     pub fetched_at: i64,
     pub last_error: Option<String>,
+}
+
+/// One repository of the registry index, whole (for export and import).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RegistryEntry {
+    pub registry: String,
+    pub repo: String,
+    /// `None`: the repository did not exist when last asked.
+    pub tags: Option<Vec<String>>,
+    pub fetched_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// `(tag, digest, fetched_at)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<(String, String, i64)>,
 }
 
 /// Why the store failed.
@@ -84,6 +100,8 @@ pub trait Store: Send + Sync + 'static {
     fn save_error(&self, registry: &str, repo: &str, error: &str, at: i64) -> Result<(), StoreError>;
     fn load_digest(&self, registry: &str, repo: &str, tag: &str) -> Result<Option<(String, i64)>, StoreError>;
     fn save_digest(&self, registry: &str, repo: &str, tag: &str, digest: &str, at: i64) -> Result<(), StoreError>;
+    /// Everything the index holds, by registry and repository (for export).
+    fn list_registry(&self) -> Result<Vec<RegistryEntry>, StoreError>;
 
     // Build history.
     /// Creates a run with every plan item `waiting` (or `present`).

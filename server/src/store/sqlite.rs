@@ -3,7 +3,9 @@
 //! `BEGIN IMMEDIATE` transaction so that concurrent first opens wait for
 //! each other instead of failing.
 
-use super::{CachedTags, ImageUpdate, NewRun, Store, StoreError, count_states, initial_state, unfinished_state};
+use super::{
+    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, count_states, initial_state, unfinished_state,
+};
 use dockyard_api::{
     Action, ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
 };
@@ -259,6 +261,36 @@ impl Store for Sqlite {
                 params![registry, repo, tag, digest, at],
             )
             .map(|_| ())
+        })
+    }
+
+    fn list_registry(&self) -> Result<Vec<RegistryEntry>, StoreError> {
+        self.with(|c| {
+            let mut out: Vec<RegistryEntry> = c
+                .prepare(
+                    "SELECT registry, repo, tags, fetched_at, last_error FROM registry_tags ORDER BY registry, repo",
+                )?
+                .query_map([], |row| {
+                    let tags: Option<String> = row.get(2)?;
+                    Ok(RegistryEntry {
+                        registry: row.get(0)?,
+                        repo: row.get(1)?,
+                        tags: tags.map(|t| serde_json::from_str(&t).unwrap_or_default()),
+                        fetched_at: row.get(3)?,
+                        last_error: row.get(4)?,
+                        digests: Vec::new(),
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = c.prepare(
+                "SELECT tag, digest, fetched_at FROM registry_digests WHERE registry = ?1 AND repo = ?2 ORDER BY tag",
+            )?;
+            for e in &mut out {
+                e.digests = stmt
+                    .query_map(params![e.registry, e.repo], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+            Ok(out)
         })
     }
 

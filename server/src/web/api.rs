@@ -1,53 +1,28 @@
-//! `/api/v1/…`: each handler asks the service and answers the JSON the CLI
-//! prints for the same thing (`dockyard_api::to_json`, byte for byte).
+//! `/api/v1/…`. Every read goes through [`get`], which the pages rendered
+//! on the server call too, so a page and the API can never disagree; each
+//! answers the JSON the CLI prints for the same thing (`dockyard_api::to_json`).
+//! Writes (`POST`) are checked for the site they come from, then for
+//! credentials (see `auth`).
 
 use super::AppState;
+use crate::service::dashboard::Failure;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get as get_route, post};
 
-/// The read-only routes.
+/// The routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/catalog", get(catalog))
-        .route("/graph", get(graph))
-        .route("/pins", get(pins))
-        .route("/registry", get(registry))
-        .route("/pull-script", get(pull_script))
-        .route("/overview", get(overview))
-        .route("/impact", get(impact))
-}
-
-/// Impact runs git and renders two revisions: a few at a time.
-static IMPACT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
-#[derive(serde::Deserialize)]
-struct ImpactQuery {
-    base: String,
-    head: Option<String>,
-}
-
-async fn impact(State(state): State<AppState>, axum::extract::Query(q): axum::extract::Query<ImpactQuery>) -> Response {
-    let Ok(_slot) = IMPACT_SLOTS.try_acquire() else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "impact is busy; try again in a moment");
-    };
-    let service = state.service.clone();
-    match tokio::task::spawn_blocking(move || service.impact(&q.base, q.head.as_deref())).await {
-        Ok(Ok(r)) => json_bytes(Bytes::from(dockyard_api::to_json(&r))),
-        Ok(Err(e)) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
-}
-
-async fn overview(State(state): State<AppState>) -> Response {
-    let service = state.service.clone();
-    match tokio::task::spawn_blocking(move || service.overview(false)).await {
-        Ok(o) => json_bytes(Bytes::from(dockyard_api::to_json(&o))),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
-    }
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/plan", post(plan))
+        .route("/builds", post(start_build).get(read))
+        .route("/builds/{id}/events", get_route(super::live::events))
+        .route("/pull", post(super::fleet::pull))
+        .route("/{*path}", get_route(read))
 }
 
 /// A JSON answer from bytes already serialized.
@@ -66,49 +41,323 @@ pub async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such API route (the API lives under /api/v1/)")
 }
 
-macro_rules! snapshot_or_500 {
-    ($state:expr) => {
-        match $state.service.snapshot() {
-            Ok(s) => s,
-            Err(d) => return error(StatusCode::INTERNAL_SERVER_ERROR, d),
-        }
-    };
+/// What a read answers: a content type and the body.
+pub struct Answer {
+    pub content_type: &'static str,
+    pub body: Bytes,
+    /// A file name to save it as.
+    pub attachment: Option<&'static str>,
 }
 
-async fn catalog(State(state): State<AppState>) -> Response {
-    json_bytes(snapshot_or_500!(state).catalog_json())
+fn json<T: serde::Serialize>(v: &T) -> Answer {
+    Answer { content_type: "application/json", body: Bytes::from(dockyard_api::to_json(v)), attachment: None }
 }
 
-async fn graph(State(state): State<AppState>) -> Response {
-    json_bytes(snapshot_or_500!(state).graph_json())
-}
-
-async fn pins(State(state): State<AppState>) -> Response {
-    match snapshot_or_500!(state).pins_json() {
-        Ok(b) => json_bytes(b),
-        // The same error `dockyard lint` prints: the repository cannot be linted.
-        Err(p) => error(StatusCode::UNPROCESSABLE_ENTITY, p),
+fn failure(f: Failure) -> (StatusCode, String) {
+    match f {
+        Failure::NotFound(m) => (StatusCode::NOT_FOUND, m),
+        Failure::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
+        Failure::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
     }
 }
 
-async fn registry(State(state): State<AppState>) -> Response {
-    json_bytes(Bytes::from(dockyard_api::to_json(&state.service.registry_report())))
+fn query_param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| percent_decode(v))
+    })
 }
 
-async fn pull_script(State(state): State<AppState>) -> Response {
-    let snapshot = snapshot_or_500!(state);
-    match crate::service::pull::plan(&snapshot, None) {
-        Ok(plan) => {
-            let script = crate::cli::pull_script_text(&state.service, &plan, None);
-            (
-                [
-                    (header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8"),
-                    (header::CONTENT_DISPOSITION, "attachment; filename=\"pull-images.sh\""),
-                ],
-                script,
-            )
-                .into_response()
+/// `application/x-www-form-urlencoded` decoding of one value.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
         }
-        Err(d) => error(StatusCode::UNPROCESSABLE_ENTITY, d),
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Impact runs git and renders two revisions: a few at a time.
+static IMPACT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Every read of the API, by path (under `/api/v1/`) and query.
+pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (StatusCode, String)> {
+    let service = &state.service;
+    let snapshot = || service.snapshot().map_err(|d| (StatusCode::INTERNAL_SERVER_ERROR, d.to_string()));
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let store = || service.store().map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()));
+    match segments.as_slice() {
+        ["catalog"] => {
+            Ok(Answer { content_type: "application/json", body: snapshot()?.catalog_json(), attachment: None })
+        }
+        ["graph"] => Ok(Answer { content_type: "application/json", body: snapshot()?.graph_json(), attachment: None }),
+        ["graph.dot"] => Ok(Answer {
+            content_type: "text/vnd.graphviz; charset=utf-8",
+            body: Bytes::from(crate::print::dot(&snapshot()?.graph_report())),
+            attachment: Some("dockyard-graph.dot"),
+        }),
+        ["graph", "view"] => service.graph_view().await.map(|v| json(&v)).map_err(failure),
+        ["graph.svg"] => {
+            let view = service.graph_view().await.map_err(failure)?;
+            Ok(Answer {
+                content_type: "image/svg+xml",
+                body: Bytes::from(crate::print::svg(&view)),
+                attachment: Some("dockyard-graph.svg"),
+            })
+        }
+        ["pins"] => match snapshot()?.pins_json() {
+            Ok(b) => Ok(Answer { content_type: "application/json", body: b, attachment: None }),
+            Err(p) => Err((StatusCode::UNPROCESSABLE_ENTITY, p.to_string())),
+        },
+        ["pins", "patch"] => service
+            .pins_patch()
+            .map(|p| Answer {
+                content_type: "text/x-diff; charset=utf-8",
+                body: Bytes::from(p),
+                attachment: Some("dockyard-stale-pins.patch"),
+            })
+            .map_err(failure),
+        ["registry"] => Ok(json(&service.registry_report())),
+        ["pull-script"] => {
+            let snap = snapshot()?;
+            let plan = crate::service::pull::plan(&snap, None)
+                .map_err(|d| (StatusCode::UNPROCESSABLE_ENTITY, d.to_string()))?;
+            Ok(Answer {
+                content_type: "text/x-shellscript; charset=utf-8",
+                body: Bytes::from(crate::cli::pull_script_text(service, &plan, None)),
+                attachment: Some("pull-images.sh"),
+            })
+        }
+        ["overview"] => {
+            let s = service.clone();
+            let can_write = state.auth.configured();
+            let mut o = tokio::task::spawn_blocking(move || s.overview(can_write))
+                .await
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            o.sources.push(engine_source(&service.engine_health().await));
+            match service.store() {
+                Ok(st) => {
+                    o.last_builds = st.call(|s| s.list_runs(5)).await.unwrap_or_default();
+                    o.sources.push(dockyard_api::SourceHealth {
+                        name: "store".into(),
+                        health: dockyard_api::Health::Ok,
+                        updated_at: None,
+                        detail: st.0.describe(),
+                        hint: None,
+                    });
+                }
+                Err(e) => o.sources.push(dockyard_api::SourceHealth {
+                    name: "store".into(),
+                    health: dockyard_api::Health::Error,
+                    updated_at: None,
+                    detail: e.to_string(),
+                    hint: Some("set [store] in dockyard.toml or --store".into()),
+                }),
+            }
+            Ok(json(&o))
+        }
+        ["images", name] => service.image_detail(&percent_decode(name)).await.map(|d| json(&d)).map_err(failure),
+        ["builds"] => {
+            let limit = query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(50usize).min(500);
+            let runs = store()?
+                .call(move |s| s.list_runs(limit))
+                .await
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok(json(&dockyard_api::RunList { runs }))
+        }
+        ["builds", id] => {
+            let id: i64 = id.parse().map_err(|_| (StatusCode::NOT_FOUND, "no such run".to_owned()))?;
+            match store()?.call(move |s| s.get_run(id)).await {
+                Ok(Some(d)) => Ok(json(&d)),
+                Ok(None) => Err((StatusCode::NOT_FOUND, format!("no run {id}"))),
+                Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            }
+        }
+        ["builds", id, "logs"] => {
+            let id: i64 = id.parse().map_err(|_| (StatusCode::NOT_FOUND, "no such run".to_owned()))?;
+            let after = query_param(query, "after").and_then(|a| a.parse().ok()).unwrap_or(0);
+            let image = query_param(query, "image");
+            let lines = store()?
+                .call(move |s| s.logs(id, image.as_deref(), after, 10_000))
+                .await
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            Ok(json(&lines))
+        }
+        ["file"] => {
+            let path = query_param(query, "path").unwrap_or_default();
+            let text = service.repository_file(&path).map_err(failure)?;
+            Ok(Answer { content_type: "text/plain; charset=utf-8", body: Bytes::from(text), attachment: None })
+        }
+        ["hosts"] => super::fleet::hosts_report(service).await.map(|r| json(&r)),
+        ["session"] => Ok(json(&serde_json::json!({"configured": state.auth.configured()}))),
+        ["impact"] => {
+            let base = query_param(query, "base")
+                .ok_or((StatusCode::UNPROCESSABLE_ENTITY, "base=REV is required".to_owned()))?;
+            let head = query_param(query, "head");
+            let Ok(_slot) = IMPACT_SLOTS.try_acquire() else {
+                return Err((StatusCode::SERVICE_UNAVAILABLE, "impact is busy; try again in a moment".into()));
+            };
+            let s = service.clone();
+            match tokio::task::spawn_blocking(move || s.impact(&base, head.as_deref())).await {
+                Ok(Ok(r)) => Ok(json(&r)),
+                Ok(Err(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, e)),
+                Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            }
+        }
+        _ => Err((StatusCode::NOT_FOUND, "no such API route (the API lives under /api/v1/)".into())),
+    }
+}
+
+fn engine_source(hosts: &[dockyard_api::HostInfo]) -> dockyard_api::SourceHealth {
+    use dockyard_api::{Health, SourceHealth};
+    if hosts.is_empty() {
+        return SourceHealth {
+            name: "engine".into(),
+            health: Health::NotConnected,
+            updated_at: None,
+            detail: "no Docker engine".into(),
+            hint: Some("set DOCKER_HOST, or list engines as [[hosts]] in dockyard.toml".into()),
+        };
+    }
+    let down: Vec<&str> = hosts.iter().filter(|h| !h.reachable).map(|h| h.name.as_str()).collect();
+    SourceHealth {
+        name: "engine".into(),
+        health: if down.is_empty() {
+            Health::Ok
+        } else if down.len() == hosts.len() {
+            Health::Error
+        } else {
+            Health::Degraded
+        },
+        updated_at: Some(crate::store::now()),
+        detail: hosts
+            .iter()
+            .map(|h| format!("{}: {}", h.name, h.version.clone().or(h.error.clone()).unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        hint: None,
+    }
+}
+
+async fn read(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Option<Path<String>>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(r) = state.auth.check_read(&headers) {
+        return error(r.status(), r.message());
+    }
+    let path = path.map(|Path(p)| p).unwrap_or_else(|| "builds".into());
+    match get(&state, &path, query.as_deref().unwrap_or("")).await {
+        Ok(a) => {
+            let mut resp = ([(header::CONTENT_TYPE, a.content_type)], a.body).into_response();
+            if let Some(name) = a.attachment
+                && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+            {
+                resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            resp
+        }
+        Err((status, message)) => error(status, message),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Login {
+    token: String,
+}
+
+async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if crate::web::auth::Auth::cross_site(&headers) {
+        return error(StatusCode::FORBIDDEN, "cross-site request refused");
+    }
+    let token = serde_json::from_slice::<Login>(&body).map(|l| l.token).unwrap_or_else(|_| {
+        // A plain HTML form posts `token=…`.
+        query_param(&String::from_utf8_lossy(&body), "token").unwrap_or_default()
+    });
+    match state.auth.login(&token) {
+        Some(cookie) => {
+            let mut resp = json_bytes(Bytes::from(dockyard_api::to_json(&serde_json::json!({"ok": true}))));
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                resp.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        None if !state.auth.configured() => error(
+            StatusCode::UNAUTHORIZED,
+            format!("no access token is configured: set {} for the server", state.auth.token_env),
+        ),
+        None => error(StatusCode::UNAUTHORIZED, "wrong token"),
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if crate::web::auth::Auth::cross_site(&headers) {
+        return error(StatusCode::FORBIDDEN, "cross-site request refused");
+    }
+    let cookie = state.auth.logout(&headers);
+    let mut resp = json_bytes(Bytes::from(dockyard_api::to_json(&serde_json::json!({"ok": true}))));
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn build_request(body: &Bytes) -> Result<dockyard_api::BuildRequest, Box<Response>> {
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, format!("not a build request: {e}"))))
+}
+
+async fn plan(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = state.auth.check_write(&headers) {
+        return error(r.status(), r.message());
+    }
+    let request = match build_request(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    match state.service.plan_selection(&request).await {
+        Ok((plan, ..)) => json_bytes(Bytes::from(dockyard_api::to_json(&plan))),
+        Err(f) => {
+            let (s, m) = failure(f);
+            error(s, m)
+        }
+    }
+}
+
+async fn start_build(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = state.auth.check_write(&headers) {
+        return error(r.status(), r.message());
+    }
+    let request = match build_request(&body) {
+        Ok(r) => r,
+        Err(resp) => return *resp,
+    };
+    match state.service.start_build_and_pull(request, "dashboard").await {
+        Ok((run, plan)) => {
+            let mut resp = json_bytes(Bytes::from(dockyard_api::to_json(&dockyard_api::BuildStarted { run, plan })));
+            *resp.status_mut() = StatusCode::ACCEPTED;
+            resp
+        }
+        Err(f) => {
+            let (s, m) = failure(f);
+            error(s, m)
+        }
     }
 }

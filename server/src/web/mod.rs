@@ -1,13 +1,16 @@
 //! The web face: axum routes that map service results onto the API's JSON
-//! shapes (`api`), the Leptos pages rendered on the server, the built front
-//! end as files, and the guard rails every request passes (`guard`).
-//!
-//! Handlers are thin: the service answers, the snapshot caches the JSON
-//! bytes, so a read costs a lookup and a copy of a reference.
+//! shapes (`api`, every read through one function the server-rendered pages
+//! call too), live build streams (`live`), the engines (`fleet`), logins
+//! (`auth`), the Leptos pages rendered on the server and hydrated, the built
+//! front end as files, and the guard rails every request passes (`guard`,
+//! `listen`).
 
 pub mod api;
+pub mod auth;
+pub mod fleet;
 pub mod guard;
 pub mod listen;
+pub mod live;
 
 use crate::service::Service;
 use app::api::ServerData;
@@ -23,6 +26,7 @@ pub struct AppState {
     pub service: Arc<Service>,
     pub leptos: LeptosOptions,
     pub guard: Arc<guard::Guard>,
+    pub auth: Arc<auth::Auth>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -31,14 +35,21 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
-/// How pages read data on the server: straight from the current snapshot.
-fn server_data(service: &Arc<Service>) -> ServerData {
-    let (s1, s2) = (service.clone(), service.clone());
+/// How pages read data on the server: the API's own read function, called
+/// in-process (no HTTP), so a page shows exactly what the API answers.
+fn server_data(state: &AppState) -> ServerData {
+    let state = state.clone();
     ServerData {
-        catalog: Arc::new(move || s1.snapshot().map(|s| s.catalog_report()).map_err(|d| d.to_string())),
-        pins: Arc::new(move || {
-            let snap = s2.snapshot().map_err(|d| d.to_string())?;
-            snap.pins_report().map_err(|p| p.to_string())
+        get: Arc::new(move |path: String| {
+            let state = state.clone();
+            Box::pin(async move {
+                let (p, q) = path.split_once('?').unwrap_or((path.as_str(), ""));
+                let p = p.strip_prefix(dockyard_api::API_PREFIX).unwrap_or(p);
+                match api::get(&state, p, q).await {
+                    Ok(a) => Ok(String::from_utf8_lossy(&a.body).into_owned()),
+                    Err((_, message)) => Err(message),
+                }
+            })
         }),
     }
 }
@@ -46,7 +57,7 @@ fn server_data(service: &Arc<Service>) -> ServerData {
 /// The whole application: API, pages, files, guard rails.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let data = server_data(&state.service);
+    let data = server_data(&state);
     let leptos = state.leptos.clone();
     Router::new()
         .nest("/api/v1", api::routes())

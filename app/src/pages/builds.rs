@@ -1,0 +1,193 @@
+//! The build history, and each run with its images and log, live while it
+//! runs (Server-Sent Events, read with gloo-net).
+
+use super::{error_box, loading, run_badge, state_badge};
+#[cfg(feature = "hydrate")]
+use crate::api::RunState;
+use crate::api::{ImageState, LogLine, RunDetail, RunList, format_duration, format_time, get_json};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+/// `/builds`.
+#[component]
+pub fn BuildsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_json::<RunList>("/api/v1/builds".into()));
+    view! {
+        <section class="builds">
+            <div class="toolbar">
+                <h1>"Builds"</h1>
+                <A href="/build" attr:class="button primary">"Build & pull…"</A>
+            </div>
+            <Suspense fallback=loading>
+                {move || data.get().map(|r| match r {
+                    Ok(list) if list.runs.is_empty() => view! {
+                        <p class="empty">"No builds yet: start one from " <A href="/build">"Build & pull"</A> ", or run " <code>"dockyard build"</code> "."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <div class="scroll">
+                            <table class="grid runs">
+                                <thead><tr><th>"run"</th><th>"state"</th><th>"by"</th><th>"selection"</th><th>"started"</th><th>"took"</th><th>"images"</th></tr></thead>
+                                <tbody>
+                                    {list.runs.into_iter().map(|r| {
+                                        let counts = r.counts.iter().filter(|(s, _)| **s != ImageState::Present)
+                                            .map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ");
+                                        let took = r.finished_at.map(|f| format_duration((f - r.started_at) * 1000)).unwrap_or_else(|| "…".into());
+                                        let selection = if r.selection.is_empty() { "everything".to_owned() } else { r.selection.join(" ") };
+                                        view! {
+                                            <tr data-run=r.id>
+                                                <td><A href=format!("/builds/{}", r.id)>{format!("#{}", r.id)}</A></td>
+                                                <td>{run_badge(r.state)}</td>
+                                                <td>{r.trigger.clone()}</td>
+                                                <td class="wrap"><code>{selection}</code></td>
+                                                <td class="time">{format_time(r.started_at)}</td>
+                                                <td class="num">{took}</td>
+                                                <td class="wrap">{counts}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => error_box(e).into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// `/builds/ID`.
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let detail = Resource::new(id, |id| get_json::<RunDetail>(format!("/api/v1/builds/{id}")));
+    let logs = Resource::new(id, |id| get_json::<Vec<LogLine>>(format!("/api/v1/builds/{id}/logs")));
+    view! {
+        <section class="run">
+            <Suspense fallback=loading>
+                {move || match (detail.get(), logs.get()) {
+                    (Some(Ok(d)), Some(Ok(l))) => Some(view! { <RunView detail=d lines=l /> }.into_any()),
+                    (Some(Err(e)), _) | (_, Some(Err(e))) => Some(error_box(e).into_any()),
+                    _ => None,
+                }}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
+    let id = detail.run.id;
+    let state = RwSignal::new(detail.run.state);
+    let images = RwSignal::new(detail.images);
+    let lines = RwSignal::new(lines);
+    let only = RwSignal::new(String::new());
+    #[cfg(feature = "hydrate")]
+    {
+        let after = lines.get_untracked().last().map_or(0, |l| l.seq);
+        if state.get_untracked() == RunState::Running {
+            live::follow(id, after, state, images, lines);
+        }
+    }
+    let names = move || images.with(|i| i.iter().map(|x| x.name.clone()).collect::<Vec<_>>());
+    view! {
+        <div class="toolbar">
+            <h1>{format!("Run #{id}")} " " {move || run_badge(state.get())}</h1>
+        </div>
+        <p class="muted">{format!("started by {} at {} on {}", detail.run.trigger, format_time(detail.run.started_at), detail.run.hosts.join(", "))}</p>
+        <div class="scroll">
+            <table class="grid runimages">
+                <thead><tr><th>"image"</th><th>"state"</th><th>"host"</th><th>"took"</th><th>"why"</th></tr></thead>
+                <tbody>
+                    {move || images.get().into_iter().filter(|i| i.action != crate::api::Action::Present).map(|i| {
+                        let (name, key, href) = (i.name.clone(), i.name.clone(), format!("/images/{}", crate::api::encode(&i.name)));
+                        view! {
+                        <tr data-image=key data-state=i.state.as_str()>
+                            <td class="name"><A href=href>{name}</A></td>
+                            <td>{state_badge(i.state)}</td>
+                            <td>{i.host.clone().unwrap_or_default()}</td>
+                            <td class="num">{i.duration_ms.map(format_duration).unwrap_or_default()}</td>
+                            <td class="wrap">{i.error.clone().unwrap_or_default()}</td>
+                        </tr>
+                    }}).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <div class="toolbar">
+            <h2>"Log"</h2>
+            <label>"image "
+                <select on:change=move |ev| only.set(event_target_value(&ev))>
+                    <option value="">"all"</option>
+                    {move || names().into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                </select>
+            </label>
+        </div>
+        <pre class="log" id="log" aria-live="polite">
+            {move || {
+                let o = only.get();
+                let lines = lines.get();
+                let shown = lines.iter().filter(|l| o.is_empty() || l.image == o);
+                let width = shown.clone().map(|l| l.image.chars().count()).max().unwrap_or(0);
+                shown.map(|l| format!("{:<width$} | {}\n", l.image, l.line)).collect::<String>()
+            }}
+        </pre>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod live {
+    use crate::api::{LogLine, RunImage, RunState, RunSummary};
+    use futures::StreamExt;
+    use leptos::prelude::*;
+
+    /// Follows a running run's events until it ends.
+    pub fn follow(
+        id: i64,
+        after: i64,
+        state: RwSignal<RunState>,
+        images: RwSignal<Vec<RunImage>>,
+        lines: RwSignal<Vec<LogLine>>,
+    ) {
+        leptos::task::spawn_local(async move {
+            let url = format!("/api/v1/builds/{id}/events?after={after}");
+            let Ok(mut es) = gloo_net::eventsource::futures::EventSource::new(&url) else { return };
+            let (Ok(logs), Ok(imgs), Ok(ends)) = (es.subscribe("log"), es.subscribe("image"), es.subscribe("end"))
+            else {
+                return;
+            };
+            let mut all = futures::stream::select(futures::stream::select(logs, imgs), ends);
+            while let Some(Ok((kind, msg))) = all.next().await {
+                let data = msg.data().as_string().unwrap_or_default();
+                match kind.as_str() {
+                    "log" => {
+                        if let Ok(l) = serde_json::from_str::<LogLine>(&data) {
+                            lines.update(|v| {
+                                if v.last().is_none_or(|x| x.seq < l.seq) {
+                                    v.push(l)
+                                }
+                            });
+                        }
+                    }
+                    "image" => {
+                        if let Ok(i) = serde_json::from_str::<RunImage>(&data) {
+                            images.update(|v| {
+                                if let Some(x) = v.iter_mut().find(|x| x.name == i.name) {
+                                    *x = i;
+                                }
+                            });
+                        }
+                    }
+                    _ => {
+                        if let Ok(r) = serde_json::from_str::<RunSummary>(&data) {
+                            state.set(r.state);
+                        }
+                        break;
+                    }
+                }
+            }
+            es.close();
+        });
+    }
+}

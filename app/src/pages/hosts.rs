@@ -1,0 +1,66 @@
+//! The engines: which has which pinned image, and pulling what is missing.
+
+use super::{error_box, loading};
+use crate::api::{HostsReport, Presence, PullReport, get_json, post_json};
+use leptos::prelude::*;
+
+/// `/hosts`.
+#[component]
+pub fn HostsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_json::<HostsReport>("/api/v1/hosts".into()));
+    let message = RwSignal::new(None::<String>);
+    let pull = move |_| {
+        message.set(Some("Pulling…".into()));
+        leptos::task::spawn_local(async move {
+            match post_json::<_, PullReport>("/api/v1/pull", &serde_json::json!({})).await {
+                Ok(r) => message.set(Some(format!("{} pulls, {} failed.", r.results.len(), r.failed()))),
+                Err((_, e)) => message.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <section class="hosts">
+            <div class="toolbar">
+                <h1>"Hosts"</h1>
+                <button type="button" id="pull-missing" on:click=pull>"Pull what is missing"</button>
+            </div>
+            {move || message.get().map(|m| view! { <div class="banner info" role="status">{m}</div> })}
+            <Suspense fallback=loading>
+                {move || data.get().map(|r| match r {
+                    Ok(h) if h.hosts.is_empty() => view! {
+                        <p class="empty">"No engine is connected. To connect one: set " <code>"DOCKER_HOST"</code>
+                        ", or list engines as " <code>"[[hosts]]"</code> " in " <code>"dockyard.toml"</code> "."</p>
+                    }.into_any(),
+                    Ok(h) => matrix(h).into_any(),
+                    Err(e) => error_box(e).into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn matrix(h: HostsReport) -> impl IntoView {
+    view! {
+        <div class="scroll">
+            <table class="grid matrix">
+                <thead>
+                    <tr><th>"image"</th>{h.hosts.iter().map(|x| view! {
+                        <th title=x.endpoint.clone()>{x.name.clone()}{(!x.reachable).then_some(" ✗")}</th>
+                    }).collect_view()}</tr>
+                </thead>
+                <tbody>
+                    {h.images.iter().enumerate().map(|(i, img)| view! {
+                        <tr>
+                            <td class="name"><code>{img.clone()}</code></td>
+                            {h.cells.iter().map(|row| {
+                                let p = row.get(i).copied().unwrap_or(Presence::Unknown);
+                                let sign = match p { Presence::Present => "✓", Presence::Missing => "✗", Presence::Outdated => "◷", Presence::Unknown => "?" };
+                                view! { <td class=format!("p-{}", p.as_str())>{sign} " " {p.as_str()}</td> }
+                            }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}

@@ -1,0 +1,85 @@
+//! One component per page, and the pieces they share.
+
+pub mod build;
+pub mod builds;
+pub mod files;
+pub mod graph;
+pub mod hosts;
+pub mod images;
+pub mod overview;
+pub mod pins;
+
+use crate::api::{ImageState, RunState, Status};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The 404 page.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="notfound">
+            <h1>"Nothing here"</h1>
+            <p>"This page does not exist. Try one of these:"</p>
+            <ul>
+                <li><A href="/">"the overview"</A></li>
+                <li><A href="/pins">"the pins of the job definitions"</A></li>
+                <li><A href="/images">"the images of the catalog"</A></li>
+                <li><A href="/graph">"the dependency graph"</A></li>
+                <li><A href="/builds">"the build history"</A></li>
+            </ul>
+        </section>
+    }
+}
+
+/// What a page shows while its data comes (only seen after client-side navigation).
+pub fn loading() -> impl IntoView {
+    view! { <p class="muted" aria-busy="true">"Loading…"</p> }
+}
+
+/// A failure to get a page's data.
+pub fn error_box(message: String) -> impl IntoView {
+    view! {
+        <div class="banner error" role="alert">
+            <strong>"Cannot show this: "</strong>
+            {message}
+        </div>
+    }
+}
+
+/// A pin status: colour, and a sign and word that do not rely on it.
+pub fn status_badge(status: Status) -> impl IntoView {
+    view! { <span class=format!("badge s-{}", status.as_str())>{status.symbol()} " " {status.as_str()}</span> }
+}
+
+/// An image's state in a run.
+pub fn state_badge(state: ImageState) -> impl IntoView {
+    let sign = match state {
+        ImageState::Published | ImageState::Built | ImageState::Pulled => "✓",
+        ImageState::Present => "·",
+        ImageState::Failed | ImageState::Interrupted => "✗",
+        ImageState::Skipped => "⤼",
+        _ => "…",
+    };
+    view! { <span class=format!("badge i-{}", state.as_str())>{sign} " " {state.as_str()}</span> }
+}
+
+/// A run's state.
+pub fn run_badge(state: RunState) -> impl IntoView {
+    let sign = match state {
+        RunState::Succeeded => "✓",
+        RunState::Failed | RunState::Interrupted => "✗",
+        RunState::Running => "…",
+    };
+    view! { <span class=format!("badge r-{}", state.as_str())>{sign} " " {state.as_str()}</span> }
+}
+
+/// Text with `backticks` shown as code (problem messages are written so).
+pub fn rich(text: String) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            let part = part.to_owned();
+            if i % 2 == 1 { view! { <code>{part}</code> }.into_any() } else { part.into_any() }
+        })
+        .collect_view()
+}

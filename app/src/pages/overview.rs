@@ -1,0 +1,114 @@
+//! The overview: counts, the health of each source, the last builds.
+
+use super::{error_box, loading, rich, run_badge};
+use crate::api::{Health, Overview, format_age, format_time, get_json};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// `/`: what stands where, at a glance.
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_json::<Overview>("/api/v1/overview".into()));
+    view! {
+        <section class="overview">
+            <h1>"Overview"</h1>
+            <Suspense fallback=loading>
+                {move || data.get().map(|r| match r {
+                    Ok(o) => overview(o).into_any(),
+                    Err(e) => error_box(e).into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn card(label: &'static str, n: usize, href: &'static str, bad: bool) -> impl IntoView {
+    view! {
+        <A href=href attr:class={if bad && n > 0 { "card bad" } else { "card" }}>
+            <span class="n" id=format!("count-{}", label.replace(' ', "-"))>{n}</span>
+            <span class="label">{label}</span>
+        </A>
+    }
+}
+
+fn overview(o: Overview) -> impl IntoView {
+    let now = o.server_time;
+    let pending = o.pending_error.clone().map(|p| {
+        view! {
+            <div class="banner warn" role="status">
+                <strong>"A newer state of the files cannot be read; showing the last good one. "</strong>
+                {rich(p.to_string())}
+            </div>
+        }
+    });
+    let sources = o
+        .sources
+        .iter()
+        .map(|s| {
+            let (class, word) = match s.health {
+                Health::Ok => ("ok", "✓ ok"),
+                Health::Degraded => ("degraded", "! degraded"),
+                Health::Error => ("error", "✗ error"),
+                Health::NotConnected => ("off", "○ not connected"),
+            };
+            let age = s.updated_at.map(|t| format!("{} ago", format_age(now - t))).unwrap_or_default();
+            view! {
+                <tr data-source=s.name.clone()>
+                    <th scope="row">{s.name.clone()}</th>
+                    <td><span class=format!("badge h-{class}")>{word}</span></td>
+                    <td class="wrap">
+                        {rich(s.detail.clone())}
+                        {s.hint.clone().map(|h| view! { <div class="hint">"To connect: " {h}</div> })}
+                    </td>
+                    <td class="num">{age}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let builds = if o.last_builds.is_empty() {
+        view! { <p class="muted">"No builds yet. " <A href="/build">"Start one"</A> " (or run " <code>"dockyard build"</code> ")."</p> }
+            .into_any()
+    } else {
+        view! {
+            <div class="scroll">
+            <table class="grid">
+                <thead><tr><th>"run"</th><th>"state"</th><th>"by"</th><th>"started"</th></tr></thead>
+                <tbody>
+                    {o.last_builds.iter().map(|r| view! {
+                        <tr>
+                            <td><A href=format!("/builds/{}", r.id)>{format!("#{}", r.id)}</A></td>
+                            <td>{run_badge(r.state)}</td>
+                            <td>{r.trigger.clone()}</td>
+                            <td class="time">{format_time(r.started_at)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        {pending}
+        <div class="cards">
+            {card("images", o.images, "/images", false)}
+            {card("pins", o.pins, "/pins?status=all", false)}
+            {card("stale", o.stale, "/pins?status=stale", true)}
+            {card("dangling", o.dangling, "/pins?status=dangling", true)}
+            {card("unpublished", o.unpublished, "/pins?status=unpublished", true)}
+        </div>
+        {(o.findings == 0 && o.pins > 0).then(|| view! {
+            <p class="good" id="all-current">{format!("All {} pins are current.", o.pins)}</p>
+        })}
+        <h2>"Sources"</h2>
+        <div class="scroll">
+            <table class="grid sources">
+                <thead><tr><th>"source"</th><th>"health"</th><th>"what"</th><th>"age"</th></tr></thead>
+                <tbody>{sources}</tbody>
+            </table>
+        </div>
+        <h2>"Last builds"</h2>
+        {builds}
+        <p class="muted small">{format!("Snapshot {} read {} ago.", o.generation, format_age(now - o.loaded_at))}</p>
+    }
+}

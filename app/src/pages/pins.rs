@@ -1,0 +1,195 @@
+//! The pins of the job definitions: every finding, worst first, grouped by
+//! image and tag, filtered by status (the badges) and searched, with the
+//! filter in the URL.
+
+use super::{error_box, loading, rich, status_badge};
+use crate::api::{Pin, PinsReport, Status, encode, get_json};
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+/// `/pins?status=STATUS&q=TEXT`.
+#[component]
+pub fn PinsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_json::<PinsReport>("/api/v1/pins".into()));
+    view! {
+        <section class="pins">
+            <div class="toolbar">
+                <h1>"Pins"</h1>
+                <a class="button" href="/api/v1/pins/patch" download="dockyard-stale-pins.patch" id="download-patch">"Patch for stale pins"</a>
+                <a class="button" href="/api/v1/pull-script" download="pull-images.sh" id="download-script">"Pull script"</a>
+            </div>
+            <Suspense fallback=loading>
+                {move || data.get().map(|r| match r {
+                    Ok(report) => view! { <PinsView report /> }.into_any(),
+                    Err(e) => error_box(e).into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// Whether a pin passes the status filter.
+fn wanted(filter: &str, p: &Pin) -> bool {
+    match filter {
+        "all" => true,
+        "" | "problems" => p.status != Status::Ok,
+        "dangling" => matches!(p.status, Status::NotInCatalog | Status::UnknownVersion),
+        s => p.status.as_str() == s,
+    }
+}
+
+/// A link to the pins page with this filter.
+fn href(status: &str, q: &str) -> String {
+    let mut h = format!("/pins?status={}", encode(status));
+    if !q.is_empty() {
+        h.push_str(&format!("&q={}", encode(q)));
+    }
+    h
+}
+
+#[component]
+fn PinsView(report: PinsReport) -> impl IntoView {
+    let query = use_query_map();
+    let status = Memo::new(move |_| query.read().get("status").unwrap_or_else(|| "problems".into()));
+    let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
+    let total = report.pins.len();
+    let findings = report.pins.iter().filter(|p| p.status != Status::Ok).count();
+    let files = report.summary.files_scanned;
+    let counts: Vec<(Status, usize)> =
+        report.summary.by_status.iter().filter(|(_, n)| **n > 0).map(|(s, n)| (*s, *n)).collect();
+    let pins = StoredValue::new(report.pins);
+    let errors = report.errors.clone();
+    let warnings = report.warnings.len();
+    let navigate = use_navigate();
+    let on_search = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        navigate(
+            &href(&status.get_untracked(), &text),
+            NavigateOptions { replace: true, scroll: false, ..Default::default() },
+        );
+    };
+    // Groups of (image, version, status), worst first.
+    let groups = move || {
+        let (filter, needle) = (status.get(), q.get().to_lowercase());
+        pins.with_value(|all| {
+            let mut groups: Vec<(String, Option<String>, Status, Vec<Pin>)> = Vec::new();
+            for p in all.iter().filter(|p| wanted(&filter, p)) {
+                let hay = format!("{} {} {}", p.image, p.version.as_deref().unwrap_or(""), p.file).to_lowercase();
+                if !needle.is_empty() && !hay.contains(&needle) {
+                    continue;
+                }
+                match groups.iter_mut().find(|g| g.0 == p.image && g.1 == p.version && g.2 == p.status) {
+                    Some(g) => g.3.push(p.clone()),
+                    None => groups.push((p.image.clone(), p.version.clone(), p.status, vec![p.clone()])),
+                }
+            }
+            groups.sort_by(|a, b| {
+                b.2.severity().cmp(&a.2.severity()).then(b.3.len().cmp(&a.3.len())).then(a.0.cmp(&b.0))
+            });
+            groups
+        })
+    };
+    let shown = move || groups().iter().map(|g| g.3.len()).sum::<usize>();
+    view! {
+        <p class="summary">
+            {format!("{} in {}", plural(total, "pin"), plural(files, "file"))}
+            {(warnings > 0).then(|| format!(" · {warnings} warnings"))}
+        </p>
+        <nav class="filters" aria-label="Filter by status">
+            <A href=move || href("problems", &q.get()) attr:class=move || if matches!(status.get().as_str(), "problems" | "") { "chip on" } else { "chip" }>
+                {format!("problems {findings}")}
+            </A>
+            <A href=move || href("all", &q.get()) attr:class=move || if status.get() == "all" { "chip on" } else { "chip" }>
+                {format!("all {total}")}
+            </A>
+            {counts.into_iter().map(|(s, n)| {
+                let name = s.as_str();
+                view! {
+                    <A href=move || href(name, &q.get()) attr:class=move || if status.get() == name { format!("chip on s-{name}") } else { format!("chip s-{name}") } attr:data-status=name>
+                        {s.symbol()} " " {format!("{name} {n}")}
+                    </A>
+                }
+            }).collect_view()}
+        </nav>
+        <label class="search">
+            <span class="visually-hidden">"Search pins"</span>
+            <input id="pin-search" type="search" placeholder="search image, version or file" prop:value=move || q.get() on:input=on_search />
+        </label>
+        {errors.into_iter().map(|e| view! { <div class="banner error">{rich(e.to_string())}</div> }).collect_view()}
+        {move || {
+            let gs = groups();
+            if gs.is_empty() {
+                let msg = if findings == 0 && matches!(status.get().as_str(), "problems" | "") {
+                    format!("All {total} pins are current.")
+                } else {
+                    "No pin matches this filter.".to_owned()
+                };
+                return view! { <p class="good empty" id="pins-empty">{msg}</p> }.into_any();
+            }
+            view! {
+                <p class="shown"><span id="pin-count">{shown()}</span> " shown in " <span id="group-count">{gs.len()}</span> " groups"</p>
+                <div class="groups">
+                    {gs.into_iter().map(|(image, version, st, members)| group(image, version, st, members)).collect_view()}
+                </div>
+            }
+            .into_any()
+        }}
+    }
+}
+
+fn group(image: String, version: Option<String>, status: Status, members: Vec<Pin>) -> impl IntoView {
+    let first = members[0].clone();
+    let files: std::collections::BTreeSet<&str> = members.iter().map(|p| p.file.as_str()).collect();
+    let behind = first.behind.map(|b| match b.days {
+        Some(d) => format!("{}, {} behind", plural(b.versions, "version"), plural(d.max(0) as usize, "day")),
+        None => format!("{} behind", plural(b.versions, "version")),
+    });
+    let tag = version.clone().unwrap_or_else(|| "(no tag)".into());
+    let title = format!("{image}:{tag}");
+    let count = format!("{} in {}", plural(members.len(), "pin"), plural(files.len(), "file"));
+    let (key, href, label) = (image.clone(), format!("/images/{}", encode(&image)), image.clone());
+    view! {
+        <details class=format!("group s-{}", status.as_str()) data-image=key data-status=status.as_str()>
+            <summary>
+                {status_badge(status)}
+                <A href=href attr:class="name">{label}</A>
+                <span class="version pinned">{tag}</span>
+                {first.latest.clone().map(|l| view! { <span class="arrow">"→"</span> <span class="version latest">{l}</span> })}
+                {behind.map(|b| view! { <span class="behind">{b}</span> })}
+                <span class="count">{count}</span>
+            </summary>
+            <div class="scroll">
+                <table class="grid pinrows" aria-label=title>
+                    <thead><tr><th>"where"</th><th>"registry"</th><th>"fix"</th></tr></thead>
+                    <tbody>
+                        {members.into_iter().map(pin_row).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </details>
+    }
+}
+
+fn pin_row(p: Pin) -> impl IntoView {
+    let registry = match p.published {
+        Some(true) => "published",
+        Some(false) => "not in the registry",
+        None => "—",
+    };
+    let where_ = format!("{}:{}", p.file, p.line);
+    let link = format!("/files?path={}#L{}", encode(&p.file), p.line);
+    view! {
+        <tr data-status=p.status.as_str() data-image=p.image.clone()>
+            <td class="where"><A href=link>{where_}</A>{p.note.clone().map(|n| view! { <div class="note">{rich(n)}</div> })}</td>
+            <td>{registry}</td>
+            <td class="fix">{p.fix.clone().map(|f| view! { <code>{f}</code> })}</td>
+        </tr>
+    }
+}
+
+/// "1 pin", "2 pins".
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}

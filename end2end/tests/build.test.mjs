@@ -1,0 +1,140 @@
+// Build-and-pull against a real engine and a real registry: refused
+// without a login or from another site, file links that cannot leave the
+// repository, a registry password that no response carries; then, logged
+// in through the page, a build whose log streams into the open page.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launch, watchedPage, hydrated, shot } from './server.mjs';
+import { startDockerd, startRegistry, buildRepo } from './engine.mjs';
+
+const TOKEN = 'e2e-token-0123456789';
+const PASSWORD = 'registry-password-Zq81x';
+const SECONDS = 6;
+let engine, registry, server, browser, repo;
+
+before(async () => {
+  [engine, registry] = await Promise.all([startDockerd(), startRegistry()]);
+  repo = buildRepo(registry.host, SECONDS);
+  server = await startServer(['--repo', repo, '--registry'], {
+    env: {
+      DOCKER_HOST: engine.host,
+      DOCKYARD_TOKEN: TOKEN,
+      DOCKYARD_REGISTRY_HOST: registry.host,
+      DOCKYARD_REGISTRY_USERNAME: 'ci',
+      DOCKYARD_REGISTRY_PASSWORD: PASSWORD,
+    },
+  });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.stop();
+  registry?.stop();
+  await engine?.stop();
+});
+
+const body = JSON.stringify({ selection: { kind: 'pin-problems' }, push: true, pull_pins: true });
+const post = (path, headers = {}) =>
+  fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+test('starting anything needs credentials and the same site', async () => {
+  for (const p of ['/api/v1/builds', '/api/v1/plan', '/api/v1/pull']) {
+    assert.equal((await post(p)).status, 401, `${p} without credentials`);
+    assert.equal((await post(p, { authorization: 'Bearer wrong-token-123' })).status, 401, `${p} with a wrong token`);
+    const evil = { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' };
+    assert.equal((await post(p, evil)).status, 403, `${p} from another site`);
+    assert.equal((await post(p, { authorization: `Bearer ${TOKEN}`, 'sec-fetch-site': 'cross-site' })).status, 403);
+  }
+  assert.equal((await fetch(server.url + '/api/v1/builds', { method: 'PUT', body })).status, 405);
+  // Reads stay public, and nothing was started.
+  const runs = await (await fetch(server.url + '/api/v1/builds')).json();
+  assert.deepEqual(runs.runs, []);
+  // With the token the plan is the CLI's dry run: base and app, parents first.
+  const plan = await (await post('/api/v1/plan', { authorization: `Bearer ${TOKEN}` })).json();
+  assert.deepEqual(plan.items.map((i) => [i.name, i.action]), [['base', 'build'], ['app', 'build']]);
+});
+
+test('file links cannot leave the repository', async () => {
+  const ok = await fetch(server.url + '/api/v1/file?path=jjb/jobs.yaml');
+  assert.equal(ok.status, 200);
+  for (const p of ['../../../../etc/passwd', '/etc/passwd', 'jjb/../../etc/passwd', 'jjb/%2e%2e/%2e%2e/etc/passwd',
+    'dockerfiles/base/../../../etc/hostname', '..', '', 'jjb/../dockerfiles/../../x']) {
+    const res = await fetch(server.url + '/api/v1/file?path=' + p);
+    assert.ok(res.status === 404 || res.status === 400, `${p}: ${res.status}`);
+    assert.doesNotMatch(await res.text(), /root:x:0:0/);
+  }
+  for (const p of ['/pkg/../../../../etc/passwd', '/pkg/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/files?path=../../etc/passwd']) {
+    const text = await (await fetch(server.url + p)).text();
+    assert.doesNotMatch(text, /root:x:0:0/, p);
+  }
+});
+
+test('the registry password appears in no page and no API response', async () => {
+  const paths = ['/', '/pins', '/images', '/images/app', '/graph', '/builds', '/build', '/hosts', '/files?path=jjb/jobs.yaml',
+    '/api/v1/overview', '/api/v1/pins', '/api/v1/catalog', '/api/v1/registry', '/api/v1/graph', '/api/v1/graph.dot',
+    '/api/v1/graph.svg', '/api/v1/images/app', '/api/v1/pull-script', '/api/v1/hosts', '/api/v1/session',
+    '/api/v1/builds', '/api/v1/pins/patch', '/api/v1/impact', '/api/v1/nope'];
+  for (const p of paths) {
+    const res = await fetch(server.url + p);
+    const text = await res.text();
+    assert.ok(!text.includes(PASSWORD), `${p} shows the registry password`);
+    assert.ok(!text.includes(TOKEN), `${p} shows the access token`);
+    assert.ok(!text.includes(Buffer.from(`ci:${PASSWORD}`).toString('base64')), `${p} shows the registry credentials`);
+  }
+});
+
+test('after login a build runs on the engine and its log appears live', async () => {
+  const page = await watchedPage(browser, { viewport: { width: 1280, height: 800 } });
+  await page.goto(server.url + '/build');
+  await hydrated(page);
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await page.click('#start');
+  await page.waitForSelector('form.login #token');
+  assert.match(await page.textContent('#build-message'), /log in/i);
+  await shot(page, 'wide-build-refused');
+  await page.fill('#token', 'not-the-token');
+  await page.click('#login');
+  await page.waitForFunction(() => /wrong token/i.test(document.querySelector('#build-message')?.textContent ?? ''));
+  await page.fill('#token', TOKEN);
+  await page.click('#login');
+  await page.waitForFunction(() => /logged in/i.test(document.querySelector('#build-message')?.textContent ?? ''));
+  // The session is an HttpOnly cookie: the page's script cannot read it.
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'dockyard_session');
+  assert.ok(session && session.httpOnly && session.secure && session.sameSite === 'Strict', JSON.stringify(cookies));
+
+  await page.click('#show-plan');
+  await page.waitForSelector('table.plan tr[data-image="app"]');
+  await page.click('#start');
+  await page.waitForURL(/\/builds\/\d+$/);
+  // Live: the first tick arrives while the run is still running.
+  await page.waitForFunction(() => /tick 1/.test(document.querySelector('#log')?.textContent ?? ''), null, { timeout: 60000 });
+  assert.equal(await page.$eval('h1 .badge', (b) => b.className), 'badge r-running');
+  await shot(page, 'wide-build-running');
+  await page.waitForSelector('h1 .badge.r-succeeded', { timeout: 120000 });
+  const log = await page.textContent('#log');
+  assert.match(log, new RegExp(`tick ${SECONDS}`));
+  assert.match(log, /pull|present/i, 'the pull of the pinned images is in the log');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was reloaded');
+  assert.deepEqual(await page.$$eval('tr[data-image]', (rs) => rs.map((r) => [r.dataset.image, r.dataset.state])),
+    [['base', 'published'], ['app', 'published']]);
+  await shot(page, 'wide-build-done');
+  // The browser logs the two refusals above (the start before login, the
+  // wrong token) as failed loads; nothing else went wrong.
+  const refusals = page.errors.filter((e) => /status of 401/.test(e));
+  assert.equal(refusals.length, 2, page.errors.join('\n'));
+  assert.deepEqual(page.errors.filter((e) => !/status of 401/.test(e)), []);
+
+  // The real engine has the image and the real registry the tag.
+  engine.docker(['image', 'inspect', `${registry.host}/e2e/app:2.0`]);
+  const tags = await (await fetch(`http://${registry.host}/v2/e2e/app/tags/list`)).json();
+  assert.deepEqual(tags.tags.sort(), ['2.0', 'latest'], 'the version and latest, as docker-pkg publishes');
+  // The history and the logs are in the store, served to anyone.
+  const runs = await (await fetch(server.url + '/api/v1/builds')).json();
+  assert.equal(runs.runs.length, 1);
+  assert.equal(runs.runs[0].state, 'succeeded');
+  assert.match(runs.runs[0].trigger, /dashboard/);
+  await page.context().close();
+});

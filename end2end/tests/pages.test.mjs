@@ -1,0 +1,93 @@
+// Every page of the dashboard on the bundled demo (seeded store, no engine,
+// no registry): its data is in the server-rendered HTML, it hydrates
+// without a script error, it fits a narrow window, keyboard focus is
+// visible, and a screenshot of it wide and narrow is saved as an artefact.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useServerAndBrowser, watchedPage, hydrated, shot } from './server.mjs';
+
+const ctx = useServerAndBrowser(['--repo', 'demo', '--registry', '--offline'], { seed: true });
+
+// Path, then what its server-rendered HTML must hold (no script run).
+const pages = [
+  ['/', [/id="count-stale"[^>]*>1</, /id="count-dangling"[^>]*>2</, /not connected/, /#3/]],
+  ['/pins', [/data-status="stale"/, /data-image="python3"/, /1 versions?, \d+ days behind/]],
+  ['/images', [/data-image="tox"/, /data-image="shellcheck"/]],
+  ['/images/python3', [/3\.11\.2-s2/, /FROM registry\.example\.org\/demo\/ci-base:1\.2\.0-s1/, /jjb\/jobs\.yaml:16/]],
+  ['/graph', [/<g data-image="ci-base"[^>]*class="node/, /data-status="stale-pins"/, /data-status="failed"/]],
+  ['/builds', [/href="\/builds\/2"/, /failed/]],
+  ['/builds/2', [/returned a non-zero code: 100/, /apt-get install -y shellcheck/]],
+  ['/build', [/What to build/, /<option value="tox"/]],
+  ['/hosts', [/not connected|No Docker engine|no engine/i]],
+];
+
+test('every page carries its data in the server-rendered HTML', async () => {
+  for (const [p, patterns] of pages) {
+    const res = await fetch(ctx.server.url + p);
+    assert.equal(res.status, 200, p);
+    const html = await res.text();
+    assert.doesNotMatch(html, /Loading…/, `${p} waits for a script`);
+    for (const re of patterns) assert.match(html, re, `${p} lacks ${re}`);
+  }
+  const missing = await fetch(ctx.server.url + '/no/such/page');
+  assert.equal(missing.status, 404);
+  assert.match(await missing.text(), /Nothing here/);
+});
+
+for (const [tag, viewport] of [['wide', { width: 1280, height: 800 }], ['narrow', { width: 420, height: 860 }]]) {
+  test(`every page hydrates and fits, ${tag}`, async () => {
+    const page = await watchedPage(ctx.browser, { viewport });
+    for (const [p] of pages) {
+      await page.goto(ctx.server.url + p);
+      await hydrated(page);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 1, `${p} scrolls sideways by ${overflow}px at ${viewport.width}px`);
+      await shot(page, `${tag}${p === '/' ? '-overview' : p.replaceAll('/', '-')}`);
+    }
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  });
+}
+
+test('versions do not break at the hyphen, and keyboard focus is visible', async () => {
+  const page = await watchedPage(ctx.browser, { viewport: { width: 420, height: 860 } });
+  await page.goto(ctx.server.url + '/pins');
+  await hydrated(page);
+  const wraps = await page.$$eval('.version', (els) => els.filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
+  assert.deepEqual(wraps, []);
+  // The first Tab reaches the skip link; then the navigation, each with an outline.
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  const style = await page.evaluate(() => {
+    const s = getComputedStyle(document.activeElement);
+    return { tag: document.activeElement.tagName, outline: s.outlineStyle, width: parseFloat(s.outlineWidth) };
+  });
+  assert.equal(style.tag, 'A');
+  assert.notEqual(style.outline, 'none');
+  assert.ok(style.width >= 2, `focus outline ${style.width}px`);
+  await shot(page, 'narrow-focus');
+  await page.context().close();
+});
+
+test('the graph: a node per image, hover lights the relatives, Enter opens the image', async () => {
+  const page = await watchedPage(ctx.browser, { viewport: { width: 1280, height: 800 } });
+  await page.goto(ctx.server.url + '/graph');
+  await hydrated(page);
+  const names = await page.$$eval('svg g.node', (gs) => gs.map((g) => g.dataset.image).sort());
+  assert.deepEqual(names, ['ci-base', 'node20', 'python3', 'shellcheck', 'tox']);
+  await page.hover('g.node[data-image="python3"]');
+  await page.waitForSelector('g.node.lit[data-image="tox"]');
+  assert.deepEqual(
+    await page.$$eval('g.node.lit', (gs) => gs.map((g) => g.dataset.image).sort()),
+    ['ci-base', 'python3', 'tox'],
+  );
+  assert.equal(await page.getAttribute('g.node[data-image="node20"]', 'class'), 'node st-ok dim');
+  await page.focus('g.node[data-image="tox"]');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/images\/tox$/);
+  await page.waitForSelector('h1:has-text("tox")');
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

@@ -1,0 +1,354 @@
+//! What the dashboard asks of the service beyond the CLI's JSON: an image's
+//! whole story, the graph laid out with statuses, the patch of every stale
+//! pin, a repository file for a pin's context, the engines' health, and
+//! build-and-pull.
+
+use super::Service;
+use super::build::BuildSpec;
+use crate::engine::Engine;
+use crate::engine::docker::DockerEngine;
+use dockyard_api::{ChangelogEntry, GraphView, HostInfo, ImageDetail, NodeStatus, Plan, RunId, Selection, Status};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Why a dashboard request cannot be answered.
+#[derive(Debug)]
+pub enum Failure {
+    NotFound(String),
+    Invalid(String),
+    Internal(String),
+}
+
+/// How many recent runs the graph reads for each image's newest build.
+const RECENT_RUNS: usize = 20;
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NotFound(m) | Failure::Invalid(m) | Failure::Internal(m) => f.write_str(m),
+        }
+    }
+}
+
+impl Service {
+    /// The engines builds and pulls go to: `[[hosts]]` of `dockyard.toml`,
+    /// else `$DOCKER_HOST` or the local socket when there is one.
+    pub fn engines(&self) -> Vec<Arc<dyn Engine>> {
+        if !self.repo.hosts.is_empty() {
+            return self
+                .repo
+                .hosts
+                .iter()
+                .map(|h| Arc::new(DockerEngine::new(&h.name, &h.url, h.tls.clone())) as Arc<dyn Engine>)
+                .collect();
+        }
+        let local = DockerEngine::from_env();
+        let socket = local.endpoint().strip_prefix("unix://").map(std::path::Path::new);
+        if std::env::var_os("DOCKER_HOST").is_some() || socket.is_some_and(|s| s.exists()) {
+            vec![Arc::new(local)]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Each engine's reachability and version (asked now, briefly).
+    pub async fn engine_health(&self) -> Vec<HostInfo> {
+        let mut out = Vec::new();
+        for e in self.engines() {
+            let v = tokio::time::timeout(std::time::Duration::from_secs(2), e.version()).await;
+            let (reachable, version, error) = match v {
+                Ok(Ok(v)) => (true, Some(v), None),
+                Ok(Err(err)) => (false, None, Some(err.to_string())),
+                Err(_) => (false, None, Some("no answer within 2 s".into())),
+            };
+            out.push(HostInfo {
+                name: e.name().to_owned(),
+                endpoint: e.endpoint().to_owned(),
+                reachable,
+                version,
+                error,
+            });
+        }
+        out
+    }
+
+    /// An image's page.
+    pub async fn image_detail(&self, name: &str) -> Result<ImageDetail, Failure> {
+        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
+        let catalog = snapshot.catalog_report();
+        let image = catalog
+            .images
+            .iter()
+            .find(|i| i.name == name)
+            .cloned()
+            .ok_or_else(|| Failure::NotFound(format!("no image named `{}`", dockyard_core::limits::quote(name))))?;
+        let rendered = snapshot.rendered();
+        let dockerfile = rendered.report.images.get(name).and_then(|i| i.dockerfile.clone());
+        let changelog = snapshot
+            .catalogs
+            .iter()
+            .find_map(|c| c.images.iter().find(|i| i.name == name).map(|i| (c, i)))
+            .and_then(|(c, i)| i.history(&c.files).ok())
+            .map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|e| ChangelogEntry {
+                        version: e.version,
+                        author: e.author,
+                        date: e.date,
+                        changes: e.changes.join("\n").trim().to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pins = snapshot
+            .pins_report()
+            .map(|p| p.pins.into_iter().filter(|x| x.image == name).collect())
+            .unwrap_or_default();
+        let registry = self.registry_knowledge().iter().find_map(|i| i.get(name).cloned());
+        let builds = match self.store() {
+            Ok(store) => {
+                let n = name.to_owned();
+                store.call(move |s| s.image_builds(&n, 20)).await.unwrap_or_default()
+            }
+            Err(_) => Vec::new(),
+        };
+        Ok(ImageDetail {
+            ancestors: rendered.graph.ancestors(name).into_iter().collect(),
+            descendants: rendered.graph.descendants(name).into_iter().collect(),
+            image,
+            dockerfile,
+            changelog,
+            pins,
+            registry,
+            builds,
+            unbumped: self.unbumped_in_work_tree().map(|set| set.contains(name)),
+        })
+    }
+
+    /// Images with unbumped changes in the work tree (impact against HEAD),
+    /// when the repository is a git checkout; cached per snapshot.
+    pub fn unbumped_in_work_tree(&self) -> Option<std::collections::BTreeSet<String>> {
+        let snapshot = self.snapshot().ok()?;
+        let generation = snapshot.generation;
+        {
+            let cache = self.unbumped.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((g, set)) = &*cache
+                && *g == generation
+            {
+                return set.clone();
+            }
+        }
+        let set = if self.repo.root.join(".git").exists() {
+            self.impact("HEAD", None).ok().map(|r| {
+                r.images.into_iter().filter(|i| i.change == dockyard_api::Change::Unbumped).map(|i| i.name).collect()
+            })
+        } else {
+            None
+        };
+        *self.unbumped.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, set.clone()));
+        set
+    }
+
+    /// The graph laid out, each image coloured by the worst thing known.
+    pub async fn graph_view(&self) -> Result<GraphView, Failure> {
+        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
+        let layout = snapshot.layout().clone();
+        let mut status: BTreeMap<String, NodeStatus> = BTreeMap::new();
+        let report = &snapshot.rendered().report;
+        for (name, img) in &report.images {
+            status.insert(name.clone(), if img.error.is_some() { NodeStatus::Broken } else { NodeStatus::Ok });
+        }
+        let mut worse = |name: &str, s: NodeStatus| {
+            if let Some(cur) = status.get_mut(name)
+                && s > *cur
+            {
+                *cur = s;
+            }
+        };
+        if let Ok(p) = snapshot.pins_report() {
+            for pin in p.pins.iter().filter(|p| p.status == Status::Stale) {
+                worse(&pin.image, NodeStatus::StalePins);
+            }
+        }
+        for index in self.registry_knowledge().iter() {
+            for e in index.entries.iter().filter(|e| e.published == Some(false) && !e.base) {
+                worse(&e.image, NodeStatus::Unpublished);
+            }
+        }
+        // Failed: the newest build of the image (in the last runs) failed.
+        if let Ok(store) = self.store()
+            && let Ok(runs) = store.call(|s| s.list_runs(RECENT_RUNS)).await
+        {
+            let mut seen = std::collections::BTreeSet::new();
+            for run in runs {
+                let id = run.id;
+                let Ok(Some(detail)) = store.call(move |s| s.get_run(id)).await else { continue };
+                for i in
+                    detail.images.iter().filter(|i| i.state.is_final() && i.state != dockyard_api::ImageState::Present)
+                {
+                    if seen.insert(i.name.clone()) && i.state == dockyard_api::ImageState::Failed {
+                        worse(&i.name, NodeStatus::Failed);
+                    }
+                }
+            }
+        }
+        Ok(GraphView {
+            layout,
+            status,
+            problems: snapshot.rendered().graph.problems.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// The patch of every stale pin, as `lint --fix` would write it (only to
+    /// versions the registry holds, when it is known).
+    pub fn pins_patch(&self) -> Result<String, Failure> {
+        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
+        let lint = snapshot.lint().map_err(|d| Failure::Invalid(d.to_string()))?;
+        let knowledge = crate::registry::Knowledge(&snapshot.registry);
+        let registry = (!snapshot.registry.is_empty()).then_some(&knowledge as &dyn dockyard_core::lint::Published);
+        let (fixes, _) = dockyard_core::lint::plan_fixes(&lint.report, &lint.sources, registry);
+        Ok(crate::print::diff::patch(&fixes))
+    }
+
+    /// A text file of the repository, for showing a pin in its context:
+    /// only files under the pin paths or catalog roots, never through a
+    /// symlink out of the repository, never a path with `..`.
+    pub fn repository_file(&self, rel: &str) -> Result<String, Failure> {
+        let refused =
+            || Failure::NotFound(format!("`{}` is not a file this dashboard shows", dockyard_core::limits::quote(rel)));
+        let path = std::path::Path::new(rel);
+        if rel.is_empty()
+            || path.is_absolute()
+            || path.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(refused());
+        }
+        let full = self.repo.root.join(path);
+        let allowed =
+            self.repo.pin_paths.iter().chain(self.repo.roots.iter().map(|r| &r.dir)).any(|p| full.starts_with(p));
+        if !allowed {
+            return Err(refused());
+        }
+        self.repo.files.read_text(&full, dockyard_core::limits::MAX_PIN_FILE_BYTES).map_err(|_| refused())
+    }
+
+    /// The labels a dashboard selection builds.
+    pub fn selection_globs(&self, selection: &Selection) -> Result<Vec<String>, Failure> {
+        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
+        let catalog = snapshot.catalog_report();
+        let label_of = |n: &str| -> Result<String, Failure> {
+            catalog
+                .images
+                .iter()
+                .find(|i| i.name == n)
+                .and_then(|i| i.label.clone())
+                .ok_or_else(|| Failure::Invalid(format!("no image named `{}`", dockyard_core::limits::quote(n))))
+        };
+        match selection {
+            Selection::Image { name } => Ok(vec![label_of(name)?]),
+            Selection::Subtree { name } => {
+                let mut out = vec![label_of(name)?];
+                for d in snapshot.rendered().graph.descendants(name) {
+                    out.push(label_of(&d)?);
+                }
+                Ok(out)
+            }
+            Selection::PinProblems => {
+                let pins = snapshot.pins_report().map_err(|p| Failure::Invalid(p.to_string()))?;
+                let mut names: Vec<&str> = pins
+                    .pins
+                    .iter()
+                    .filter(|p| matches!(p.status, Status::Stale | Status::Unpublished))
+                    .map(|p| p.image.as_str())
+                    .collect();
+                names.sort();
+                names.dedup();
+                if names.is_empty() {
+                    return Err(Failure::Invalid("no pin is stale or unpublished: nothing to build".into()));
+                }
+                names.into_iter().map(label_of).collect()
+            }
+            Selection::Globs { globs } => Ok(globs.clone()),
+        }
+    }
+
+    /// The plan of a dashboard selection (what `build --dry-run` prints).
+    pub async fn plan_selection(
+        &self,
+        request: &dockyard_api::BuildRequest,
+    ) -> Result<(Plan, BuildSpec, super::build::Prepared, Arc<dyn Engine>), Failure> {
+        let engine = self.engines().into_iter().next().ok_or_else(|| {
+            Failure::Invalid("no engine is connected: set DOCKER_HOST, or [[hosts]] in dockyard.toml".into())
+        })?;
+        let spec = BuildSpec {
+            globs: self.selection_globs(&request.selection)?,
+            pull: true,
+            push: request.push,
+            use_cache: true,
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            suffix: None,
+            trigger: "web".into(),
+        };
+        let prepared = self
+            .plan_build(&spec, engine.as_ref(), &self.repo.registry)
+            .await
+            .map_err(|e| Failure::Internal(e.to_string()))?;
+        Ok((prepared.plan.clone(), spec, prepared, engine))
+    }
+
+    /// Starts build-and-pull: the run is recorded now and goes on in the
+    /// background (then the pinned images are pulled onto every engine).
+    pub async fn start_build_and_pull(
+        self: &Arc<Self>,
+        request: dockyard_api::BuildRequest,
+        who: &str,
+    ) -> Result<(RunId, Plan), Failure> {
+        let (plan, mut spec, prepared, engine) = self.plan_selection(&request).await?;
+        spec.trigger = format!("web:{who}");
+        let hosts: Vec<String> = self.engines().iter().map(|e| e.name().to_owned()).collect();
+        let run = self.begin_run(&prepared, &spec, &hosts).await.map_err(|e| Failure::Internal(e.to_string()))?;
+        let service = self.clone();
+        tokio::spawn(async move {
+            let state = service.complete_run(run, prepared, &spec, engine).await;
+            if request.pull_pins && matches!(state, Ok(dockyard_api::RunState::Succeeded)) {
+                service.pull_pins_into_run(run).await;
+            }
+            // The dashboard shows the new state of everything.
+            super::reload_now(&service).await;
+        });
+        Ok((run, plan))
+    }
+
+    /// Pulls the pinned images onto every engine, logging into `run`.
+    async fn pull_pins_into_run(&self, run: RunId) {
+        let Ok(snapshot) = self.snapshot() else { return };
+        let Ok(plan) = super::pull::plan(&snapshot, Some(&self.registry_knowledge())) else { return };
+        let auth = crate::cli::engine_auth(&snapshot);
+        for engine in self.engines() {
+            let name = engine.name().to_owned();
+            let report = super::pull::pull_onto(engine, &plan, auth.clone(), 4, |_| {}).await;
+            let lines = report
+                .results
+                .iter()
+                .map(|r| format!("{} {} {}", r.outcome_word(), r.image, r.error.clone().unwrap_or_default()))
+                .collect();
+            self.log_to_run(run, &format!("pull onto {name}"), lines).await;
+        }
+    }
+}
+
+/// A word for a pull outcome.
+trait OutcomeWord {
+    fn outcome_word(&self) -> &'static str;
+}
+
+impl OutcomeWord for dockyard_api::PullResult {
+    fn outcome_word(&self) -> &'static str {
+        match self.outcome {
+            dockyard_api::PullOutcome::Pulled => "pulled",
+            dockyard_api::PullOutcome::Skipped => "present",
+            dockyard_api::PullOutcome::Failed => "FAILED",
+        }
+    }
+}

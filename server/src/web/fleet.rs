@@ -1,0 +1,26 @@
+//! Several engines from the dashboard: the host × pinned-image matrix, and
+//! pulling what is missing (behind the same login as builds).
+
+use super::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+/// `GET /api/v1/hosts`.
+pub async fn hosts_report(
+    service: &std::sync::Arc<crate::service::Service>,
+) -> Result<dockyard_api::HostsReport, (StatusCode, String)> {
+    service.hosts_report().await.map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+/// `POST /api/v1/pull`: pulls every pinned image onto every engine.
+pub async fn pull(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = state.auth.check_write(&headers) {
+        return super::api::error(r.status(), r.message());
+    }
+    match state.service.pull_everywhere(None).await {
+        Ok(report) => super::api::json_bytes(Bytes::from(dockyard_api::to_json(&report))),
+        Err(e) => super::api::error(StatusCode::UNPROCESSABLE_ENTITY, e),
+    }
+}
