@@ -41,8 +41,10 @@ pub enum Command {
     Update(UpdateArgs),
     /// Remove local tags of catalog images other than their current version.
     Prune(PruneArgs),
-    /// Pull every pinned image onto the engine, once.
+    /// Pull every pinned image onto the engine (or every host), once.
     Pull(PullArgs),
+    /// Which host has which pinned image: present, missing or outdated.
+    Hosts(HostsArgs),
     /// What a catalog change will do once merged (for review).
     Impact(ImpactArgs),
     /// Run a catalog image the way CI runs it.
@@ -406,12 +408,29 @@ pub struct PullArgs {
     pub repo: RepoArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Pull onto several hosts of dockyard.toml at once: `all`, or names
+    /// separated by commas. A failed or unreachable host does not stop the others.
+    #[arg(long, value_name = "all|NAME,...", conflicts_with = "host")]
+    pub hosts: Option<String>,
     /// Skip what the engine has by digest (asks the registry index).
     #[arg(long)]
     pub digest: bool,
     /// Pulls at once.
     #[arg(long, short = 'j', default_value_t = 4)]
     pub jobs: usize,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Ask the registry index for digests (else a tag counts as present).
+    #[arg(long)]
+    pub digest: bool,
     #[command(flatten)]
     pub registry_args: RegistryArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -1,7 +1,9 @@
 //! `dockyard build`, `builds`, `update`, `prune` and `pull`: thin shells
 //! over the service and the engine.
 
-use super::args::{BuildArgs, BuildsArgs, BuildsCommand, EngineArgs, Format, PruneArgs, PullArgs, UpdateArgs};
+use super::args::{
+    BuildArgs, BuildsArgs, BuildsCommand, EngineArgs, Format, HostsArgs, PruneArgs, PullArgs, UpdateArgs,
+};
 use super::{EXIT_FINDINGS, emit_code, fail, registry_options, service, use_store};
 use crate::engine::docker::DockerEngine;
 use crate::engine::{Engine, RegistryAuth};
@@ -414,10 +416,11 @@ pub fn pull(args: &PullArgs) -> ExitCode {
         Ok(p) => p,
         Err(d) => return fail(d),
     };
-    let engine = match engine_for(&service.repo, &args.engine) {
+    let engines = match pull_engines(&service.repo, args) {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
+    let several = engines.len() > 1 || args.hosts.is_some();
     let rt = match multi_runtime() {
         Ok(r) => r,
         Err(c) => return c,
@@ -433,15 +436,17 @@ pub fn pull(args: &PullArgs) -> ExitCode {
         };
     }
     let auth = engine_auth(&snapshot);
-    let report = rt.block_on(crate::service::pull::pull_onto(engine.clone(), &plan, auth, args.jobs, |r| {
-        if args.format == Format::Text {
+    let text = args.format == Format::Text;
+    let report = rt.block_on(crate::service::fleet::pull_onto_hosts(engines, &plan, auth, args.jobs, move |r| {
+        if text {
             let what = match r.outcome {
                 PullOutcome::Pulled => "pulled",
                 PullOutcome::Skipped => "present",
                 PullOutcome::Failed => "FAILED",
             };
             let err = r.error.as_deref().map(|e| format!(": {}", sanitize(e))).unwrap_or_default();
-            eprintln!("{what:8} {} ({} ms){err}", sanitize(&r.image), r.duration_ms);
+            let host = if several { format!("{}: ", sanitize(&r.host)) } else { String::new() };
+            eprintln!("{host}{what:8} {} ({} ms){err}", sanitize(&r.image), r.duration_ms);
         }
     }));
     let failed = report.failed();
@@ -449,10 +454,87 @@ pub fn pull(args: &PullArgs) -> ExitCode {
     match args.format {
         Format::Json => emit_code(dockyard_api::to_json(&report), code),
         Format::Text => {
-            let pulled = report.results.iter().filter(|r| r.outcome == PullOutcome::Pulled).count();
-            let skipped = report.results.iter().filter(|r| r.outcome == PullOutcome::Skipped).count();
-            eprintln!("{} images: {pulled} pulled, {skipped} present, {failed} failed", report.results.len());
+            let mut hosts: Vec<&str> = report.results.iter().map(|r| r.host.as_str()).collect();
+            hosts.dedup();
+            for host in hosts {
+                let mine = || report.results.iter().filter(move |r| r.host == host);
+                let count = |o: PullOutcome| mine().filter(|r| r.outcome == o).count();
+                let prefix = if several { format!("{}: ", sanitize(host)) } else { String::new() };
+                eprintln!(
+                    "{prefix}{} images: {} pulled, {} present, {} failed",
+                    mine().count(),
+                    count(PullOutcome::Pulled),
+                    count(PullOutcome::Skipped),
+                    count(PullOutcome::Failed)
+                );
+            }
             code
         }
+    }
+}
+
+/// The engines `pull` pulls onto: `--hosts all` (every host of
+/// dockyard.toml), `--hosts a,b`, or the one engine of `--host`.
+fn pull_engines(repo: &RepoConfig, args: &PullArgs) -> Result<Vec<Arc<dyn Engine>>, String> {
+    let Some(list) = &args.hosts else {
+        return Ok(vec![engine_for(repo, &args.engine)?]);
+    };
+    if list == "all" {
+        if repo.hosts.is_empty() {
+            return Err("--hosts all: no [[hosts]] in dockyard.toml".into());
+        }
+        return Ok(repo
+            .hosts
+            .iter()
+            .map(|h| Arc::new(DockerEngine::new(&h.name, &h.url, h.tls.clone())) as Arc<dyn Engine>)
+            .collect());
+    }
+    list.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| engine_for(repo, &EngineArgs { host: Some(n.to_owned()) }))
+        .collect()
+}
+
+/// `dockyard hosts`: the host × pinned-image matrix.
+pub fn hosts(args: &HostsArgs) -> ExitCode {
+    let service = match service(&args.repo) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    if let Err(c) = use_store(&service, &args.registry_args) {
+        return c;
+    }
+    let rt = match multi_runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
+    };
+    if args.digest {
+        let pins = match service
+            .snapshot()
+            .map_err(|d| d.to_string())
+            .and_then(|s| crate::service::pull::plan(&s, None).map_err(|d| d.to_string()))
+        {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        };
+        let opts = registry_options(&args.registry_args, &service.repo.registry);
+        if let Err(e) = rt.block_on(service.refresh_registry(&opts, &pins.pairs())) {
+            eprintln!("warning: registry: {e} (presence by tag only)");
+        }
+    }
+    let report = match rt.block_on(service.hosts_report()) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    if report.hosts.is_empty() {
+        return fail("no engine is configured: set DOCKER_HOST, or list engines as [[hosts]] in dockyard.toml");
+    }
+    let incomplete = report.hosts.iter().any(|h| !h.reachable)
+        || report.cells.iter().flatten().any(|c| *c != dockyard_api::Presence::Present);
+    let code = if incomplete { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
+    match args.format {
+        Format::Json => emit_code(dockyard_api::to_json(&report), code),
+        Format::Text => emit_code(print::hosts_table(&report), code),
     }
 }

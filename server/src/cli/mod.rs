@@ -45,6 +45,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Update(a) => build::update(&a),
         Command::Prune(a) => build::prune(&a),
         Command::Pull(a) => build::pull(&a),
+        Command::Hosts(a) => build::hosts(&a),
         Command::Impact(a) => impact::impact(&a),
         Command::Try(a) => try_run::try_image(&a),
         Command::Store(a) => store::store(a),

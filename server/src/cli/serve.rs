@@ -48,7 +48,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     // Registry knowledge from earlier runs (no request), before anything is served.
     if registry {
         let offline = crate::registry::RegistryOptions { offline: true, ..reg_opts.clone() };
-        if let Err(e) = runtime.block_on(service.refresh_registry(&offline, &Default::default())) {
+        if let Err(e) = runtime.block_on(service.refresh_registry(&offline, &service.pinned_pairs())) {
             tracing::warn!("registry index: {e}");
         }
         match service.load_snapshot() {
@@ -85,6 +85,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             leptos,
             guard: Arc::new(web::guard::Guard::new(addr, &allowed)),
             auth: Arc::new(auth),
+            http: Arc::new(web::metrics::HttpMetrics::default()),
         };
         tokio::spawn(crate::service::watch::follow(service.clone()));
         if registry && !reg_opts.offline {

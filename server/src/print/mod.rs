@@ -211,6 +211,49 @@ pub fn runs_table(runs: &[dockyard_api::RunSummary], now: i64) -> String {
     s
 }
 
+/// `dockyard hosts`: each host's state, then one row per pinned image
+/// with its presence on each host.
+pub fn hosts_table(report: &dockyard_api::HostsReport) -> String {
+    let mut s = String::new();
+    for h in &report.hosts {
+        let state = match (&h.version, &h.error) {
+            (Some(v), _) if h.reachable => format!("engine {}", sanitize(v)),
+            (_, Some(e)) => format!("UNREACHABLE: {}", sanitize(e)),
+            _ => "UNREACHABLE".to_owned(),
+        };
+        let _ = writeln!(s, "host {} ({}): {state}", sanitize(&h.name), sanitize(&h.endpoint));
+    }
+    if report.images.is_empty() {
+        let _ = writeln!(s, "no pinned image");
+        return s;
+    }
+    let width = report.images.iter().map(|i| i.chars().count()).max().unwrap_or(5).max(5);
+    let cols: Vec<usize> = report.hosts.iter().map(|h| h.name.chars().count().max(8)).collect();
+    let _ = write!(s, "{:width$}", "IMAGE");
+    for (h, w) in report.hosts.iter().zip(&cols) {
+        let _ = write!(s, "  {:w$}", sanitize(&h.name));
+    }
+    s.push('\n');
+    for (i, image) in report.images.iter().enumerate() {
+        let _ = write!(s, "{:width$}", sanitize(image));
+        for (h, w) in cols.iter().enumerate() {
+            let cell = report.cells.get(h).and_then(|row| row.get(i)).map_or("unknown", |p| p.as_str());
+            let _ = write!(s, "  {cell:w$}");
+        }
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+    }
+    let missing = report.cells.iter().flatten().filter(|c| **c != dockyard_api::Presence::Present).count();
+    let _ = writeln!(
+        s,
+        "{} pinned images on {} hosts: {missing} missing, outdated or unknown{}",
+        report.images.len(),
+        report.hosts.len(),
+        if missing > 0 { " (dockyard pull --hosts all)" } else { "" }
+    );
+    s
+}
+
 /// One run with its images and their logs.
 pub fn run_text(detail: &dockyard_api::RunDetail, logs: &[dockyard_api::LogLine]) -> String {
     let r = &detail.run;

@@ -218,8 +218,10 @@ pub async fn build(
             .await?;
     }
 
-    // Digests: stored ones are reused (tags are treated as immutable); the
-    // registry is asked only for the others, when it lists the tag.
+    // Digests: stored ones younger than `max_age` are reused (so are older
+    // ones offline, or when asking again fails); the registry is asked for
+    // the others, when it lists the tag. A tag can move (`latest`, a
+    // re-push), and `hosts` must see it as outdated.
     let lookups: Vec<(usize, String, String)> = want_digests
         .iter()
         .filter_map(|(image, tag)| {
@@ -236,12 +238,18 @@ pub async fn build(
             .await?
     };
     let mut wanted: Vec<(usize, String)> = Vec::new();
+    let at = now();
     for ((i, _, tag), found) in lookups.into_iter().zip(stored) {
+        let listed = entries[i].tags.contains(&tag);
         match found {
-            Some((d, _)) => {
+            Some((d, fetched)) => {
+                let young = at - fetched >= 0 && ((at - fetched) as u64) < opts.max_age.as_secs();
+                if !young && listed {
+                    wanted.push((i, tag.clone()));
+                }
                 entries[i].digests.insert(tag, d);
             }
-            None if entries[i].tags.contains(&tag) => wanted.push((i, tag)),
+            None if listed => wanted.push((i, tag)),
             None => {}
         }
     }

@@ -352,3 +352,71 @@ impl OutcomeWord for dockyard_api::PullResult {
         }
     }
 }
+
+impl Service {
+    /// The overview with every source: the snapshot's (catalog, pins,
+    /// registry), the engines (asked now, briefly) and the store, with the
+    /// last builds. `GET /api/v1/overview` and `/metrics` read this.
+    pub async fn overview_full(self: &Arc<Self>, can_write: bool) -> dockyard_api::Overview {
+        let s = self.clone();
+        let mut o = match tokio::task::spawn_blocking(move || s.overview(can_write)).await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!("overview: {e}");
+                dockyard_api::Overview::default()
+            }
+        };
+        o.sources.push(engine_source(&self.engine_health().await));
+        match self.store() {
+            Ok(st) => {
+                o.last_builds = st.call(|s| s.list_runs(5)).await.unwrap_or_default();
+                o.sources.push(dockyard_api::SourceHealth {
+                    name: "store".into(),
+                    health: dockyard_api::Health::Ok,
+                    updated_at: None,
+                    detail: st.0.describe(),
+                    hint: None,
+                });
+            }
+            Err(e) => o.sources.push(dockyard_api::SourceHealth {
+                name: "store".into(),
+                health: dockyard_api::Health::Error,
+                updated_at: None,
+                detail: e.to_string(),
+                hint: Some("set [store] in dockyard.toml or --store".into()),
+            }),
+        }
+        o
+    }
+}
+
+fn engine_source(hosts: &[dockyard_api::HostInfo]) -> dockyard_api::SourceHealth {
+    use dockyard_api::{Health, SourceHealth};
+    if hosts.is_empty() {
+        return SourceHealth {
+            name: "engine".into(),
+            health: Health::NotConnected,
+            updated_at: None,
+            detail: "no Docker engine".into(),
+            hint: Some("set DOCKER_HOST, or list engines as [[hosts]] in dockyard.toml".into()),
+        };
+    }
+    let down: Vec<&str> = hosts.iter().filter(|h| !h.reachable).map(|h| h.name.as_str()).collect();
+    SourceHealth {
+        name: "engine".into(),
+        health: if down.is_empty() {
+            Health::Ok
+        } else if down.len() == hosts.len() {
+            Health::Error
+        } else {
+            Health::Degraded
+        },
+        updated_at: Some(crate::store::now()),
+        detail: hosts
+            .iter()
+            .map(|h| format!("{}: {}", h.name, h.version.clone().or(h.error.clone()).unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        hint: None,
+    }
+}

@@ -46,15 +46,52 @@ impl Service {
         if engines.is_empty() {
             return Err("no engine is configured: set DOCKER_HOST, or [[hosts]] in dockyard.toml".into());
         }
-        let pulls = engines.into_iter().map(|e| {
-            let (plan, auth) = (plan.clone(), auth.clone());
-            async move { super::pull::pull_onto(e, &plan, auth, 4, |_| {}).await }
-        });
-        let reports = futures::future::join_all(pulls).await;
-        let mut results: Vec<_> = reports.into_iter().flat_map(|r| r.results).collect();
-        results.sort_by(|a, b| a.host.cmp(&b.host).then(a.image.cmp(&b.image)));
-        Ok(PullReport { results })
+        Ok(pull_onto_hosts(engines, &plan, auth, 4, |_| {}).await)
     }
+}
+
+/// Pulls `plan` onto every engine at once, `jobs` images at a time on each.
+/// An engine that does not answer within a few seconds is not tried: each
+/// of its images fails with the reason, and the others go on.
+pub async fn pull_onto_hosts(
+    engines: Vec<Arc<dyn Engine>>,
+    plan: &super::pull::PullPlan,
+    auth: Option<crate::engine::RegistryAuth>,
+    jobs: usize,
+    each: impl Fn(&dockyard_api::PullResult) + Clone,
+) -> PullReport {
+    let pulls = engines.into_iter().map(|e| {
+        let (auth, each) = (auth.clone(), each.clone());
+        async move {
+            let asked = tokio::time::timeout(std::time::Duration::from_secs(5), e.version()).await;
+            let down = match asked {
+                Ok(Ok(_)) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(_) => Some("no answer within 5 s".to_owned()),
+            };
+            if let Some(why) = down {
+                let results: Vec<_> = plan
+                    .images
+                    .iter()
+                    .map(|img| dockyard_api::PullResult {
+                        host: e.name().to_owned(),
+                        image: img.label.clone(),
+                        outcome: dockyard_api::PullOutcome::Failed,
+                        digest: img.digest.clone(),
+                        error: Some(format!("host unreachable: {why}")),
+                        duration_ms: 0,
+                    })
+                    .collect();
+                results.iter().for_each(&each);
+                return PullReport { results };
+            }
+            super::pull::pull_onto(e, plan, auth, jobs, |r| each(r)).await
+        }
+    });
+    let reports = futures::future::join_all(pulls).await;
+    let mut results: Vec<_> = reports.into_iter().flat_map(|r| r.results).collect();
+    results.sort_by(|a, b| a.host.cmp(&b.host).then(a.image.cmp(&b.image)));
+    PullReport { results }
 }
 
 /// Whether `engine` has `label`, and with the registry's digest.

@@ -143,6 +143,12 @@ impl Service {
         Ok(reports)
     }
 
+    /// The (image, tag) pairs the pins name: whose digests the index keeps,
+    /// so that pulls and the hosts matrix can compare by digest.
+    pub fn pinned_pairs(&self) -> BTreeSet<(String, String)> {
+        self.snapshot().ok().and_then(|s| pull::plan(&s, None).ok()).map(|p| p.pairs()).unwrap_or_default()
+    }
+
     /// `registry --format json` / `GET /api/v1/registry`: the knowledge as it is.
     pub fn registry_report(&self) -> RegistryReport {
         RegistryReport { registries: self.registry_knowledge().as_ref().clone() }
@@ -153,7 +159,7 @@ impl Service {
 /// seconds, each making a new snapshot that lints with it.
 pub async fn refresh_loop(service: Arc<Service>, opts: RegistryOptions) {
     loop {
-        match service.refresh_registry(&opts, &BTreeSet::new()).await {
+        match service.refresh_registry(&opts, &service.pinned_pairs()).await {
             Ok(_) => reload_now(&service).await,
             Err(e) => tracing::warn!("registry refresh failed: {e}"),
         }

@@ -143,34 +143,7 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
                 attachment: Some("pull-images.sh"),
             })
         }
-        ["overview"] => {
-            let s = service.clone();
-            let can_write = state.auth.configured();
-            let mut o = tokio::task::spawn_blocking(move || s.overview(can_write))
-                .await
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            o.sources.push(engine_source(&service.engine_health().await));
-            match service.store() {
-                Ok(st) => {
-                    o.last_builds = st.call(|s| s.list_runs(5)).await.unwrap_or_default();
-                    o.sources.push(dockyard_api::SourceHealth {
-                        name: "store".into(),
-                        health: dockyard_api::Health::Ok,
-                        updated_at: None,
-                        detail: st.0.describe(),
-                        hint: None,
-                    });
-                }
-                Err(e) => o.sources.push(dockyard_api::SourceHealth {
-                    name: "store".into(),
-                    health: dockyard_api::Health::Error,
-                    updated_at: None,
-                    detail: e.to_string(),
-                    hint: Some("set [store] in dockyard.toml or --store".into()),
-                }),
-            }
-            Ok(json(&o))
-        }
+        ["overview"] => Ok(json(&service.overview_full(state.auth.configured()).await)),
         ["images", name] => service.image_detail(&percent_decode(name)).await.map(|d| json(&d)).map_err(failure),
         ["builds"] => {
             let limit = query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(50usize).min(500);
@@ -220,37 +193,6 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
             }
         }
         _ => Err((StatusCode::NOT_FOUND, "no such API route (the API lives under /api/v1/)".into())),
-    }
-}
-
-fn engine_source(hosts: &[dockyard_api::HostInfo]) -> dockyard_api::SourceHealth {
-    use dockyard_api::{Health, SourceHealth};
-    if hosts.is_empty() {
-        return SourceHealth {
-            name: "engine".into(),
-            health: Health::NotConnected,
-            updated_at: None,
-            detail: "no Docker engine".into(),
-            hint: Some("set DOCKER_HOST, or list engines as [[hosts]] in dockyard.toml".into()),
-        };
-    }
-    let down: Vec<&str> = hosts.iter().filter(|h| !h.reachable).map(|h| h.name.as_str()).collect();
-    SourceHealth {
-        name: "engine".into(),
-        health: if down.is_empty() {
-            Health::Ok
-        } else if down.len() == hosts.len() {
-            Health::Error
-        } else {
-            Health::Degraded
-        },
-        updated_at: Some(crate::store::now()),
-        detail: hosts
-            .iter()
-            .map(|h| format!("{}: {}", h.name, h.version.clone().or(h.error.clone()).unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join("; "),
-        hint: None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The web face: axum routes that map service results onto the API's JSON
 //! shapes (`api`, every read through one function the server-rendered pages
 //! call too), live build streams (`live`), the engines (`fleet`), logins
-//! (`auth`), the Leptos pages rendered on the server and hydrated, the built
+//! (`auth`), Prometheus metrics (`metrics`), the Leptos pages rendered on the server and hydrated, the built
 //! front end as files, and the guard rails every request passes (`guard`,
 //! `listen`).
 
@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod guard;
 pub mod listen;
 pub mod live;
+pub mod metrics;
 
 use crate::service::Service;
 use app::api::ServerData;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub guard: Arc<guard::Guard>,
     pub auth: Arc<auth::Auth>,
+    /// Request latencies for `/metrics`.
+    pub http: Arc<metrics::HttpMetrics>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -63,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .route("/api/{*rest}", get(api::not_found).post(api::not_found))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::metrics))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -70,6 +74,7 @@ pub fn router(state: AppState) -> Router {
             move || app::shell(leptos.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::extract::DefaultBodyLimit::max(guard::MAX_BODY_BYTES))
         .with_state(state)

@@ -8,6 +8,7 @@ mod regsupport;
 
 mod build;
 mod cli;
+mod fleet;
 mod hostile;
 mod lint;
 mod registry;
