@@ -143,7 +143,11 @@ pub fn import(store: &dyn Store, dump: &Dump) -> Result<Imported, StoreError> {
                     error: None,
                 })?;
             }
-            if i.state.is_final() {
+            // An image that was never touched (present from the start) keeps
+            // no times, as in the store it came from.
+            let untouched =
+                i.started_at.is_none() && i.finished_at.is_none() && i.state == super::initial_state(i.action);
+            if i.state.is_final() && !untouched {
                 let at_ms = match (start_ms, i.duration_ms, i.finished_at) {
                     (Some(s), Some(ms), _) => s + ms,
                     (_, _, Some(f)) => f * 1000,

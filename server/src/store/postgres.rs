@@ -1,9 +1,524 @@
-//! The PostgreSQL store (comes with the fleet work; see `store/mod.rs`).
+//! The PostgreSQL store (the `postgres` crate, synchronous like the SQLite
+//! one): the same tables, the same numbered migrations (in PostgreSQL's
+//! dialect), the same behaviour. Several `dockyard serve` processes may
+//! share one database: migrations take an advisory lock so that concurrent
+//! first opens wait for each other, runs get their ids from a sequence, and
+//! the live view reads the store, so a build started by one process is
+//! seen live by the others.
+//!
+//! The URL may hold a password: it is never shown (`describe` and every
+//! error name the database as `postgres://USER@HOST:PORT/DB`).
+//!
+//! Calls block: they run on tokio's blocking pool ([`super::Shared::call`])
+//! or on the CLI's main thread, never on async workers (the client runs
+//! its own runtime inside).
 
-use super::{Store, StoreError};
-use std::sync::Arc;
+use super::{
+    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, count_states, initial_state, unfinished_state,
+};
+use dockyard_api::{
+    Action, ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
+};
+use postgres::{Client, NoTls, Row};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// Opens a PostgreSQL store.
-pub fn open(_url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    Err(StoreError::Other("postgres".into(), "PostgreSQL support is not built into this dockyard yet".into()))
+/// The migrations, in order; the schema version is their count (the same
+/// numbering as SQLite's).
+const MIGRATIONS: &[&str] = &[
+    // 1: the registry index.
+    "CREATE TABLE IF NOT EXISTS registry_tags (
+        registry   TEXT NOT NULL,
+        repo       TEXT NOT NULL,
+        tags       TEXT,
+        fetched_at BIGINT NOT NULL,
+        last_error TEXT,
+        error_at   BIGINT,
+        PRIMARY KEY (registry, repo)
+    );
+    CREATE TABLE IF NOT EXISTS registry_digests (
+        registry   TEXT NOT NULL,
+        repo       TEXT NOT NULL,
+        tag        TEXT NOT NULL,
+        digest     TEXT NOT NULL,
+        fetched_at BIGINT NOT NULL,
+        PRIMARY KEY (registry, repo, tag)
+    );",
+    // 2: build history.
+    "CREATE TABLE runs (
+        id          BIGSERIAL PRIMARY KEY,
+        state       TEXT NOT NULL,
+        trigger     TEXT NOT NULL,
+        selection   TEXT NOT NULL,
+        hosts       TEXT NOT NULL,
+        plan        TEXT NOT NULL,
+        owner       TEXT NOT NULL,
+        started_at  BIGINT NOT NULL,
+        finished_at BIGINT
+    );
+    CREATE TABLE run_images (
+        run_id      BIGINT NOT NULL REFERENCES runs (id),
+        name        TEXT NOT NULL,
+        position    BIGINT NOT NULL,
+        label       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        state       TEXT NOT NULL,
+        host        TEXT,
+        started_ms  BIGINT,
+        finished_ms BIGINT,
+        error       TEXT,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE INDEX run_images_by_name ON run_images (name, run_id);
+    CREATE TABLE run_logs (
+        run_id BIGINT NOT NULL REFERENCES runs (id),
+        seq    BIGINT NOT NULL,
+        image  TEXT NOT NULL,
+        at_ms  BIGINT NOT NULL,
+        line   TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    );",
+];
+
+/// The advisory lock key that serialises migrations ("dockyard" in ASCII).
+const MIGRATION_LOCK: i64 = 0x646f_636b_7961_7264;
+
+/// A PostgreSQL database.
+pub struct Postgres {
+    /// `postgres://USER@HOST:PORT/DB`, without the password.
+    shown: String,
+    client: Mutex<Client>,
+}
+
+/// Opens a PostgreSQL store and migrates it.
+pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(Postgres::open(url)?))
+}
+
+/// The URL as it may be shown: no password, no query.
+fn shown(config: &postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(h) => h.clone(),
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_default();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or_default(),
+        config.get_dbname().unwrap_or_default()
+    )
+}
+
+fn classify(shown: &str, e: postgres::Error) -> StoreError {
+    let where_ = shown.to_owned();
+    if let Some(db) = e.as_db_error() {
+        use postgres::error::SqlState;
+        let code = db.code();
+        if *code == SqlState::LOCK_NOT_AVAILABLE
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::QUERY_CANCELED
+        {
+            return StoreError::Busy(where_);
+        }
+        return StoreError::Other(where_, format!("{}: {}", code.code(), db.message()));
+    }
+    if e.is_closed() {
+        return StoreError::Io(where_, "the connection is closed".into());
+    }
+    // The error's text names the cause (refused, timed out, …); it never
+    // carries the password.
+    StoreError::Io(where_, e.to_string())
+}
+
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn action_of(s: &str) -> Action {
+    match s {
+        "publish" => Action::Publish,
+        "present" => Action::Present,
+        _ => Action::Build,
+    }
+}
+
+impl Postgres {
+    /// Connects (10 s at most) and migrates.
+    pub fn open(url: &str) -> Result<Postgres, StoreError> {
+        let mut config: postgres::Config =
+            url.parse().map_err(|_| StoreError::Other("postgres".into(), "not a valid postgres:// URL".into()))?;
+        let shown = shown(&config);
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.application_name("dockyard");
+        let mut client = config.connect(NoTls).map_err(|e| classify(&shown, e))?;
+        migrate(&mut client).map_err(|e| match e {
+            Migrate::Sql(e) => classify(&shown, e),
+            Migrate::TooNew(v) => StoreError::TooNew(shown.clone(), v, MIGRATIONS.len() as i64),
+        })?;
+        Ok(Postgres { shown, client: Mutex::new(client) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
+        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut client).map_err(|e| classify(&self.shown, e))
+    }
+}
+
+enum Migrate {
+    Sql(postgres::Error),
+    TooNew(i64),
+}
+
+impl From<postgres::Error> for Migrate {
+    fn from(e: postgres::Error) -> Self {
+        Migrate::Sql(e)
+    }
+}
+
+fn table_exists<C: postgres::GenericClient>(c: &mut C, table: &str) -> Result<bool, postgres::Error> {
+    Ok(c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])?.get(0))
+}
+
+fn current_version<C: postgres::GenericClient>(c: &mut C) -> Result<i64, postgres::Error> {
+    if table_exists(c, "dockyard_schema")? {
+        return Ok(c.query_one("SELECT version FROM dockyard_schema", &[])?.get(0));
+    }
+    Ok(if table_exists(c, "registry_tags")? { 1 } else { 0 })
+}
+
+fn migrate(client: &mut Client) -> Result<(), Migrate> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    let version = current_version(&mut tx)?;
+    let target = MIGRATIONS.len() as i64;
+    if version > target {
+        return Err(Migrate::TooNew(version));
+    }
+    for sql in &MIGRATIONS[version as usize..] {
+        tx.batch_execute(sql)?;
+    }
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS dockyard_schema (version BIGINT NOT NULL); DELETE FROM dockyard_schema",
+    )?;
+    tx.execute("INSERT INTO dockyard_schema (version) VALUES ($1)", &[&target])?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn summary_of(c: &mut Client, row: &Row) -> Result<RunSummary, postgres::Error> {
+    let id: RunId = row.get(0);
+    let states: Vec<String> =
+        c.query("SELECT state FROM run_images WHERE run_id = $1", &[&id])?.iter().map(|r| r.get(0)).collect();
+    let state: String = row.get(1);
+    Ok(RunSummary {
+        id,
+        state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
+        trigger: row.get(2),
+        selection: parse_json(row.get::<_, &str>(3)),
+        hosts: parse_json(row.get::<_, &str>(4)),
+        started_at: row.get(5),
+        finished_at: row.get(6),
+        counts: count_states(states.iter().filter_map(|s| ImageState::parse(s))),
+    })
+}
+
+impl Store for Postgres {
+    fn describe(&self) -> String {
+        self.shown.clone()
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        self.with(current_version)
+    }
+
+    fn load_tags(&self, registry: &str, repo: &str) -> Result<Option<CachedTags>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT tags, fetched_at, last_error FROM registry_tags WHERE registry = $1 AND repo = $2",
+                &[&registry, &repo],
+            )?
+            .map(|row| CachedTags {
+                tags: row.get::<_, Option<&str>>(0).map(|t| serde_json::from_str(t).unwrap_or_default()),
+                fetched_at: row.get(1),
+                last_error: row.get(2),
+            }))
+        })
+    }
+
+    fn save_tags(&self, registry: &str, repo: &str, tags: Option<&[String]>, at: i64) -> Result<(), StoreError> {
+        let tags = tags.map(json);
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO registry_tags (registry, repo, tags, fetched_at, last_error, error_at)
+                 VALUES ($1, $2, $3, $4, NULL, NULL)
+                 ON CONFLICT (registry, repo) DO UPDATE SET tags = $3, fetched_at = $4, last_error = NULL, error_at = NULL",
+                &[&registry, &repo, &tags, &at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn save_error(&self, registry: &str, repo: &str, error: &str, at: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO registry_tags (registry, repo, tags, fetched_at, last_error, error_at)
+                 VALUES ($1, $2, NULL, 0, $3, $4)
+                 ON CONFLICT (registry, repo) DO UPDATE SET last_error = $3, error_at = $4",
+                &[&registry, &repo, &error, &at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn load_digest(&self, registry: &str, repo: &str, tag: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT digest, fetched_at FROM registry_digests WHERE registry = $1 AND repo = $2 AND tag = $3",
+                &[&registry, &repo, &tag],
+            )?
+            .map(|row| (row.get(0), row.get(1))))
+        })
+    }
+
+    fn save_digest(&self, registry: &str, repo: &str, tag: &str, digest: &str, at: i64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO registry_digests (registry, repo, tag, digest, fetched_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (registry, repo, tag) DO UPDATE SET digest = $4, fetched_at = $5",
+                &[&registry, &repo, &tag, &digest, &at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn list_registry(&self) -> Result<Vec<RegistryEntry>, StoreError> {
+        self.with(|c| {
+            let mut out: Vec<RegistryEntry> = c
+                .query(
+                    "SELECT registry, repo, tags, fetched_at, last_error FROM registry_tags ORDER BY registry, repo",
+                    &[],
+                )?
+                .iter()
+                .map(|row| RegistryEntry {
+                    registry: row.get(0),
+                    repo: row.get(1),
+                    tags: row.get::<_, Option<&str>>(2).map(|t| serde_json::from_str(t).unwrap_or_default()),
+                    fetched_at: row.get(3),
+                    last_error: row.get(4),
+                    digests: Vec::new(),
+                })
+                .collect();
+            let stmt = c.prepare(
+                "SELECT tag, digest, fetched_at FROM registry_digests WHERE registry = $1 AND repo = $2 ORDER BY tag",
+            )?;
+            for e in &mut out {
+                e.digests =
+                    c.query(&stmt, &[&e.registry, &e.repo])?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+            }
+            Ok(out)
+        })
+    }
+
+    fn create_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let id: RunId = tx
+                .query_one(
+                    "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at)
+                     VALUES ('running', $1, $2, $3, $4, $5, $6) RETURNING id",
+                    &[
+                        &run.trigger,
+                        &json(&run.selection),
+                        &json(&run.hosts),
+                        &json(&run.plan),
+                        &run.owner,
+                        &run.started_at,
+                    ],
+                )?
+                .get(0);
+            let stmt = tx.prepare(
+                "INSERT INTO run_images (run_id, name, position, label, action, state) VALUES ($1, $2, $3, $4, $5, $6)",
+            )?;
+            for (i, item) in run.plan.items.iter().enumerate() {
+                tx.execute(
+                    &stmt,
+                    &[
+                        &id,
+                        &item.name,
+                        &(i as i64),
+                        &item.label,
+                        &item.action.as_str(),
+                        &initial_state(item.action).as_str(),
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    fn update_image(&self, u: &ImageUpdate) -> Result<(), StoreError> {
+        let active = !u.state.is_final() && u.state != ImageState::Waiting;
+        let last = u.state.is_final();
+        self.with(|c| {
+            c.execute(
+                "UPDATE run_images SET state = $3,
+                    host = COALESCE($4, host),
+                    started_ms = CASE WHEN $5 AND started_ms IS NULL THEN $6 ELSE started_ms END,
+                    finished_ms = CASE WHEN $7 THEN $6 ELSE finished_ms END,
+                    error = COALESCE($8, error)
+                 WHERE run_id = $1 AND name = $2",
+                &[&u.run, &u.image, &u.state.as_str(), &u.host, &active, &u.at_ms, &last, &u.error],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn append_logs(&self, run: RunId, lines: &[LogLine]) -> Result<(), StoreError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let stmt = tx.prepare(
+                "INSERT INTO run_logs (run_id, seq, image, at_ms, line) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (run_id, seq) DO NOTHING",
+            )?;
+            for l in lines {
+                // PostgreSQL's TEXT holds no NUL byte; a log line may.
+                let line = l.line.replace('\0', "\u{FFFD}");
+                tx.execute(&stmt, &[&run, &l.seq, &l.image, &l.at_ms, &line])?;
+            }
+            tx.commit()
+        })
+    }
+
+    fn finish_run(&self, run: RunId, state: RunState, at: Timestamp) -> Result<(), StoreError> {
+        let leftover = unfinished_state(state);
+        let finals: Vec<String> =
+            ImageState::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str().to_owned()).collect();
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute("UPDATE runs SET state = $2, finished_at = $3 WHERE id = $1", &[&run, &state.as_str(), &at])?;
+            tx.execute(
+                "UPDATE run_images SET state = $2, finished_ms = $3 WHERE run_id = $1 AND NOT (state = ANY($4))",
+                &[&run, &leftover.as_str(), &(at * 1000), &finals],
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs ORDER BY id DESC LIMIT $1",
+                &[&limit_of(limit)],
+            )?;
+            rows.iter().map(|row| summary_of(c, row)).collect()
+        })
+    }
+
+    fn get_run(&self, run: RunId) -> Result<Option<RunDetail>, StoreError> {
+        self.with(|c| {
+            let Some(row) = c.query_opt(
+                "SELECT id, state, trigger, selection, hosts, started_at, finished_at, plan FROM runs WHERE id = $1",
+                &[&run],
+            )?
+            else {
+                return Ok(None);
+            };
+            let summary = summary_of(c, &row)?;
+            let plan: Plan = parse_json(row.get::<_, &str>(7));
+            let images = c
+                .query(
+                    "SELECT name, label, action, state, host, started_ms, finished_ms, error
+                     FROM run_images WHERE run_id = $1 ORDER BY position",
+                    &[&run],
+                )?
+                .iter()
+                .map(|r| {
+                    let (start, end): (Option<i64>, Option<i64>) = (r.get(5), r.get(6));
+                    RunImage {
+                        name: r.get(0),
+                        label: r.get(1),
+                        action: action_of(r.get::<_, &str>(2)),
+                        state: ImageState::parse(r.get::<_, &str>(3)).unwrap_or(ImageState::Interrupted),
+                        host: r.get(4),
+                        started_at: start.map(|s| s / 1000),
+                        finished_at: end.map(|s| s / 1000),
+                        duration_ms: start.zip(end).map(|(s, e)| e - s),
+                        error: r.get(7),
+                    }
+                })
+                .collect();
+            Ok(Some(RunDetail { run: summary, images, plan }))
+        })
+    }
+
+    fn logs(&self, run: RunId, image: Option<&str>, after_seq: i64, limit: usize) -> Result<Vec<LogLine>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT image, seq, at_ms, line FROM run_logs
+                 WHERE run_id = $1 AND seq > $2 AND ($3::TEXT IS NULL OR image = $3) ORDER BY seq LIMIT $4",
+                &[&run, &after_seq, &image, &limit_of(limit)],
+            )?
+            .iter()
+            .map(|r| LogLine { image: r.get(0), seq: r.get(1), at_ms: r.get(2), line: r.get(3) })
+            .collect())
+        })
+    }
+
+    fn interrupt_dead_runs(&self, alive: &dyn Fn(&str) -> bool, at: Timestamp) -> Result<usize, StoreError> {
+        let running: Vec<(RunId, String)> = self.with(|c| {
+            Ok(c.query("SELECT id, owner FROM runs WHERE state = 'running'", &[])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })?;
+        let mut n = 0;
+        for (id, owner) in running {
+            if !alive(&owner) {
+                self.finish_run(id, RunState::Interrupted, at)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn image_builds(&self, image: &str, limit: usize) -> Result<Vec<ImageBuild>, StoreError> {
+        self.with(|c| {
+            Ok(c.query(
+                "SELECT run_id, label, state, host, started_ms, finished_ms FROM run_images
+                 WHERE name = $1 AND action != 'present' ORDER BY run_id DESC LIMIT $2",
+                &[&image, &limit_of(limit)],
+            )?
+            .iter()
+            .map(|r| {
+                let (start, end): (Option<i64>, Option<i64>) = (r.get(4), r.get(5));
+                ImageBuild {
+                    run: r.get(0),
+                    label: r.get(1),
+                    state: ImageState::parse(r.get::<_, &str>(2)).unwrap_or(ImageState::Interrupted),
+                    host: r.get(3),
+                    started_at: start.map(|s| s / 1000),
+                    duration_ms: start.zip(end).map(|(s, e)| e - s),
+                }
+            })
+            .collect())
+        })
+    }
+}
+
+/// A `LIMIT` value: `usize::MAX` (everything) must not wrap to -1, which
+/// PostgreSQL refuses.
+fn limit_of(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }

@@ -16,3 +16,4 @@ mod render_corpus;
 mod render_docker_pkg;
 mod review;
 mod service;
+mod stores;

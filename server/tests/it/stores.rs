@@ -1,0 +1,285 @@
+//! One store test suite, run against SQLite and against a real PostgreSQL
+//! (a throwaway cluster in a temporary folder, started by the test as the
+//! `nobody` user with Debian's `postgresql` 15): the registry index, runs
+//! with images and logs, recovery of dead runs, concurrent first opens, a
+//! store dump moved from one to the other, and `serve` on PostgreSQL.
+
+use crate::common::*;
+use dockyard::store::{self, ImageUpdate, Location, NewRun, Store};
+use dockyard_api::{Action, ImageState, LogLine, Plan, PlanItem, RunState};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+/// A PostgreSQL cluster of its own, stopped and removed on drop.
+pub struct Pg {
+    dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+impl Pg {
+    pub fn start() -> Pg {
+        assert!(
+            Path::new(PG_BIN).join("initdb").exists(),
+            "{PG_BIN}/initdb is missing: the PostgreSQL tests need Debian's postgresql (scripts/setup installs it; run them through scripts/test)"
+        );
+        let dir = tempfile::Builder::new().prefix("pg").tempdir_in("/tmp").unwrap();
+        let d = dir.path().to_str().unwrap().to_owned();
+        // PostgreSQL refuses to run as root: the cluster belongs to nobody.
+        assert!(Command::new("chown").args(["nobody", &d]).status().unwrap().success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let as_nobody = |cmd: &str| {
+            let out = Command::new("su").args(["-s", "/bin/sh", "nobody", "-c", cmd]).output().unwrap();
+            assert!(out.status.success(), "{cmd}: {}{}", stderr(&out), String::from_utf8_lossy(&out.stdout));
+        };
+        as_nobody(&format!("{PG_BIN}/initdb -D {d}/data -A trust -U dockyard --no-sync > {d}/initdb.log"));
+        as_nobody(&format!(
+            "{PG_BIN}/pg_ctl -D {d}/data -l {d}/pg.log -w -o '-k {d} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off' start > /dev/null"
+        ));
+        Pg { dir, port }
+    }
+
+    /// A new empty database, as a URL.
+    pub fn database(&self, name: &str) -> String {
+        let out = Command::new(Path::new(PG_BIN).join("createdb"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "dockyard", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "createdb: {}", stderr(&out));
+        format!("postgres://dockyard:not-a-real-secret-7Q@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let d = self.dir.path().display();
+        let _ = Command::new("su")
+            .args([
+                "-s",
+                "/bin/sh",
+                "nobody",
+                "-c",
+                &format!("{PG_BIN}/pg_ctl -D {d}/data -m immediate stop > /dev/null 2>&1"),
+            ])
+            .status();
+    }
+}
+
+fn item(name: &str, action: Action) -> PlanItem {
+    PlanItem {
+        name: name.into(),
+        label: format!("r.example/ci/{name}:1"),
+        action,
+        in_registry: Some(false),
+        in_engine: Some(false),
+        selected: true,
+        reason: "test".into(),
+        parents: vec![],
+    }
+}
+
+fn new_run(owner: &str, at: i64) -> NewRun {
+    NewRun {
+        trigger: "cli:test".into(),
+        selection: vec!["*".into()],
+        hosts: vec!["local".into()],
+        plan: Plan {
+            items: vec![item("a", Action::Build), item("b", Action::Build), item("c", Action::Present)],
+            ..Plan::default()
+        },
+        started_at: at,
+        owner: owner.into(),
+    }
+}
+
+fn line(seq: i64, image: &str, text: &str) -> LogLine {
+    LogLine { image: image.into(), seq, at_ms: 1_000_000 + seq, line: text.into() }
+}
+
+/// What every store must do, the same way.
+fn contract(s: &dyn Store) {
+    assert_eq!(s.schema_version().unwrap(), 2);
+    // The registry index.
+    assert_eq!(s.load_tags("r.example", "ci/a").unwrap(), None);
+    s.save_tags("r.example", "ci/a", Some(&["1".into(), "2".into()]), 100).unwrap();
+    s.save_error("r.example", "ci/b", "503 from the registry", 101).unwrap();
+    s.save_tags("r.example", "ci/gone", None, 102).unwrap();
+    let a = s.load_tags("r.example", "ci/a").unwrap().unwrap();
+    assert_eq!((a.tags, a.fetched_at, a.last_error), (Some(vec!["1".into(), "2".into()]), 100, None));
+    let b = s.load_tags("r.example", "ci/b").unwrap().unwrap();
+    assert_eq!((b.tags, b.fetched_at, b.last_error.as_deref()), (None, 0, Some("503 from the registry")));
+    s.save_error("r.example", "ci/a", "timeout", 103).unwrap();
+    let a = s.load_tags("r.example", "ci/a").unwrap().unwrap();
+    assert_eq!(
+        (a.tags.map(|t| t.len()), a.last_error.as_deref()),
+        (Some(2), Some("timeout")),
+        "an error keeps the tags"
+    );
+    s.save_digest("r.example", "ci/a", "1", "sha256:aa", 104).unwrap();
+    s.save_digest("r.example", "ci/a", "1", "sha256:bb", 105).unwrap();
+    assert_eq!(s.load_digest("r.example", "ci/a", "1").unwrap(), Some(("sha256:bb".into(), 105)));
+    assert_eq!(s.load_digest("r.example", "ci/a", "2").unwrap(), None);
+    let listed = s.list_registry().unwrap();
+    assert_eq!(listed.iter().map(|e| e.repo.as_str()).collect::<Vec<_>>(), ["ci/a", "ci/b", "ci/gone"]);
+    assert_eq!(listed[0].digests, vec![("1".to_owned(), "sha256:bb".to_owned(), 105)]);
+
+    // Runs: images in plan order, states, logs in order, duplicates ignored.
+    let first = s.create_run(&new_run("elsewhere:1", 1000)).unwrap();
+    let second = s.create_run(&new_run("elsewhere:1", 2000)).unwrap();
+    assert!(second > first);
+    let up = |run, image: &str, state, at_ms, error: Option<&str>| {
+        s.update_image(&ImageUpdate {
+            run,
+            image: image.into(),
+            state,
+            host: Some("local".into()),
+            at_ms,
+            error: error.map(Into::into),
+        })
+        .unwrap()
+    };
+    up(first, "a", ImageState::Building, 1_000_000, None);
+    up(first, "a", ImageState::Published, 1_004_000, None);
+    up(first, "b", ImageState::Building, 1_001_000, None);
+    up(first, "b", ImageState::Failed, 1_002_500, Some("RUN returned 1"));
+    s.append_logs(first, &[line(1, "a", "step 1"), line(2, "b", "tab\there and ünïcode"), line(3, "a", "step 2")])
+        .unwrap();
+    s.append_logs(first, &[line(3, "a", "a duplicate seq is ignored"), line(4, "b", "nul \0 byte")]).unwrap();
+    s.finish_run(first, RunState::Failed, 1005).unwrap();
+
+    let d = s.get_run(first).unwrap().unwrap();
+    assert_eq!(d.run.state, RunState::Failed);
+    assert_eq!(d.run.finished_at, Some(1005));
+    assert_eq!(d.run.selection, vec!["*".to_owned()]);
+    let states: Vec<(String, ImageState, Option<i64>)> =
+        d.images.iter().map(|i| (i.name.clone(), i.state, i.duration_ms)).collect();
+    assert_eq!(
+        states,
+        [
+            ("a".into(), ImageState::Published, Some(4000)),
+            ("b".into(), ImageState::Failed, Some(1500)),
+            ("c".into(), ImageState::Present, None)
+        ]
+    );
+    assert_eq!(d.images[1].error.as_deref(), Some("RUN returned 1"));
+    assert_eq!(d.plan.items.len(), 3);
+    let logs = s.logs(first, None, 0, 100).unwrap();
+    assert_eq!(logs.iter().map(|l| l.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(logs[2].line, "step 2");
+    assert_eq!(logs[1].line, "tab\there and ünïcode");
+    assert!(logs[3].line.starts_with("nul "), "{:?}", logs[3].line);
+    assert_eq!(s.logs(first, Some("a"), 1, 100).unwrap().iter().map(|l| l.seq).collect::<Vec<_>>(), [3]);
+    assert_eq!(s.logs(first, None, 0, 2).unwrap().len(), 2);
+
+    // Newest first; counts per image state.
+    let runs = s.list_runs(10).unwrap();
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [second, first]);
+    assert_eq!(runs[1].counts.get(&ImageState::Failed), Some(&1));
+    assert_eq!(s.list_runs(1).unwrap().len(), 1);
+    assert!(s.get_run(second + 100).unwrap().is_none());
+
+    // A run whose owner died is interrupted; its unfinished images too.
+    up(second, "a", ImageState::Building, 2_000_000, None);
+    assert_eq!(s.interrupt_dead_runs(&|_| true, 2001).unwrap(), 0);
+    assert_eq!(s.interrupt_dead_runs(&|o| o != "elsewhere:1", 2002).unwrap(), 1);
+    let d = s.get_run(second).unwrap().unwrap();
+    assert_eq!(d.run.state, RunState::Interrupted);
+    assert_eq!(
+        d.images.iter().map(|i| i.state).collect::<Vec<_>>(),
+        [ImageState::Interrupted, ImageState::Interrupted, ImageState::Present]
+    );
+
+    // An image's builds, newest first, without the runs that left it alone.
+    let builds = s.image_builds("a", 10).unwrap();
+    assert_eq!(
+        builds.iter().map(|b| (b.run, b.state)).collect::<Vec<_>>(),
+        [(second, ImageState::Interrupted), (first, ImageState::Published)]
+    );
+    assert!(s.image_builds("c", 10).unwrap().is_empty());
+}
+
+#[test]
+fn sqlite_keeps_the_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store::open(&Location::Sqlite(dir.path().join("s.db"))).unwrap();
+    contract(s.as_ref());
+}
+
+#[test]
+fn postgres_keeps_the_same_contract_and_moves_history_both_ways() {
+    let pg = Pg::start();
+    let url = pg.database("contract");
+    let s = store::open(&Location::parse(&url)).unwrap();
+    assert!(!s.describe().contains("not-a-real-secret"), "{}", s.describe());
+    assert_eq!(s.describe(), format!("postgres://dockyard@127.0.0.1:{}/contract", pg.port));
+    contract(s.as_ref());
+
+    // Concurrent first opens of a new database: the migration runs once.
+    let fresh = pg.database("concurrent");
+    let opens: Vec<_> = (0..6)
+        .map(|_| {
+            let url = fresh.clone();
+            std::thread::spawn(move || store::open(&Location::parse(&url)).map(|s| s.schema_version()))
+        })
+        .collect();
+    for o in opens {
+        assert_eq!(o.join().unwrap().unwrap().unwrap(), 2);
+    }
+
+    // The history moves from PostgreSQL to SQLite and back, unchanged.
+    let dump = store::dump::export(s.as_ref()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = store::open(&Location::Sqlite(dir.path().join("moved.db"))).unwrap();
+    store::dump::import(lite.as_ref(), &dump).unwrap();
+    let back = store::dump::export(lite.as_ref()).unwrap();
+    let (b, d) = (serde_json::to_string_pretty(&back).unwrap(), serde_json::to_string_pretty(&dump).unwrap());
+    assert_eq!(b, d);
+    let again = pg.database("again");
+    let s2 = store::open(&Location::parse(&again)).unwrap();
+    store::dump::import(s2.as_ref(), &back).unwrap();
+    assert_eq!(
+        serde_json::to_value(store::dump::export(s2.as_ref()).unwrap()).unwrap(),
+        serde_json::to_value(&dump).unwrap()
+    );
+
+    // A wrong port is a clear error that does not show the password.
+    let err = store::open(&Location::parse("postgres://u:hunter2-secret@127.0.0.1:1/x")).err().unwrap().to_string();
+    assert!(err.contains("postgres://u@127.0.0.1:1/x") && !err.contains("hunter2"), "{err}");
+}
+
+/// Two `serve` processes on one PostgreSQL: a run recorded through one
+/// is in the other's history and streams from it (the live view reads
+/// the store).
+#[test]
+fn two_servers_share_one_postgres() {
+    let pg = Pg::start();
+    let url = pg.database("shared");
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let repo = repo.to_str().unwrap();
+    let one = Server::start(&["--repo", repo, "--store", &url]);
+    let two = Server::start(&["--repo", repo, "--store", &url]);
+    let s = store::open(&Location::parse(&url)).unwrap();
+    let id = s.create_run(&new_run(&store::owner(), 3000)).unwrap();
+    s.append_logs(id, &[line(1, "a", "first line")]).unwrap();
+    for server in [&one, &two] {
+        let (status, _, body) = server.get("/api/v1/builds");
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["runs"][0]["id"], id);
+        assert_eq!(v["runs"][0]["state"], "running");
+        let (_, _, logs) = server.get(&format!("/api/v1/builds/{id}/logs"));
+        assert!(logs.contains("first line"), "{logs}");
+        let (_, _, overview) = server.get("/api/v1/overview");
+        assert!(overview.contains(&format!("postgres://dockyard@127.0.0.1:{}/shared", pg.port)), "{overview}");
+        assert!(!overview.contains("not-a-real-secret"));
+    }
+    // Finished through the store: both see it.
+    s.finish_run(id, RunState::Succeeded, 3001).unwrap();
+    for server in [&one, &two] {
+        let (_, _, body) = server.get(&format!("/api/v1/builds/{id}"));
+        assert!(body.contains("\"succeeded\""), "{body}");
+    }
+    let _keep: Arc<dyn Store> = s;
+}
