@@ -311,6 +311,11 @@ pub struct BuildArgs {
     pub push: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
+    /// Spread the build over several hosts of dockyard.toml: `all`, or names
+    /// separated by commas (the first plans; needs --push, since a child on
+    /// another host gets its parents through the registry).
+    #[arg(long, value_name = "all|NAME,...", conflicts_with = "host")]
+    pub hosts: Option<String>,
     #[command(flatten)]
     pub registry_args: RegistryArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]

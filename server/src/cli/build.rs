@@ -52,10 +52,11 @@ pub fn build(args: &BuildArgs) -> ExitCode {
     if let Err(c) = use_store(&service, &args.registry_args) {
         return c;
     }
-    let engine = match engine_for(&service.repo, &args.engine) {
+    let engines = match engines_for(&service.repo, args.hosts.as_deref(), &args.engine) {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
+    let engine = engines[0].clone();
     let spec = BuildSpec {
         globs: args.select.clone(),
         pull: !args.no_pull,
@@ -80,8 +81,11 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         if let Err(e) = service.interrupt_dead_runs().await {
             return fail(e);
         }
-        if let Err(e) = engine.version().await {
-            return fail(e);
+        // The plan is made against the first engine; every engine must answer now.
+        for e in &engines {
+            if let Err(err) = e.version().await {
+                return fail(format!("{}: {err}", e.name()));
+            }
         }
         let prepared = match service.plan_build(&spec, engine.as_ref(), &reg_opts).await {
             Ok(p) => p,
@@ -102,7 +106,7 @@ pub fn build(args: &BuildArgs) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         let console = tokio::spawn(super::console::follow(service.events.subscribe(), work));
-        let (run, state) = match service.run_build(prepared, &spec, engine).await {
+        let (run, state) = match service.run_build(prepared, &spec, engines).await {
             Ok(x) => x,
             Err(e) => return fail(e),
         };
@@ -416,7 +420,7 @@ pub fn pull(args: &PullArgs) -> ExitCode {
         Ok(p) => p,
         Err(d) => return fail(d),
     };
-    let engines = match pull_engines(&service.repo, args) {
+    let engines = match engines_for(&service.repo, args.hosts.as_deref(), &args.engine) {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
@@ -473,11 +477,11 @@ pub fn pull(args: &PullArgs) -> ExitCode {
     }
 }
 
-/// The engines `pull` pulls onto: `--hosts all` (every host of
-/// dockyard.toml), `--hosts a,b`, or the one engine of `--host`.
-fn pull_engines(repo: &RepoConfig, args: &PullArgs) -> Result<Vec<Arc<dyn Engine>>, String> {
-    let Some(list) = &args.hosts else {
-        return Ok(vec![engine_for(repo, &args.engine)?]);
+/// The engines `--hosts all` (every host of dockyard.toml), `--hosts a,b`,
+/// or the one engine of `--host`, name.
+fn engines_for(repo: &RepoConfig, hosts: Option<&str>, one: &EngineArgs) -> Result<Vec<Arc<dyn Engine>>, String> {
+    let Some(list) = hosts else {
+        return Ok(vec![engine_for(repo, one)?]);
     };
     if list == "all" {
         if repo.hosts.is_empty() {
@@ -489,11 +493,16 @@ fn pull_engines(repo: &RepoConfig, args: &PullArgs) -> Result<Vec<Arc<dyn Engine
             .map(|h| Arc::new(DockerEngine::new(&h.name, &h.url, h.tls.clone())) as Arc<dyn Engine>)
             .collect());
     }
-    list.split(',')
+    let engines: Vec<_> = list
+        .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .map(|n| engine_for(repo, &EngineArgs { host: Some(n.to_owned()) }))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if engines.is_empty() {
+        return Err("--hosts: no host named".into());
+    }
+    Ok(engines)
 }
 
 /// `dockyard hosts`: the host × pinned-image matrix.

@@ -236,7 +236,7 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
                 }
                 let spec = BuildSpec { globs: vec![label.clone()], pull: true, push: false, use_cache: true, jobs: 2, suffix: None, trigger: "cli:try".into() };
                 let prepared = service.plan_build(&spec, engine.as_ref(), &reg_opts).await.map_err(|e| e.to_string())?;
-                let (run, state) = service.run_build(prepared, &spec, engine.clone()).await.map_err(|e| e.to_string())?;
+                let (run, state) = service.run_build(prepared, &spec, vec![engine.clone()]).await.map_err(|e| e.to_string())?;
                 if state != dockyard_api::RunState::Succeeded {
                     return Err(format!("the build of {label} failed: dockyard builds show {run}"));
                 }

@@ -229,16 +229,19 @@ impl Service {
         Ok(Prepared { plan, jobs })
     }
 
-    /// Runs a prepared plan on `engine`: records the run, executes it, and
-    /// returns its id and final state.
+    /// Runs a prepared plan on `engines` (the first is the one the plan was
+    /// made against): records the run, executes it, and returns its id and
+    /// final state.
     pub async fn run_build(
         self: &Arc<Self>,
         prepared: Prepared,
         spec: &BuildSpec,
-        engine: Arc<dyn Engine>,
+        engines: Vec<Arc<dyn Engine>>,
     ) -> Result<(RunId, RunState), BuildError> {
-        let run = self.begin_run(&prepared, spec, &[engine.name().to_owned()]).await?;
-        let state = self.complete_run(run, prepared, spec, engine).await?;
+        can_run_on(&prepared, spec, &engines)?;
+        let hosts: Vec<String> = engines.iter().map(|e| e.name().to_owned()).collect();
+        let run = self.begin_run(&prepared, spec, &hosts).await?;
+        let state = self.complete_run(run, prepared, spec, engines).await?;
         Ok((run, state))
     }
 
@@ -272,10 +275,16 @@ impl Service {
         run: RunId,
         prepared: Prepared,
         spec: &BuildSpec,
-        engine: Arc<dyn Engine>,
+        engines: Vec<Arc<dyn Engine>>,
     ) -> Result<RunState, BuildError> {
         let store = self.store()?;
-        let state = self.execute(run, prepared, spec, engine).await;
+        let state = match can_run_on(&prepared, spec, &engines) {
+            Ok(()) => self.execute(run, prepared, spec, engines).await,
+            Err(e) => {
+                self.log_to_run(run, "(run)", vec![format!("error: {e}")]).await;
+                RunState::Failed
+            }
+        };
         let at = now();
         store.call(move |s| s.finish_run(run, state, at)).await?;
         let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
@@ -329,12 +338,17 @@ impl Service {
     }
 
     /// The run loop.
+    /// Runs the plan along the graph on every engine at once, `spec.jobs`
+    /// builds per engine. An image goes to the engine that built most of
+    /// its parents (then the least busy one); on another engine it pulls
+    /// its parents from the registry first. An engine that stops answering
+    /// is dropped and its images are queued again on the others.
     async fn execute(
         self: &Arc<Self>,
         run: RunId,
         prepared: Prepared,
         spec: &BuildSpec,
-        engine: Arc<dyn Engine>,
+        engines: Vec<Arc<dyn Engine>>,
     ) -> RunState {
         let (log_tx, log_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
         let writer = tokio::spawn(write_logs(self.clone(), run, log_rx));
@@ -346,50 +360,87 @@ impl Service {
         // Parents with work in this run, and children.
         let mut waiting: HashMap<usize, usize> = HashMap::new();
         let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        let parents_of = |i: usize| -> Vec<usize> {
+            plan.items[i].parents.iter().filter_map(|p| position.get(p.as_str()).copied()).collect()
+        };
         for &i in &work {
-            let n = plan.items[i]
-                .parents
-                .iter()
-                .filter_map(|p| position.get(p.as_str()))
-                .filter(|p| work.contains(p))
-                .count();
+            let n = parents_of(i).into_iter().filter(|p| work.contains(p)).count();
             waiting.insert(i, n);
-            for p in &plan.items[i].parents {
-                if let Some(&pi) = position.get(p.as_str())
-                    && work.contains(&pi)
-                {
+            for pi in parents_of(i) {
+                if work.contains(&pi) {
                     children.entry(pi).or_default().push(i);
                 }
             }
         }
-        // Base images first (docker-pkg refreshes them before building).
+        // Base images first (docker-pkg refreshes them before building), on every engine.
         if spec.pull && !work.is_empty() {
-            for base in &plan.base_images {
-                let sink = image_sink(&log_tx, "(base images)");
-                let _ = sink.send(format!("pulling {base}"));
-                if let Err(e) = engine.pull(base, None, sink.clone()).await {
-                    let _ = sink.send(format!("warning: {e}"));
+            for engine in &engines {
+                for base in &plan.base_images {
+                    let sink = image_sink(&log_tx, "(base images)");
+                    let on = if engines.len() > 1 { format!(" on {}", engine.name()) } else { String::new() };
+                    let _ = sink.send(format!("pulling {base}{on}"));
+                    if let Err(e) = engine.pull(base, None, sink.clone()).await {
+                        let _ = sink.send(format!("warning: {e}"));
+                    }
                 }
             }
         }
+        let per_host = spec.jobs.max(1);
+        let mut load = vec![0usize; engines.len()];
+        let mut dead: BTreeSet<usize> = BTreeSet::new();
+        let mut built_on: HashMap<usize, usize> = HashMap::new();
         let mut ready: BTreeSet<usize> = work.iter().copied().filter(|i| waiting[i] == 0).collect();
         let mut running = tokio::task::JoinSet::new();
         let mut failed = false;
         let mut done: BTreeSet<usize> = BTreeSet::new();
         loop {
-            while running.len() < spec.jobs.max(1) {
-                let Some(i) = ready.pop_first() else { break };
+            // Start what can start, in plan order, each on its best engine.
+            let mut deferred = Vec::new();
+            while let Some(i) = ready.pop_first() {
+                let parents = parents_of(i);
+                // Where it may run: the first engine (where the plan found
+                // it) for a publish or a parent only that engine has.
+                let anywhere = plan.items[i].action == Action::Build
+                    && parents.iter().all(|p| work.contains(p) || plan.items[*p].in_registry == Some(true));
+                let candidates: Vec<usize> = (0..engines.len())
+                    .filter(|h| !dead.contains(h) && load[*h] < per_host && (anywhere || *h == 0))
+                    .collect();
+                let Some(&h) = candidates.iter().max_by_key(|h| {
+                    let near = parents.iter().filter(|p| built_on.get(*p) == Some(*h)).count();
+                    (near, std::cmp::Reverse(load[**h]), std::cmp::Reverse(**h))
+                }) else {
+                    if !anywhere && dead.contains(&0) {
+                        failed = true;
+                        done.insert(i);
+                        let why = format!("only {} could build it, and it is gone", engines[0].name());
+                        self.set_state(run, &plan.items[i].name, ImageState::Failed, None, Some(why)).await;
+                        self.skip_below(run, plan, &children, i, &mut done, &mut ready).await;
+                        continue;
+                    }
+                    deferred.push(i);
+                    continue;
+                };
                 let name = plan.items[i].name.clone();
-                let Some(job) = prepared.jobs.get(&name).cloned() else { continue };
-                let (service, engine, log) = (self.clone(), engine.clone(), image_sink(&log_tx, &name));
+                let Some(mut job) = prepared.jobs.get(&name).cloned() else { continue };
+                if h != 0 {
+                    // Parents come through the registry on another engine.
+                    job.pull_first = parents
+                        .iter()
+                        .filter(|p| built_on.get(*p) != Some(&h))
+                        .map(|p| plan.items[*p].label.clone())
+                        .collect();
+                }
+                let (service, engine, log) = (self.clone(), engines[h].clone(), image_sink(&log_tx, &name));
                 let (push, use_cache) = (spec.push, spec.use_cache);
+                load[h] += 1;
                 running.spawn(async move {
                     let r = run_job(&service, run, &job, engine.as_ref(), push, use_cache, log).await;
-                    (i, r)
+                    (i, h, r)
                 });
             }
+            ready.extend(deferred);
             let Some(joined) = running.join_next().await else { break };
-            let (i, result) = match joined {
+            let (i, h, result) = match joined {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::error!("a build task failed: {e}");
@@ -397,9 +448,24 @@ impl Service {
                     continue;
                 }
             };
+            load[h] -= 1;
+            if result.is_err() && engines.len() > 1 && !dead.contains(&h) && !answers(engines[h].as_ref()).await {
+                dead.insert(h);
+            }
+            if result.is_err() && dead.contains(&h) && dead.len() < engines.len() {
+                // Lost with its engine: queued again on another one.
+                let name = &plan.items[i].name;
+                let note =
+                    format!("{} stopped answering during this image: queued again on another host", engines[h].name());
+                let _ = image_sink(&log_tx, name).send(note);
+                self.set_state(run, name, ImageState::Waiting, None, None).await;
+                ready.insert(i);
+                continue;
+            }
             done.insert(i);
             match result {
                 Ok(()) => {
+                    built_on.insert(i, h);
                     for &c in children.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
                         let w = waiting.entry(c).or_default();
                         *w = w.saturating_sub(1);
@@ -410,17 +476,7 @@ impl Service {
                 }
                 Err(()) => {
                     failed = true;
-                    // Everything below it is skipped, never built on a missing parent.
-                    let mut stack = children.get(&i).cloned().unwrap_or_default();
-                    while let Some(c) = stack.pop() {
-                        if !done.insert(c) {
-                            continue;
-                        }
-                        ready.remove(&c);
-                        let why = format!("parent {} failed", plan.items[i].name);
-                        self.set_state(run, &plan.items[c].name, ImageState::Skipped, None, Some(why)).await;
-                        stack.extend(children.get(&c).cloned().unwrap_or_default());
-                    }
+                    self.skip_below(run, plan, &children, i, &mut done, &mut ready).await;
                 }
             }
         }
@@ -428,6 +484,47 @@ impl Service {
         let _ = writer.await;
         if failed { RunState::Failed } else { RunState::Succeeded }
     }
+
+    /// Marks everything below a failed image skipped: nothing is ever built
+    /// on a missing parent.
+    async fn skip_below(
+        &self,
+        run: RunId,
+        plan: &Plan,
+        children: &HashMap<usize, Vec<usize>>,
+        i: usize,
+        done: &mut BTreeSet<usize>,
+        ready: &mut BTreeSet<usize>,
+    ) {
+        let mut stack = children.get(&i).cloned().unwrap_or_default();
+        while let Some(c) = stack.pop() {
+            if !done.insert(c) {
+                continue;
+            }
+            ready.remove(&c);
+            let why = format!("parent {} failed", plan.items[i].name);
+            self.set_state(run, &plan.items[c].name, ImageState::Skipped, None, Some(why)).await;
+            stack.extend(children.get(&c).cloned().unwrap_or_default());
+        }
+    }
+}
+
+/// Whether `prepared` can run on `engines` (checked before a run is recorded).
+fn can_run_on(prepared: &Prepared, spec: &BuildSpec, engines: &[Arc<dyn Engine>]) -> Result<(), BuildError> {
+    if engines.is_empty() {
+        return Err(BuildError::Other("no engine to build on".into()));
+    }
+    if engines.len() > 1 && !spec.push && prepared.plan.items.iter().any(|i| i.action != Action::Present) {
+        return Err(BuildError::Other(
+            "building on several hosts needs --push: a child built on another host than its parent gets the parent through the registry".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an engine answers within a few seconds.
+async fn answers(engine: &dyn Engine) -> bool {
+    matches!(tokio::time::timeout(std::time::Duration::from_secs(3), engine.version()).await, Ok(Ok(_)))
 }
 
 /// A log sink for one image that tags its lines.

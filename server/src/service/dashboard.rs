@@ -310,7 +310,7 @@ impl Service {
         let run = self.begin_run(&prepared, &spec, &hosts).await.map_err(|e| Failure::Internal(e.to_string()))?;
         let service = self.clone();
         tokio::spawn(async move {
-            let state = service.complete_run(run, prepared, &spec, engine).await;
+            let state = service.complete_run(run, prepared, &spec, vec![engine]).await;
             if request.pull_pins && matches!(state, Ok(dockyard_api::RunState::Succeeded)) {
                 service.pull_pins_into_run(run).await;
             }

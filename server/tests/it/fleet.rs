@@ -164,3 +164,122 @@ fn pull_onto_every_host_and_the_matrix_shows_it_and_a_dead_host_fails_alone() {
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     assert!(table.contains("host two (") && table.contains("UNREACHABLE"), "{table}");
 }
+
+/// A repository on `registry` with a busybox base and `dockyard.toml`
+/// listing two engines.
+fn two_host_repo(registry: &str, one: &Dockerd, two: &Dockerd) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("dockerfiles");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("config.yaml"), format!("registry: {registry}\nnamespace: ci\n")).unwrap();
+    busybox_base(&d.join("base"));
+    std::fs::write(d.join("base/changelog"), changelog("base", &["1.0"])).unwrap();
+    std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
+    std::fs::write(
+        dir.path().join("dockyard.toml"),
+        format!(
+            "[[hosts]]\nname = \"one\"\nurl = \"{}\"\n\n[[hosts]]\nname = \"two\"\nurl = \"{}\"\n",
+            one.host, two.host
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn run_images(store: &str, run: u64) -> Vec<(String, String, String)> {
+    let out = command(&["builds", "show", &run.to_string(), "--format", "json", "--store", store]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    v["images"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| {
+                    let s = |k: &str| i[k].as_str().unwrap_or("").to_owned();
+                    (s("name"), s("state"), s("host"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn run_log(store: &str, run: u64) -> String {
+    let out = command(&["builds", "show", &run.to_string(), "--store", store]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_build_spreads_over_two_engines_and_children_get_parents_through_the_registry() {
+    let (one, two, reg) = (Dockerd::start(), Dockerd::start(), Registry::start(false));
+    let dir = two_host_repo(&reg.host, &one, &two);
+    let d = dir.path().join("dockerfiles");
+    image(&d, "a", "1", &["base"], "RUN echo a > /a\n", &[]);
+    image(&d, "b", "1", &["base"], "RUN echo b > /b\n", &[]);
+    image(&d, "c", "1", &["a"], "RUN cat /a > /c\n", &[]);
+    image(&d, "d", "1", &["a", "b"], "COPY --from={{ \"b\" | image_tag }} /b /b\nRUN cat /a /b > /d\n", &[]);
+    let r = dir.path().to_str().unwrap();
+    let store = dir.path().join("s.db");
+    let s = store.to_str().unwrap();
+
+    let refused = command(&["build", "--repo", r, "--store", s, "--hosts", "all"]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "several hosts without --push: {}", stderr(&refused));
+    assert!(stderr(&refused).contains("needs --push"), "{}", stderr(&refused));
+
+    let out = command(&["build", "--repo", r, "--store", s, "--hosts", "all", "--push", "-j", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The refused build left no run behind.
+    assert!(run_images(s, 2).is_empty());
+    let images = run_images(s, 1);
+    assert!(images.iter().all(|(_, state, _)| state == "published"), "{images:?}");
+    let host = |n: &str| images.iter().find(|i| i.0 == n).unwrap().2.clone();
+    // base and a on one (a follows its parent); b on two, the free engine.
+    assert_eq!(
+        (host("base"), host("a"), host("b"), host("c")),
+        ("one".into(), "one".into(), "two".into(), "one".into())
+    );
+    // On two, b's parent came from the registry; every image's parents are
+    // on the engine that built it, and the result holds both parents' files.
+    let label = |n: &str, v: &str| format!("{}/ci/{n}:{v}", reg.host);
+    assert!(run_log(s, 1).contains(&format!("pulling {}", label("base", "1.0"))));
+    assert!(two.has(&label("base", "1.0")) && two.has(&label("b", "1")));
+    let dh = if host("d") == "one" { &one } else { &two };
+    let cat = dh.docker(&["run", "--rm", &label("d", "1"), "cat", "/d"]);
+    assert_eq!(String::from_utf8_lossy(&cat.stdout), "a\nb\n");
+}
+
+#[test]
+fn a_host_lost_mid_build_has_its_image_built_again_on_the_other() {
+    let (one, mut two, reg) = (Dockerd::start(), Dockerd::start(), Registry::start(false));
+    let dir = two_host_repo(&reg.host, &one, &two);
+    let d = dir.path().join("dockerfiles");
+    for n in ["x1", "x2"] {
+        image(&d, n, "1", &["base"], &format!("RUN sleep 4 && echo {n} > /{n}\n"), &[]);
+    }
+    let r = dir.path().to_str().unwrap();
+    let store = dir.path().join("s.db");
+    let s = store.to_str().unwrap();
+    let mut child = command(&["build", "--repo", r, "--store", s, "--hosts", "all", "--push", "-j", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until x2 is building on two, then kill two.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let images = run_images(s, 1);
+        if images.iter().any(|(n, st, h)| n == "x2" && st == "building" && h == "two") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "x2 never built on two: {images:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    two.kill();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    let images = run_images(s, 1);
+    assert!(images.iter().all(|(_, st, _)| st == "published"), "{images:?}");
+    assert_eq!(images.iter().find(|i| i.0 == "x2").unwrap().2, "one", "{images:?}");
+    assert!(run_log(s, 1).contains("two stopped answering during this image: queued again on another host"));
+    assert!(one.has(&format!("{}/ci/x2:1", reg.host)));
+}
