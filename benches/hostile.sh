@@ -4,12 +4,8 @@
 # server's peak RSS after answering), and 10 MB of pins spread over files
 # in growing amounts (the gate stays linear).
 #   benches/hostile.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/setup >/dev/null 2>&1
-. scripts/env.sh
-cargo build --quiet --release -p dockyard
-bin="$CARGO_TARGET_DIR/release/dockyard"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 tools/hostile_inputs.py "$work"

@@ -6,12 +6,8 @@
 # against its parent, with both revisions rendered. Prints how many
 # changes were classified, the classes found, and the time per change.
 #   benches/impact.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/setup >/dev/null 2>&1
-. scripts/env.sh
-cargo build --quiet --release -p dockyard
-bin="$CARGO_TARGET_DIR/release/dockyard"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 tools/replay_history.py ../shared/corpus "$work/repo" "$bin"

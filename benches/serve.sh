@@ -3,18 +3,29 @@
 # generator that is not ours (Debian's wrk): p99 latency of GET
 # /api/v1/pins with 200 connections on loopback, time to first byte of the
 # server-rendered /pins and /graph (median of 50), and the server's RSS.
-#   benches/serve.sh [REPO] [STORE]   (STORE: a sqlite path or postgres:// URL)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-scripts/setup >/dev/null 2>&1
-. scripts/env.sh
+# The same for GET /api/v1/builds, which reads the store (seeded with the
+# demo's history): SQLite by default, or `pg` for a throwaway PostgreSQL
+# cluster started here (Debian's postgresql 15, run as nobody).
+#   benches/serve.sh [REPO] [STORE]   (STORE: a sqlite path, a postgres:// URL, or pg)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 scripts/build-site >/dev/null 2>&1
-cargo build --quiet --release -p dockyard
-bin="$CARGO_TARGET_DIR/release/dockyard"
 repo=$(realpath "${1:-../shared/corpus/integration-config}")
 work=$(mktemp -d)
 store=${2:-$work/store.db}
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+pid=""
+pg_stop() { :; }
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; pg_stop; rm -rf "$work"' EXIT
+if [ "$store" = pg ]; then
+  pgbin=/usr/lib/postgresql/15/bin
+  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$work/pg" && chown nobody "$work/pg" && chmod 755 "$work"
+  su -s /bin/sh nobody -c "$pgbin/initdb -D $work/pg/data -A trust -U dockyard --no-sync >/dev/null"
+  su -s /bin/sh nobody -c "$pgbin/pg_ctl -D $work/pg/data -l $work/pg/log -w -o '-k $work/pg -p $pgport -c listen_addresses=127.0.0.1' start >/dev/null"
+  pg_stop() { su -s /bin/sh nobody -c "$pgbin/pg_ctl -D $work/pg/data -m immediate stop >/dev/null 2>&1" || true; }
+  store="postgres://dockyard@127.0.0.1:$pgport/postgres"
+fi
+"$bin" store import --store "$store" --shift-to-now demo/store.json >/dev/null
 "$bin" serve --repo "$repo" --addr 127.0.0.1:0 --site "$CARGO_TARGET_DIR/site" --store "$store" \
   --max-connections 1024 > "$work/out" 2>/dev/null &
 pid=$!
@@ -27,11 +38,15 @@ ttfb() { # path → median seconds to the first byte
 t_pins=$(ttfb /pins); t_graph=$(ttfb /graph)
 wrk -t2 -c200 -d10s --latency "$url/api/v1/pins" > "$work/wrk" 2>&1
 rss_load=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+wrk -t2 -c200 -d10s --latency "$url/api/v1/builds" > "$work/wrk-builds" 2>&1
+p99b=$(awk '$1 == "99%" {print $2}' "$work/wrk-builds")
+rpsb=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-builds")
 p99=$(awk '$1 == "99%" {print $2}' "$work/wrk")
 p50=$(awk '$1 == "50%" {print $2}' "$work/wrk")
 rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk")
 errors=$(grep -E 'Non-2xx|Socket errors' "$work/wrk" || true)
 echo "dockyard serve on $(basename "$repo"), store $(echo "$store" | sed 's#//[^@]*@#//***@#')"
 echo "  GET /api/v1/pins, wrk -t2 -c200 -d10s: p50 $p50, p99 $p99, $rps req/s ${errors:+($errors)}"
+echo "  GET /api/v1/builds (reads the store), wrk -t2 -c200 -d10s: p99 $p99b, $rpsb req/s"
 echo "  time to first byte (median of 50): /pins $(echo "$t_pins*1000" | bc -l | cut -c1-5) ms, /graph $(echo "$t_graph*1000" | bc -l | cut -c1-5) ms"
 echo "  RSS: idle $((rss_idle / 1024)) MiB, peak under load $((rss_load / 1024)) MiB"
