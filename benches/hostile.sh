@@ -34,6 +34,11 @@ for case in "$work"/cases/*/; do
   "$bin" serve --repo "$case" --addr 127.0.0.1:0 --site /nonexistent > "$work/serve.out" 2>/dev/null &
   pid=$!
   for _ in $(seq 1 400); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.05; done
+  if ! kill -0 "$pid" 2>/dev/null; then
+    code=0; wait "$pid" || code=$?
+    printf '  %-34s refused to start, exit %s (no earlier snapshot to keep)\n' "serve  $name" "$code"
+    continue
+  fi
   url=$(sed -n 's/^listening on \(http:[^ ]*\)\/$/\1/p' "$work/serve.out")
   curl -s -o /dev/null "$url/api/v1/pins" || true
   curl -s -o /dev/null "$url/api/v1/catalog" || true
