@@ -60,18 +60,45 @@ impl PyDict {
     }
 }
 
+thread_local! {
+    /// Every list and dict made by the render running on this thread.
+    static MADE: std::cell::RefCell<Vec<Value>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Remembers a list or dict made during a render, so that [`release`] can
+/// break the cycles a template may make (`l.append(l)`): reference counts
+/// alone never free those.
+fn track(value: Value) -> Value {
+    MADE.with(|m| m.borrow_mut().push(value.clone()));
+    value
+}
+
+/// Ends a render on this thread: empties every list and dict it made, so
+/// that cycles among them are freed. Nothing made by a template outlives
+/// its render (the output is a string).
+pub fn release() {
+    let made = MADE.with(|m| std::mem::take(&mut *m.borrow_mut()));
+    for v in made {
+        if let Some(l) = v.downcast_object_ref::<PyList>() {
+            drop(std::mem::take(&mut *lock(&l.0)));
+        } else if let Some(d) = v.downcast_object_ref::<PyDict>() {
+            drop(std::mem::take(&mut *lock(&d.0)));
+        }
+    }
+}
+
 /// Wraps a native list or map value into its mutable counterpart.
 pub fn mutable(value: Value) -> Value {
     match value.kind() {
         ValueKind::Seq => {
-            Value::from_object(PyList(Mutex::new(value.try_iter().map(|i| i.collect()).unwrap_or_default())))
+            track(Value::from_object(PyList(Mutex::new(value.try_iter().map(|i| i.collect()).unwrap_or_default()))))
         }
         ValueKind::Map => {
             let pairs = value
                 .try_iter()
                 .map(|keys| keys.map(|k| (k.clone(), value.get_item(&k).unwrap_or_default())).collect())
                 .unwrap_or_default();
-            Value::from_object(PyDict(Mutex::new(pairs)))
+            track(Value::from_object(PyDict(Mutex::new(pairs))))
         }
         _ => value,
     }
@@ -213,7 +240,7 @@ impl Object for PyList {
             "copy" => {
                 let snapshot = self.items();
                 grow(state, snapshot.len(), snapshot.len())?;
-                Ok(Value::from_object(PyList(Mutex::new(snapshot))))
+                Ok(track(Value::from_object(PyList(Mutex::new(snapshot)))))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
@@ -316,7 +343,7 @@ impl Object for PyDict {
             "copy" => {
                 let pairs = self.pairs();
                 grow(state, pairs.len(), pairs.len())?;
-                Ok(Value::from_object(PyDict(Mutex::new(pairs))))
+                Ok(track(Value::from_object(PyDict(Mutex::new(pairs)))))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }

@@ -122,7 +122,9 @@ impl Renderer {
     pub fn render_str(&self, source: &str) -> Result<String, Diagnostic> {
         let env = self.base.clone();
         let source = crate::jinja_compat::to_minijinja(source);
-        env.render_str(&source, ()).map_err(|e| Diagnostic::new(TEMPLATE, e.line(), e.to_string()))
+        let out = env.render_str(&source, ()).map_err(|e| Diagnostic::new(TEMPLATE, e.line(), e.to_string()));
+        crate::pyobj::release();
+        out
     }
 
     /// Like [`Renderer::render`], also returning the short names the
@@ -164,6 +166,7 @@ impl Renderer {
             Diagnostic::new(file, e.line(), msg)
         };
         let result = env.get_template(TEMPLATE).and_then(|t| t.render(())).map_err(to_diag);
+        crate::pyobj::release();
         drop(env);
         let refs = std::mem::take(&mut *refs.lock().unwrap_or_else(|p| p.into_inner()));
         (result, refs)
