@@ -220,6 +220,20 @@ impl Object for PyList {
             "sort" => {
                 let mut snapshot = self.items();
                 state.consume_fuel(snapshot.len() as u64 * 8)?;
+                // Only what Python can order: all strings, or all numbers
+                // (no NaN). Anything else is Python's TypeError, and never a
+                // comparison that is not a total order (Rust's sort panics).
+                let strings = snapshot.iter().all(|v| v.kind() == ValueKind::String);
+                let numbers = snapshot.iter().all(|v| {
+                    matches!(v.kind(), ValueKind::Number | ValueKind::Bool)
+                        && !f64::try_from(v.clone()).is_ok_and(|f| f.is_nan())
+                });
+                if !strings && !numbers {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "sort(): '<' not supported between these items (only all strings or all numbers sort)",
+                    ));
+                }
                 snapshot.sort();
                 *lock(&self.0) = snapshot;
                 Ok(none)
@@ -346,6 +360,31 @@ impl Object for PyDict {
                 Ok(track(Value::from_object(PyDict(Mutex::new(pairs)))))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use crate::config::Config;
+    use crate::render::Renderer;
+
+    /// Found by the pyfmt fuzz target: sorting items that have no total
+    /// order (lists, mixed kinds, NaN) made Rust's sort panic.
+    #[test]
+    fn sort_orders_strings_and_numbers_and_refuses_the_rest() {
+        let r = Renderer::new(&Config::defaults(), Vec::<String>::new());
+        let ok = r.render_str(
+            "{% set l = [3, 1.5, 2] %}{% do l.sort() %}{{ l }}{% set s = ['b', 'a'] %}{% do s.sort() %}{{ s }}",
+        );
+        assert_eq!(ok.unwrap(), "[1.5, 2, 3]['a', 'b']");
+        for bad in [
+            "{% set l = [[1], 'a', 2] %}{% do l.sort() %}",
+            "{% set l = [] %}{% do l.append(l) %}{% do l.append(l) %}{% do l.sort() %}",
+            "{% set l = [1, 'a'] %}{% do l.sort() %}",
+        ] {
+            let err = r.render_str(bad).unwrap_err().to_string();
+            assert!(err.contains("not supported"), "{bad}: {err}");
         }
     }
 }
