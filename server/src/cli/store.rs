@@ -13,18 +13,9 @@ const MAX_DUMP_BYTES: u64 = 4 << 30;
 pub fn store(args: StoreArgs) -> ExitCode {
     match args.command {
         StoreCommand::Export { repo, store, output } => {
-            let service = match service(&super::args::RepoArgs { repo, ..Default::default() }) {
+            let store = match open(repo, store.as_deref()) {
                 Ok(s) => s,
                 Err(c) => return c,
-            };
-            if let Some(s) = &store
-                && let Err(e) = service.with_store(&crate::store::Location::parse(s))
-            {
-                return fail(e);
-            }
-            let store = match service.store() {
-                Ok(s) => s.0,
-                Err(e) => return fail(e),
             };
             let dump = match dump::export(store.as_ref()) {
                 Ok(d) => d,
@@ -52,18 +43,9 @@ pub fn store(args: StoreArgs) -> ExitCode {
             }
         }
         StoreCommand::Import { repo, store, shift_to_now, if_empty, file } => {
-            let service = match service(&super::args::RepoArgs { repo, ..Default::default() }) {
+            let store = match open(repo, store.as_deref()) {
                 Ok(s) => s,
                 Err(c) => return c,
-            };
-            if let Some(s) = &store
-                && let Err(e) = service.with_store(&crate::store::Location::parse(s))
-            {
-                return fail(e);
-            }
-            let store = match service.store() {
-                Ok(s) => s.0,
-                Err(e) => return fail(e),
             };
             if if_empty {
                 match store.list_runs(1) {
@@ -113,4 +95,17 @@ pub fn store(args: StoreArgs) -> ExitCode {
             }
         }
     }
+}
+
+/// The store `--store` names, else the repository's (dockyard.toml, then
+/// $DOCKYARD_STORE and the default).
+fn open(
+    repo: Option<std::path::PathBuf>,
+    store: Option<&str>,
+) -> Result<std::sync::Arc<dyn crate::store::Store>, std::process::ExitCode> {
+    let service = service(&super::args::RepoArgs { repo, ..Default::default() })?;
+    if let Some(s) = store {
+        service.with_store(&crate::store::Location::parse(s)).map_err(fail)?;
+    }
+    service.store().map(|s| s.0).map_err(fail)
 }

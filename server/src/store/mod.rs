@@ -232,3 +232,22 @@ pub(crate) fn unfinished_state(run: RunState) -> ImageState {
         _ => ImageState::Skipped,
     }
 }
+
+/// A value as the JSON text the stores keep in TEXT columns.
+pub(crate) fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// A TEXT column's JSON, or the default when it does not parse.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// A stored action name.
+pub(crate) fn action_of(s: &str) -> Action {
+    match s {
+        "publish" => Action::Publish,
+        "present" => Action::Present,
+        _ => Action::Build,
+    }
+}

@@ -14,10 +14,11 @@
 //! its own runtime inside).
 
 use super::{
-    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, count_states, initial_state, unfinished_state,
+    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, count_states, initial_state, json,
+    parse_json, unfinished_state,
 };
 use dockyard_api::{
-    Action, ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
+    ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
 };
 use postgres::{Client, NoTls, Row};
 use std::sync::{Arc, Mutex};
@@ -133,22 +134,6 @@ fn classify(shown: &str, e: postgres::Error) -> StoreError {
     // The error's text names the cause (refused, timed out, …); it never
     // carries the password.
     StoreError::Io(where_, e.to_string())
-}
-
-fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-fn action_of(s: &str) -> Action {
-    match s {
-        "publish" => Action::Publish,
-        "present" => Action::Present,
-        _ => Action::Build,
-    }
 }
 
 impl Postgres {

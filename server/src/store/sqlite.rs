@@ -4,10 +4,11 @@
 //! each other instead of failing.
 
 use super::{
-    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, count_states, initial_state, unfinished_state,
+    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, count_states, initial_state, json,
+    parse_json, unfinished_state,
 };
 use dockyard_api::{
-    Action, ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
+    ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
 };
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -85,22 +86,6 @@ fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
             StoreError::Io(where_, e.to_string())
         }
         _ => StoreError::Other(where_, e.to_string()),
-    }
-}
-
-fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-fn action_of(s: &str) -> Action {
-    match s {
-        "publish" => Action::Publish,
-        "present" => Action::Present,
-        _ => Action::Build,
     }
 }
 
