@@ -23,6 +23,7 @@
 //! | work of one render (instructions, and bytes produced / 64) | [`RENDER_FUEL`] |
 //! | template recursion (macros, includes) | [`MAX_TEMPLATE_RECURSION`] |
 //! | nesting printed by `str()`/`repr()` | [`MAX_REPR_DEPTH`] |
+//! | elements read by one render's comparisons, lookups and loops over lists and dicts | [`MAX_COLLECTION_STEPS`] |
 //! | elements in one template list or dict | [`MAX_COLLECTION_LEN`] |
 //! | image folders in a catalog | [`MAX_IMAGES`] |
 //! | directory depth of a scan | [`MAX_SCAN_DEPTH`] |
@@ -58,6 +59,11 @@ pub const MAX_TEMPLATE_RECURSION: usize = 100;
 /// Nesting `str()`/`repr()` prints before failing (Python's own limit is
 /// about 1000 frames; a list that contains itself prints `[...]` as in Python).
 pub const MAX_REPR_DEPTH: usize = 200;
+/// Elements of template lists and dicts read, in all, by one render where
+/// minijinja has no fuel to charge: comparisons (`==`, `in`), lookups
+/// (`d[k]`) and enumeration (`for`, filters). Shared structure cannot make
+/// comparisons exponential, nor lookups in a big dict quadratic.
+pub const MAX_COLLECTION_STEPS: u64 = 10_000_000;
 /// Elements one template list or dict may hold.
 pub const MAX_COLLECTION_LEN: usize = 1_000_000;
 /// Image folders in one catalog root.

@@ -9,7 +9,7 @@
 //! grows past [`MAX_COLLECTION_LEN`]. The lock is never held while other
 //! values are compared or iterated, so nothing can deadlock on it.
 
-use crate::limits::{MAX_COLLECTION_LEN, MAX_REPR_DEPTH};
+use crate::limits::{MAX_COLLECTION_LEN, MAX_COLLECTION_STEPS, MAX_REPR_DEPTH};
 use minijinja::value::{DynObject, Enumerator, Object, ObjectRepr, Value, ValueKind};
 use minijinja::{Error, ErrorKind, State};
 use std::cell::Cell;
@@ -75,8 +75,12 @@ fn track(value: Value) -> Value {
 
 /// Ends a render on this thread: empties every list and dict it made, so
 /// that cycles among them are freed. Nothing made by a template outlives
-/// its render (the output is a string).
-pub fn release() {
+/// its render (the output is a string). Returns whether the render ran out
+/// of collection steps ([`MAX_COLLECTION_STEPS`]): comparisons cannot fail in
+/// minijinja, so the render must be failed by its caller.
+#[must_use]
+pub fn release() -> bool {
+    let over = STEPS.with(|s| s.replace(0)) > MAX_COLLECTION_STEPS;
     let made = MADE.with(|m| std::mem::take(&mut *m.borrow_mut()));
     for v in made {
         if let Some(l) = v.downcast_object_ref::<PyList>() {
@@ -85,6 +89,7 @@ pub fn release() {
             drop(std::mem::take(&mut *lock(&d.0)));
         }
     }
+    over
 }
 
 /// Wraps a native list or map value into its mutable counterpart.
@@ -112,12 +117,33 @@ fn index(len: usize, i: i64) -> Option<usize> {
 thread_local! {
     /// Nesting of comparisons between template collections on this thread.
     static CMP_DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Elements read without fuel (compared, searched, enumerated) by the
+    /// render running on this thread.
+    static STEPS: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Compares two collections element by element with a depth guard: two
-/// distinct structures that each contain themselves compare unequal instead
-/// of recursing forever (Python raises `RecursionError` there).
-fn guarded<T>(f: impl FnOnce() -> T, too_deep: T) -> T {
+/// Pays for reading `n` elements where minijinja gives no fuel to pay with
+/// (comparisons, lookups, enumeration). False past [`MAX_COLLECTION_STEPS`]:
+/// the caller then does no work, and [`release`] fails the render.
+fn spend(n: usize) -> bool {
+    STEPS.with(|s| {
+        let v = s.get().saturating_add(n as u64 + 1);
+        s.set(v);
+        v <= MAX_COLLECTION_STEPS
+    })
+}
+
+/// Compares two collections of `len` elements in all, element by element,
+/// with a depth guard and a budget: two distinct structures that each
+/// contain themselves compare unequal instead of recursing forever (Python
+/// raises `RecursionError` there), and shared structure cannot make the
+/// work exponential, because every element compared is paid for with
+/// [`spend`] (past the budget, everything compares unequal and the render
+/// fails).
+fn guarded<T>(len: usize, f: impl FnOnce() -> T, too_deep: T) -> T {
+    if !spend(len) {
+        return too_deep;
+    }
     let depth = CMP_DEPTH.with(|d| {
         let v = d.get() + 1;
         d.set(v);
@@ -139,7 +165,8 @@ impl Object for PyList {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.items())
+        let items = lock(&self.0);
+        Enumerator::Values(if spend(items.len()) { items.clone() } else { Vec::new() })
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
@@ -148,8 +175,13 @@ impl Object for PyList {
 
     fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<Ordering> {
         let other = other.downcast_ref::<PyList>()?;
-        let (a, b) = (self.items(), other.items());
-        Some(guarded(|| a.cmp(&b), Ordering::Less))
+        if std::ptr::eq(&**self, other) {
+            // Python compares `x is y` as equal inside containers.
+            return Some(Ordering::Equal);
+        }
+        let len = lock(&self.0).len();
+        let len = len + lock(&other.0).len();
+        Some(guarded(len, || self.items().cmp(&other.items()), Ordering::Less))
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -271,12 +303,21 @@ impl Object for PyDict {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if key.as_object().is_none() {
+            // A plain key compares without locking anything: search in place.
+            let pairs = lock(&self.0);
+            return if spend(pairs.len()) { find(&pairs, key).map(|i| pairs[i].1.clone()) } else { None };
+        }
         let pairs = self.pairs();
+        if !spend(pairs.len()) {
+            return None;
+        }
         find(&pairs, key).map(|i| pairs[i].1.clone())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.pairs().into_iter().map(|(k, _)| k).collect())
+        let pairs = lock(&self.0);
+        Enumerator::Values(if spend(pairs.len()) { pairs.iter().map(|(k, _)| k.clone()).collect() } else { Vec::new() })
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
@@ -285,9 +326,15 @@ impl Object for PyDict {
 
     fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<Ordering> {
         let other = other.downcast_ref::<PyDict>()?;
-        let (a, b) = (self.pairs(), other.pairs());
+        if std::ptr::eq(&**self, other) {
+            return Some(Ordering::Equal);
+        }
+        let len = lock(&self.0).len();
+        let len = len + lock(&other.0).len();
         Some(guarded(
+            len,
             || {
+                let (a, b) = (self.pairs(), other.pairs());
                 if a.len() != b.len() {
                     return a.len().cmp(&b.len());
                 }
@@ -316,6 +363,8 @@ impl Object for PyDict {
                     .collect();
                 let mut pairs = self.pairs();
                 grow(state, pairs.len() + new.len(), new.len())?;
+                // Each key is searched for: pay for the comparisons.
+                state.consume_fuel((pairs.len() as u64).saturating_mul(new.len() as u64) / 64)?;
                 for (k, v) in new {
                     match find(&pairs, &k) {
                         Some(i) => pairs[i].1 = v,
@@ -328,6 +377,7 @@ impl Object for PyDict {
             "setdefault" => {
                 arity(method, args, 1, 2)?;
                 let pairs = self.pairs();
+                state.consume_fuel(pairs.len() as u64 / 64)?;
                 if let Some(i) = find(&pairs, &args[0]) {
                     return Ok(pairs[i].1.clone());
                 }
@@ -340,6 +390,7 @@ impl Object for PyDict {
             "pop" => {
                 arity(method, args, 1, 2)?;
                 let pairs = self.pairs();
+                state.consume_fuel(pairs.len() as u64 / 64)?;
                 match find(&pairs, &args[0]) {
                     Some(i) => {
                         let mut items = lock(&self.0);
@@ -386,5 +437,62 @@ mod sort_tests {
             let err = r.render_str(bad).unwrap_err().to_string();
             assert!(err.contains("not supported"), "{bad}: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod compare_tests {
+    use crate::config::Config;
+    use crate::render::Renderer;
+    use std::time::{Duration, Instant};
+
+    /// Found by the pyfmt fuzz target: a list holding itself many times,
+    /// compared with a copy of an older self, recursed 200 levels deep at
+    /// every element, and the work grew exponentially (it ran for minutes,
+    /// and ran the fuzzer out of memory).
+    #[test]
+    fn comparing_self_holding_lists_is_bounded_and_identity_is_equality() {
+        let r = Renderer::new(&Config::defaults(), Vec::<String>::new());
+        // The fuzz input, as the template it makes.
+        let mut t = String::from("{% set a = [1] %}{% set b = {'k': 'v'} %}{% set c = [] %}{% set d = {} %}");
+        t.push_str("{% do a.append(a) %}{% do a.append(a) %}{% set b = a.copy() %}");
+        let round = "{% do a.append(a) %}{% do a.append(b) %}{% do a.insert(0, a) %}{% do a.append(a) %}\
+            {% do a.append(c) %}{% do a.extend(a) %}{% do a.extend(a) %}{% do a.extend(a) %}{% set d = d.copy() %}\
+            {{ a.count(d) }}{{ a == d }}{{ a.count(c) }}{{ a == c }}{% do a.extend(a) %}{% do a.extend(a) %}\
+            {% do a.extend(a) %}{% set d = d.copy() %}";
+        t.push_str(round);
+        t.push_str(round);
+        t.push_str("{{ a.count(b) }}{{ a == b }}{{ a }}{{ b }}{{ c }}{{ d }}");
+        let start = Instant::now();
+        let out = r.render_str(&t);
+        assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+        if let Err(e) = &out {
+            assert!(e.to_string().contains("the limit"), "{e}");
+        }
+        // Python: `x is y` counts as equal inside containers, so a list
+        // that holds itself equals itself and counts itself.
+        let same = r.render_str("{% set l = [1] %}{% do l.append(l) %}{{ l == l }} {{ l.count(l) }} {{ [l] == [l] }}");
+        assert_eq!(same.unwrap(), "True 1 True");
+    }
+
+    /// Lookups in a big dict and membership tests in a big list have no
+    /// fuel in minijinja: a million of them over 5,000 elements ran for
+    /// minutes. They are paid for from the collection step budget.
+    #[test]
+    fn reads_of_big_collections_are_bounded() {
+        let r = Renderer::new(&Config::defaults(), Vec::<String>::new());
+        let build = "{% set d = {} %}{% set l = [] %}{% for i in range(5000) %}{% do d.setdefault(i, i) %}{% do l.append(i) %}{% endfor %}";
+        for read in ["{{ d[4999] }}", "{{ 4999 in l }}", "{{ l|length }}{% for x in l %}{% endfor %}"] {
+            let t = format!(
+                "{build}{{% for i in range(1000) %}}{{% for j in range(1000) %}}{read}{{% endfor %}}{{% endfor %}}"
+            );
+            let start = Instant::now();
+            let err = r.render_str(&t).unwrap_err().to_string();
+            assert!(start.elapsed() < Duration::from_secs(5), "{read}: took {:?}", start.elapsed());
+            assert!(err.contains("the limit") || err.contains("out of fuel"), "{read}: {err}");
+        }
+        // Ordinary use stays well inside it.
+        let ok = r.render_str(&format!("{build}{{{{ d[4999] }}}} {{{{ 4999 in l }}}} {{{{ l|length }}}}"));
+        assert_eq!(ok.unwrap(), "4999 True 5000");
     }
 }

@@ -123,7 +123,9 @@ impl Renderer {
         let env = self.base.clone();
         let source = crate::jinja_compat::to_minijinja(source);
         let out = env.render_str(&source, ()).map_err(|e| Diagnostic::new(TEMPLATE, e.line(), e.to_string()));
-        crate::pyobj::release();
+        if crate::pyobj::release() {
+            return Err(collection_limit(Path::new(TEMPLATE)));
+        }
         out
     }
 
@@ -165,12 +167,27 @@ impl Renderer {
             }
             Diagnostic::new(file, e.line(), msg)
         };
-        let result = env.get_template(TEMPLATE).and_then(|t| t.render(())).map_err(to_diag);
-        crate::pyobj::release();
+        let mut result = env.get_template(TEMPLATE).and_then(|t| t.render(())).map_err(to_diag);
+        if crate::pyobj::release() {
+            result = Err(collection_limit(&display_dir.join(TEMPLATE)));
+        }
         drop(env);
         let refs = std::mem::take(&mut *refs.lock().unwrap_or_else(|p| p.into_inner()));
         (result, refs)
     }
+}
+
+/// The error of a render whose list and dict comparisons ran past
+/// [`crate::limits::MAX_COLLECTION_STEPS`] (they cannot fail where they run).
+fn collection_limit(file: &Path) -> Diagnostic {
+    Diagnostic::new(
+        file,
+        None,
+        format!(
+            "comparisons, lookups and loops read more than {} elements of lists and dicts: the limit",
+            crate::limits::MAX_COLLECTION_STEPS
+        ),
+    )
 }
 
 /// Jinja2's FileSystemLoader: `..` segments are not found; on top of that,
