@@ -63,7 +63,7 @@ pub const MAX_REPR_DEPTH: usize = 200;
 /// minijinja has no fuel to charge: comparisons (`==`, `in`), lookups
 /// (`d[k]`) and enumeration (`for`, filters). Shared structure cannot make
 /// comparisons exponential, nor lookups in a big dict quadratic.
-pub const MAX_COLLECTION_STEPS: u64 = 10_000_000;
+pub const MAX_COLLECTION_STEPS: u64 = 1_000_000;
 /// Elements one template list or dict may hold.
 pub const MAX_COLLECTION_LEN: usize = 1_000_000;
 /// Image folders in one catalog root.

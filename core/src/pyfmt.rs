@@ -13,6 +13,8 @@ pub enum ReprError {
     TooDeep,
     /// Longer than [`MAX_REPR_BYTES`].
     TooLong,
+    /// The render has read its [`crate::limits::MAX_COLLECTION_STEPS`].
+    Budget,
 }
 
 impl std::fmt::Display for ReprError {
@@ -22,6 +24,11 @@ impl std::fmt::Display for ReprError {
                 write!(f, "maximum recursion depth exceeded while printing a value (limit {MAX_REPR_DEPTH})")
             }
             ReprError::TooLong => write!(f, "a printed value longer than {MAX_REPR_BYTES} bytes: the limit"),
+            ReprError::Budget => write!(
+                f,
+                "printing read more than {} elements of lists and dicts: the limit",
+                crate::limits::MAX_COLLECTION_STEPS
+            ),
         }
     }
 }
@@ -95,6 +102,11 @@ fn write_repr(out: &mut String, value: &Value, seen: &mut Vec<usize>) -> Result<
                 Some(l) => l.items(),
                 None => value.try_iter().into_iter().flatten().collect(),
             };
+            // Shared structure among a render's lists (a list holding copies
+            // of itself) prints exponentially: every element is paid for.
+            if id.is_some() && !crate::pyobj::spend(items.len()) {
+                return Err(ReprError::Budget);
+            }
             seen.push(id.unwrap_or(usize::MAX));
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -123,6 +135,9 @@ fn write_repr(out: &mut String, value: &Value, seen: &mut Vec<usize>) -> Result<
                     })
                     .collect(),
             };
+            if id.is_some() && !crate::pyobj::spend(pairs.len()) {
+                return Err(ReprError::Budget);
+            }
             seen.push(id.unwrap_or(usize::MAX));
             out.push('{');
             for (i, (key, v)) in pairs.iter().enumerate() {

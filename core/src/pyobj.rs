@@ -123,9 +123,9 @@ thread_local! {
 }
 
 /// Pays for reading `n` elements where minijinja gives no fuel to pay with
-/// (comparisons, lookups, enumeration). False past [`MAX_COLLECTION_STEPS`]:
+/// (comparisons, lookups, enumeration, printing). False past [`MAX_COLLECTION_STEPS`]:
 /// the caller then does no work, and [`release`] fails the render.
-fn spend(n: usize) -> bool {
+pub(crate) fn spend(n: usize) -> bool {
     STEPS.with(|s| {
         let v = s.get().saturating_add(n as u64 + 1);
         s.set(v);
@@ -476,13 +476,13 @@ mod compare_tests {
     }
 
     /// Lookups in a big dict and membership tests in a big list have no
-    /// fuel in minijinja: a million of them over 5,000 elements ran for
+    /// fuel in minijinja: a million of them over 2,000 elements ran for
     /// minutes. They are paid for from the collection step budget.
     #[test]
     fn reads_of_big_collections_are_bounded() {
         let r = Renderer::new(&Config::defaults(), Vec::<String>::new());
-        let build = "{% set d = {} %}{% set l = [] %}{% for i in range(5000) %}{% do d.setdefault(i, i) %}{% do l.append(i) %}{% endfor %}";
-        for read in ["{{ d[4999] }}", "{{ 4999 in l }}", "{{ l|length }}{% for x in l %}{% endfor %}"] {
+        let build = "{% set d = {} %}{% set l = [] %}{% for i in range(2000) %}{% do d.setdefault(i, i) %}{% do l.append(i) %}{% endfor %}";
+        for read in ["{{ d[1999] }}", "{{ 1999 in l }}", "{{ l|length }}{% for x in l %}{% endfor %}"] {
             let t = format!(
                 "{build}{{% for i in range(1000) %}}{{% for j in range(1000) %}}{read}{{% endfor %}}{{% endfor %}}"
             );
@@ -492,7 +492,21 @@ mod compare_tests {
             assert!(err.contains("the limit") || err.contains("out of fuel"), "{read}: {err}");
         }
         // Ordinary use stays well inside it.
-        let ok = r.render_str(&format!("{build}{{{{ d[4999] }}}} {{{{ 4999 in l }}}} {{{{ l|length }}}}"));
-        assert_eq!(ok.unwrap(), "4999 True 5000");
+        let ok = r.render_str(&format!("{build}{{{{ d[1999] }}}} {{{{ 1999 in l }}}} {{{{ l|length }}}}"));
+        assert_eq!(ok.unwrap(), "1999 True 2000");
+    }
+
+    /// Found by the pyfmt fuzz target: lists holding copies of older
+    /// selves print exponentially (each print up to the 16 MiB limit, then
+    /// thrown away), and twenty prints ran past the fuzzer's 10 s.
+    #[test]
+    fn printing_shared_structure_is_bounded() {
+        let r = Renderer::new(&Config::defaults(), Vec::<String>::new());
+        let t = "{% set a = [1] %}{% set b = {'k': 'v'} %}{% set c = [] %}{% set d = {} %}{% do b.setdefault('a', a) %}{% do a.insert(0, b) %}{% do a.append(d) %}{{ a ~ a }}{% do a.extend(a) %}{% do a.append(d) %}{% set a = a.copy() %}{% do a.insert(0, a) %}{{ a ~ d }}{{ c ~ a }}{% do a.extend(a) %}{{ d ~ a }}{{ a ~ a }}{{ a ~ d }}{% do c.append(d) %}{% do a.insert(0, b) %}{% set a = a.copy() %}{{ b ~ a }}{% do a.append(a) %}{% do a.append(d) %}{% do b.setdefault('b', b) %}{{ a ~ a }}{% do a.extend(a) %}{% do a.append(d) %}{% set a = a.copy() %}{% do a.insert(0, a) %}{% do a.extend(a) %}{% do a.append(d) %}{% set a = a.copy() %}{% do a.insert(0, a) %}{{ a ~ d }}{{ c ~ a }}{% do a.extend(a) %}{{ d ~ a }}{{ a ~ a }}{{ a ~ d }}{% do c.append(d) %}{% do a.insert(0, b) %}{% set a = a.copy() %}{{ b ~ a }}{% do a.append(a) %}{% do d.setdefault('a', a) %}{% do a.append(a) %}{{ a }}{% do a.extend(c) %}{{ d ~ a }}{{ a ~ d }}{{ a ~ a }}{% set a = a.copy() %}{{ a ~ a }}{{ a ~ a }}{{ a ~ a }}{{ a ~ c }}{{ a ~ a }}{{ c }}{{ a }}{{ b }}{{ c }}{{ d }}";
+        let start = Instant::now();
+        let out = r.render_str(t);
+        assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+        let err = out.unwrap_err().to_string();
+        assert!(err.contains("the limit"), "{err}");
     }
 }
