@@ -3,7 +3,8 @@
 # catalog. A git repository is made from the corpus snapshots in date
 # order, with the changes between two snapshots replayed one image folder
 # per commit (then config.yaml and jjb/); impact runs on every commit
-# against its parent, with both revisions rendered. Prints how many
+# against its parent, with both revisions rendered, in the repository as
+# committed (loose objects) and packed (as a clone). Prints how many
 # changes were classified, the classes found, and the time per change.
 #   benches/impact.sh
 # shellcheck source-path=SCRIPTDIR source=lib.sh

@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 impl Service {
-    /// The repository at `rev`, as a snapshot read from git.
-    fn snapshot_at(&self, rev: &str) -> Result<Snapshot, String> {
+    /// The paths a revision is read under: every catalog root, its
+    /// `config.yaml`, and the pin paths, relative to the repository.
+    fn git_paths(&self) -> Result<Vec<PathBuf>, String> {
         let repo = &self.repo;
         let mut paths: Vec<PathBuf> = Vec::new();
         let rel = |p: &std::path::Path| p.strip_prefix(&repo.root).ok().map(|r| r.to_owned());
@@ -23,20 +24,41 @@ impl Service {
         if paths.is_empty() {
             return Err("no catalog root inside the repository".into());
         }
-        let tree = crate::git::tree(&repo.root, rev, &paths)?;
+        Ok(paths)
+    }
+
+    /// A tree read from git at `rev`, as a snapshot.
+    fn snapshot_of(&self, tree: dockyard_core::files::Memory, rev: &str) -> Result<Snapshot, String> {
         let files: SharedFiles = Arc::new(tree);
-        let at = RepoConfig { files, ..repo.as_ref().clone() };
+        let at = RepoConfig { files, ..self.repo.as_ref().clone() };
         Snapshot::load(Arc::new(at), 0, self.registry_knowledge()).map_err(|d| format!("at {rev}: {d}"))
     }
 
     /// What the change from `base` to `head` (default: the work tree) does.
     pub fn impact(&self, base: &str, head: Option<&str>) -> Result<ImpactReport, String> {
+        let paths = self.git_paths()?;
         let base_commit = crate::git::resolve(&self.repo.root, base)?;
-        let base_snap = self.snapshot_at(&base_commit)?;
-        let head_snap = match head {
-            Some(h) => Arc::new(self.snapshot_at(&crate::git::resolve(&self.repo.root, h)?)?),
-            None => self.snapshot().map_err(|d| d.to_string())?,
+        let head_commit = head.map(|h| crate::git::resolve(&self.repo.root, h)).transpose()?;
+        let (base_snap, head_snap) = match (&head_commit, head) {
+            (Some(hc), Some(h)) => {
+                let mut trees = crate::git::trees(&self.repo.root, &[&base_commit, hc], &paths)?.into_iter();
+                let (bt, ht) = (trees.next().unwrap_or_default(), trees.next().unwrap_or_default());
+                (self.snapshot_of(bt, base)?, Arc::new(self.snapshot_of(ht, h)?))
+            }
+            _ => {
+                let bt = crate::git::tree(&self.repo.root, &base_commit, &paths)?;
+                (self.snapshot_of(bt, base)?, self.snapshot().map_err(|d| d.to_string())?)
+            }
         };
+        // Both sides render and lint at once (each renders on its own threads too).
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = base_snap.rendered();
+                let _ = base_snap.lint();
+            });
+            let _ = head_snap.rendered();
+            let _ = head_snap.lint();
+        });
         fn side(s: &Snapshot) -> Side<'_> {
             let r = s.rendered();
             Side { catalogs: &s.catalogs, render: &r.report, graph: &r.graph, lint: s.lint().ok().map(|l| &l.report) }
