@@ -138,3 +138,42 @@ test('after login a build runs on the engine and its log appears live', async ()
   assert.match(runs.runs[0].trigger, /dashboard/);
   await page.context().close();
 });
+
+test('the hosts page shows a pinned image missing, and pulls it after login', async () => {
+  const pinned = `${registry.host}/e2e/app:2.0`;
+  // The build above left the pinned image on the engine: take the tag away.
+  engine.docker(['rmi', pinned]);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(server.url + '/hosts');
+  await hydrated(page);
+  // Server-rendered: the matrix is in the page with the engine's column.
+  const cell = () => page.$eval('table.matrix tbody tr td:nth-child(2)', (td) => td.className);
+  assert.equal(await page.textContent('table.matrix tbody tr td.name'), pinned);
+  assert.equal(await cell(), 'p-missing');
+  await shot(page, 'wide-hosts-missing');
+  // Without a login the pull is refused, and says so.
+  await page.click('#pull-missing');
+  await page.waitForFunction(() => /log in|token|401|unauthor/i.test(document.querySelector('.banner.info')?.textContent ?? ''));
+  assert.throws(() => engine.docker(['image', 'inspect', pinned]), 'nothing was pulled');
+  // Log in (on the build page, the dashboard's one login), then pull.
+  await page.goto(server.url + '/build');
+  await hydrated(page);
+  await page.click('#start');
+  await page.waitForSelector('form.login #token');
+  await page.fill('#token', TOKEN);
+  await page.click('#login');
+  await page.waitForFunction(() => /logged in/i.test(document.querySelector('#build-message')?.textContent ?? ''));
+  await page.goto(server.url + '/hosts');
+  await hydrated(page);
+  await page.click('#pull-missing');
+  await page.waitForFunction(() => /\d+ pulls, 0 failed/.test(document.querySelector('.banner.info')?.textContent ?? ''),
+    null, { timeout: 60000 });
+  // The real engine has it again, and the matrix says so.
+  engine.docker(['image', 'inspect', pinned]);
+  await page.reload();
+  await hydrated(page);
+  assert.equal(await cell(), 'p-present');
+  await shot(page, 'wide-hosts-pulled');
+  await context.close();
+});

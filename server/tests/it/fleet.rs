@@ -283,3 +283,60 @@ fn a_host_lost_mid_build_has_its_image_built_again_on_the_other() {
     assert!(run_log(s, 1).contains("two stopped answering during this image: queued again on another host"));
     assert!(one.has(&format!("{}/ci/x2:1", reg.host)));
 }
+
+/// Bytes under `dir` (as `du -sb` counts them).
+fn disk_use(dir: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("du").arg("-sb").arg(dir).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_host_lost_mid_pull_fails_alone_and_the_other_gets_every_image() {
+    let (builder, reg) = (Dockerd::start(), Registry::start(false));
+    let (one, mut two) = (Dockerd::start(), Dockerd::start());
+    let dir = two_host_repo(&reg.host, &one, &two);
+    let d = dir.path().join("dockerfiles");
+    // Layers of random bytes, so that a pull takes long enough to be cut.
+    for n in ["big1", "big2"] {
+        image(&d, n, "1", &["base"], "RUN dd if=/dev/urandom of=/big bs=1M count=80 2>/dev/null\n", &[]);
+    }
+    let pins: String = ["big1", "big2"].iter().map(|n| format!("    {n}: {}/ci/{n}:1\n", reg.host)).collect();
+    std::fs::write(dir.path().join("jjb/jobs.yaml"), format!("- job:\n{pins}")).unwrap();
+    let r = dir.path().to_str().unwrap();
+    let store = dir.path().join("s.db");
+    let s = store.to_str().unwrap();
+    let out =
+        command(&["build", "--repo", r, "--push", "--store", s]).env("DOCKER_HOST", &builder.host).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let before = disk_use(&two.dir.path().join("data"));
+    let started = Instant::now();
+    let child = command(&["pull", "--hosts", "all", "--repo", r, "--store", s, "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill two once its layers are coming in, before they are all there.
+    loop {
+        if disk_use(&two.dir.path().join("data")) > before + (20 << 20) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "two never started pulling: {}", two.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    two.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(120));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (a, b) = (format!("{}/ci/big1:1", reg.host), format!("{}/ci/big2:1", reg.host));
+    let got = outcomes(&v);
+    assert!(got.contains(&format!("one {a} pulled")) && got.contains(&format!("one {b} pulled")), "{got:?}");
+    assert!(got.iter().filter(|o| o.starts_with("two ")).any(|o| o.ends_with(" failed")), "{got:?}");
+    assert!(one.has(&a) && one.has(&b), "{}", one.log());
+    assert_eq!(got.len(), 4, "every host and image has a result: {got:?}");
+    // The matrix shows what is left: one has both, two cannot be asked.
+    let table = command(&["hosts", "--repo", r, "--store", s]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.contains("host two (") && table.contains("UNREACHABLE"), "{table}");
+}
