@@ -19,5 +19,7 @@ url=$(sed -n 's/^listening on \(http:[^ ]*\)\/$/\1/p' "$work/out")
 ttfb=$(for _ in $(seq 1 50); do curl -s -o /dev/null -w '%{time_starttransfer}\n' "$url/graph"; done | sort -n | sed -n 25p)
 echo "dockyard serve, synthetic catalog of ${1:-136} images"
 echo "  time to first byte of /graph (median of 50): $(echo "$ttfb*1000" | bc -l | cut -c1-5) ms"
+wasm=$(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "$url/pkg/app_bg.wasm")
+echo "  WASM as sent to a browser that takes gzip: $wasm bytes (budget 400,000)"
 node benches/graph_tti.mjs "$url" 10 "$CARGO_TARGET_DIR/graph-136.png"
 echo "  screenshot: $CARGO_TARGET_DIR/graph-136.png"
