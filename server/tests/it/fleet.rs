@@ -269,6 +269,11 @@ fn a_host_lost_mid_build_has_its_image_built_again_on_the_other() {
         if images.iter().any(|(n, st, h)| n == "x2" && st == "building" && h == "two") {
             break;
         }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("the build ended ({status}) before x2 was built on two: {images:?}\n{err}");
+        }
         assert!(Instant::now() < deadline, "x2 never built on two: {images:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
