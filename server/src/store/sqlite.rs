@@ -99,8 +99,8 @@ impl Sqlite {
         let mut conn = Connection::open(path).map_err(err)?;
         // The busy timeout first: switching to WAL takes a lock that a
         // concurrent first open may hold.
-        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        use_wal(&conn).map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         migrate(&mut conn).map_err(|e| match e {
             Migrate::Sql(e) => classify(path, e),
@@ -141,7 +141,41 @@ fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
     Ok(if table_exists(conn, "registry_tags")? { 1 } else { 0 })
 }
 
+/// How long any statement waits for another process's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Puts the file in WAL mode, once for all connections. SQLite answers
+/// `PRAGMA journal_mode = WAL` with SQLITE_BUSY at once, without the busy
+/// handler, while another connection has the file open in rollback mode
+/// (as every connection does for the instant between creating the file and
+/// switching it). So: read the mode first, which waits like any read, and
+/// retry the switch until the busy timeout has passed.
+fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), Migrate> {
+    // Most opens find the schema current: they read and take no write lock.
+    if current_version(conn)? == MIGRATIONS.len() as i64 {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version = current_version(&tx)?;
     let target = MIGRATIONS.len() as i64;

@@ -283,3 +283,62 @@ fn two_servers_share_one_postgres() {
     }
     let _keep: Arc<dyn Store> = s;
 }
+
+/// A build writes its history while other processes open the same file to
+/// read it (the dashboard, `dockyard builds show` in a loop). Neither side
+/// may give up with "locked": every open and every write waits its turn.
+/// (Regression: each open ran its migration as a write, and a build lost
+/// the race within seconds.)
+#[test]
+fn sqlite_writes_go_on_while_other_processes_open_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (p, stop) = (path.to_str().unwrap().to_owned(), stop.clone());
+            std::thread::spawn(move || {
+                let mut opened = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = command(&["builds", "show", "1", "--format", "json", "--store", &p]).output().unwrap();
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    assert!(out.status.success() || err.contains("no run 1"), "builds show: {err}");
+                    opened += 1;
+                }
+                opened
+            })
+        })
+        .collect();
+    // The readers come first and find no file, as in a test that polls
+    // before the build has begun.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let s = store::open(&Location::Sqlite(path.clone())).unwrap();
+    let run = s.create_run(&new_run("test:1", 1)).unwrap();
+    let started = std::time::Instant::now();
+    let mut seq = 0;
+    while started.elapsed() < std::time::Duration::from_secs(8) {
+        for (i, state) in [ImageState::Building, ImageState::Built].into_iter().enumerate() {
+            let u = ImageUpdate {
+                run,
+                image: "a".into(),
+                state,
+                host: Some("one".into()),
+                at_ms: seq * 10 + i as i64,
+                error: None,
+            };
+            s.update_image(&u).unwrap();
+        }
+        let lines: Vec<_> = (0..20).map(|k| line(seq * 20 + k + 1, "a", "step")).collect();
+        s.append_logs(run, &lines).unwrap();
+        // A second writer opens the file afresh, as each `dockyard build` does.
+        let fresh = store::open(&Location::Sqlite(path.clone())).unwrap();
+        fresh.save_tags("r.example", "ci/a", Some(&["1".into()]), seq).unwrap();
+        seq += 1;
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opened: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(opened >= 10, "the readers opened the file only {opened} times");
+    s.finish_run(run, RunState::Succeeded, 2).unwrap();
+    assert_eq!(s.logs(run, None, 0, 100_000).unwrap().len() as i64, seq * 20);
+}
