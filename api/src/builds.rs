@@ -20,6 +20,9 @@ pub enum Action {
     Publish,
     /// Nothing to do: the version is already in the registry or the engine.
     Present,
+    /// Pull a pinned image onto one host (an item of a pull run, named
+    /// `image:tag@host`).
+    Pull,
 }
 
 impl Action {
@@ -28,6 +31,7 @@ impl Action {
             Action::Build => "build",
             Action::Publish => "publish",
             Action::Present => "present",
+            Action::Pull => "pull",
         }
     }
 }

@@ -74,6 +74,9 @@ pub struct PullResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PullReport {
     pub results: Vec<PullResult>,
+    /// The run that recorded this pull in the history (none without a store).
+    #[serde(default)]
+    pub run: Option<crate::RunId>,
 }
 
 impl PullReport {

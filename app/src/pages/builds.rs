@@ -102,7 +102,9 @@ fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
                 <thead><tr><th>"image"</th><th>"state"</th><th>"host"</th><th>"took"</th><th>"why"</th></tr></thead>
                 <tbody>
                     {move || images.get().into_iter().filter(|i| i.action != crate::api::Action::Present).map(|i| {
-                        let (name, key, href) = (i.name.clone(), i.name.clone(), format!("/images/{}", crate::api::encode(&i.name)));
+                        // A pull run's items are `image:tag@host`: link to the image.
+                        let image = if i.action == crate::api::Action::Pull { i.name.split(':').next().unwrap_or_default() } else { &i.name };
+                        let (name, key, href) = (i.name.clone(), i.name.clone(), format!("/images/{}", crate::api::encode(image)));
                         view! {
                         <tr data-image=key data-state=i.state.as_str()>
                             <td class="name"><A href=href>{name}</A></td>

@@ -439,9 +439,9 @@ pub fn pull(args: &PullArgs) -> ExitCode {
             Err(d) => return fail(d),
         };
     }
-    let auth = engine_auth(&snapshot);
     let text = args.format == Format::Text;
-    let report = rt.block_on(crate::service::fleet::pull_onto_hosts(engines, &plan, auth, args.jobs, move |r| {
+    let trigger = format!("cli:pull:{}", user());
+    let report = rt.block_on(service.pull_recorded(engines, &plan, args.jobs, trigger, move |r| {
         if text {
             let what = match r.outcome {
                 PullOutcome::Pulled => "pulled",
@@ -453,6 +453,10 @@ pub fn pull(args: &PullArgs) -> ExitCode {
             eprintln!("{host}{what:8} {} ({} ms){err}", sanitize(&r.image), r.duration_ms);
         }
     }));
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
     let failed = report.failed();
     let code = if failed > 0 { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
     match args.format {
@@ -471,6 +475,9 @@ pub fn pull(args: &PullArgs) -> ExitCode {
                     count(PullOutcome::Skipped),
                     count(PullOutcome::Failed)
                 );
+            }
+            if let Some(run) = report.run {
+                eprintln!("recorded as run {run}: dockyard builds show {run}");
             }
             code
         }

@@ -312,7 +312,14 @@ impl Service {
     }
 
     /// Records and announces an image's state.
-    async fn set_state(&self, run: RunId, image: &str, state: ImageState, host: Option<&str>, error: Option<String>) {
+    pub(super) async fn set_state(
+        &self,
+        run: RunId,
+        image: &str,
+        state: ImageState,
+        host: Option<&str>,
+        error: Option<String>,
+    ) {
         let update = ImageUpdate {
             run,
             image: image.to_owned(),

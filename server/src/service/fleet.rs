@@ -3,8 +3,13 @@
 //! stopping the others.
 
 use super::Service;
+use super::pull::PullPlan;
 use crate::engine::Engine;
-use dockyard_api::{HostsReport, Presence, PullReport};
+use crate::store::{NewRun, now, now_ms};
+use dockyard_api::{
+    Action, BuildEvent, HostsReport, ImageState, LogLine, Plan, PlanItem, Presence, PullOutcome, PullReport,
+    PullResult, RunState,
+};
 use std::sync::Arc;
 
 impl Service {
@@ -35,18 +40,123 @@ impl Service {
         Ok(HostsReport { hosts, images: plan.images.iter().map(|i| i.label.clone()).collect(), cells })
     }
 
-    /// Pulls every pinned image onto every engine (or the ones named),
-    /// concurrently; each engine's failures stay its own.
-    pub async fn pull_everywhere(&self, only: Option<&[String]>) -> Result<PullReport, String> {
-        let plan = self.pins_to_pull()?;
+    /// Pulls `plan` onto `engines` (see [`pull_onto_hosts`]) and records
+    /// it in the history as one run: an item `image:tag@host` per host and
+    /// image, each `pulled`, `present` or `failed` with its reason, and a
+    /// log line per result. The run fails when any pull failed. Without a
+    /// store the pull goes on unrecorded, with a warning.
+    pub async fn pull_recorded(
+        &self,
+        engines: Vec<Arc<dyn Engine>>,
+        plan: &PullPlan,
+        jobs: usize,
+        trigger: String,
+        each: impl Fn(&PullResult) + Clone,
+    ) -> Result<PullReport, String> {
         let snapshot = self.snapshot().map_err(|d| d.to_string())?;
         let auth = crate::cli::engine_auth(&snapshot);
+        let hosts: Vec<String> = engines.iter().map(|e| e.name().to_owned()).collect();
+        let item_name = |label: &str, host: &str| {
+            let img = plan.images.iter().find(|i| i.label == label);
+            img.map_or_else(|| format!("{label}@{host}"), |i| format!("{}:{}@{host}", i.image, i.tag))
+        };
+        let items = hosts
+            .iter()
+            .flat_map(|h| {
+                plan.images.iter().map(move |i| PlanItem {
+                    name: format!("{}:{}@{h}", i.image, i.tag),
+                    label: i.reference(),
+                    action: Action::Pull,
+                    in_registry: i.digest.as_ref().map(|_| true),
+                    in_engine: None,
+                    selected: true,
+                    reason: format!("pinned; pulled onto {h}"),
+                    parents: Vec::new(),
+                })
+            })
+            .collect();
+        let new = NewRun {
+            trigger,
+            selection: vec!["pins".into()],
+            hosts: hosts.clone(),
+            plan: Plan { items, pull: true, jobs, ..Plan::default() },
+            started_at: now(),
+            owner: crate::store::owner(),
+        };
+        let store = self.store().ok();
+        let run = match &store {
+            Some(st) => match st.call(move |s| s.create_run(&new)).await {
+                Ok(run) => Some(run),
+                Err(e) => {
+                    tracing::warn!("pull not recorded: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        if let (Some(run), Some(st)) = (run, &store)
+            && let Ok(Some(detail)) = st.call(move |s| s.get_run(run)).await
+        {
+            let _ = self.events.send(BuildEvent::RunStarted { run: detail.run });
+        }
+        // Results reach the history in order, from one task, as they come.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PullResult>();
+        let recorder = async {
+            let mut seq = 0;
+            while let Some(r) = rx.recv().await {
+                let Some(run) = run else { continue };
+                let name = item_name(&r.image, &r.host);
+                let (state, word) = match r.outcome {
+                    PullOutcome::Pulled => (ImageState::Pulled, "pulled"),
+                    PullOutcome::Skipped => (ImageState::Present, "present"),
+                    PullOutcome::Failed => (ImageState::Failed, "FAILED"),
+                };
+                self.set_state(run, &name, state, Some(&r.host), r.error.clone()).await;
+                seq += 1;
+                let err = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                let line = LogLine {
+                    image: name,
+                    seq,
+                    at_ms: now_ms(),
+                    line: format!("{word} {} in {} ms{err}", r.image, r.duration_ms),
+                };
+                let _ = self.events.send(BuildEvent::Log { run, line: line.clone() });
+                if let Some(st) = &store
+                    && let Err(e) = st.call(move |s| s.append_logs(run, &[line])).await
+                {
+                    tracing::warn!("pull history: {e}");
+                }
+            }
+        };
+        let pulling = async move {
+            pull_onto_hosts(engines, plan, auth, jobs, move |r| {
+                each(r);
+                let _ = tx.send(r.clone());
+            })
+            .await
+        };
+        let (mut report, ()) = tokio::join!(pulling, recorder);
+        if let (Some(run), Some(st)) = (run, &store) {
+            let (state, at) = (if report.failed() > 0 { RunState::Failed } else { RunState::Succeeded }, now());
+            if let Err(e) = st.call(move |s| s.finish_run(run, state, at)).await {
+                tracing::warn!("pull history: {e}");
+            }
+            let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
+        }
+        report.run = run;
+        Ok(report)
+    }
+
+    /// Pulls every pinned image onto every engine (or the ones named),
+    /// concurrently; each engine's failures stay its own. Recorded.
+    pub async fn pull_everywhere(&self, only: Option<&[String]>, who: &str) -> Result<PullReport, String> {
+        let plan = self.pins_to_pull()?;
         let engines: Vec<Arc<dyn Engine>> =
             self.engines().into_iter().filter(|e| only.is_none_or(|o| o.iter().any(|n| n == e.name()))).collect();
         if engines.is_empty() {
             return Err("no engine is configured: set DOCKER_HOST, or [[hosts]] in dockyard.toml".into());
         }
-        Ok(pull_onto_hosts(engines, &plan, auth, 4, |_| {}).await)
+        self.pull_recorded(engines, &plan, 4, format!("web:pull:{who}"), |_| {}).await
     }
 }
 
@@ -83,7 +193,7 @@ pub async fn pull_onto_hosts(
                     })
                     .collect();
                 results.iter().for_each(&each);
-                return PullReport { results };
+                return PullReport { results, run: None };
             }
             super::pull::pull_onto(e, plan, auth, jobs, |r| each(r)).await
         }
@@ -91,7 +201,7 @@ pub async fn pull_onto_hosts(
     let reports = futures::future::join_all(pulls).await;
     let mut results: Vec<_> = reports.into_iter().flat_map(|r| r.results).collect();
     results.sort_by(|a, b| a.host.cmp(&b.host).then(a.image.cmp(&b.image)));
-    PullReport { results }
+    PullReport { results, run: None }
 }
 
 /// Whether `engine` has `label`, and with the registry's digest.

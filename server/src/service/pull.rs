@@ -143,5 +143,5 @@ pub async fn pull_onto(
         .await;
     let mut results = results;
     results.sort_by(|a, b| a.image.cmp(&b.image));
-    dockyard_api::PullReport { results }
+    dockyard_api::PullReport { results, run: None }
 }

@@ -221,7 +221,7 @@ pub(crate) fn count_states(states: impl Iterator<Item = ImageState>) -> std::col
 pub(crate) fn initial_state(action: Action) -> ImageState {
     match action {
         Action::Present => ImageState::Present,
-        Action::Build | Action::Publish => ImageState::Waiting,
+        Action::Build | Action::Publish | Action::Pull => ImageState::Waiting,
     }
 }
 
@@ -248,6 +248,7 @@ pub(crate) fn action_of(s: &str) -> Action {
     match s {
         "publish" => Action::Publish,
         "present" => Action::Present,
+        "pull" => Action::Pull,
         _ => Action::Build,
     }
 }

@@ -19,7 +19,7 @@ pub async fn pull(State(state): State<AppState>, headers: HeaderMap) -> Response
     if let Err(r) = state.auth.check_write(&headers) {
         return super::api::error(r.status(), r.message());
     }
-    match state.service.pull_everywhere(None).await {
+    match state.service.pull_everywhere(None, "dashboard").await {
         Ok(report) => super::api::json_bytes(Bytes::from(dockyard_api::to_json(&report))),
         Err(e) => super::api::error(StatusCode::UNPROCESSABLE_ENTITY, e),
     }

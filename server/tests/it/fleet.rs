@@ -140,7 +140,8 @@ fn pull_onto_every_host_and_the_matrix_shows_it_and_a_dead_host_fails_alone() {
         "dockyard_host_up{host=\"one\"} 1",
         "dockyard_host_pinned_images{host=\"one\",presence=\"present\"} 1",
         "dockyard_host_pinned_images{host=\"two\",presence=\"outdated\"} 1",
-        "dockyard_runs{state=\"succeeded\"} 1",
+        // The build, and the pull (pulls are runs in the history too).
+        "dockyard_runs{state=\"succeeded\"} 2",
         "dockyard_http_request_duration_seconds_count{route=\"/api/v1/pins\",method=\"GET\",status=\"2xx\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
@@ -340,6 +341,18 @@ fn a_host_lost_mid_pull_fails_alone_and_the_other_gets_every_image() {
     assert!(got.iter().filter(|o| o.starts_with("two ")).any(|o| o.ends_with(" failed")), "{got:?}");
     assert!(one.has(&a) && one.has(&b), "{}", one.log());
     assert_eq!(got.len(), 4, "every host and image has a result: {got:?}");
+    // The history has the pull as a failed run, with every host and image.
+    let run = v["run"].as_u64().expect("the pull was recorded as a run");
+    let shown = command(&["builds", "show", &run.to_string(), "--format", "json", "--store", s]).output().unwrap();
+    let detail: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(detail["run"]["state"], "failed", "{detail}");
+    assert!(detail["run"]["trigger"].as_str().unwrap().starts_with("cli:pull:"), "{detail}");
+    let images = run_images(s, run);
+    for n in ["big1", "big2"] {
+        assert!(images.contains(&(format!("{n}:1@one"), "pulled".into(), "one".into())), "{images:?}");
+    }
+    let two_failed = images.iter().filter(|(n, st, h)| n.ends_with("@two") && st == "failed" && h == "two").count();
+    assert!(two_failed >= 1 && images.len() == 4, "{images:?}");
     // The matrix shows what is left: one has both, two cannot be asked.
     let table = command(&["hosts", "--repo", r, "--store", s]).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
