@@ -49,19 +49,22 @@ python3 tools/bench_catalog.py "$work/repo/dockerfiles" "127.0.0.1:$port" "$secs
 mkdir -p "$work/repo/jjb"
 printf '[[hosts]]\nname = "one"\nurl = "unix://%s/one/docker.sock"\n\n[[hosts]]\nname = "two"\nurl = "unix://%s/two/docker.sock"\n' \
   "$work" "$work" > "$work/repo/dockyard.toml"
-timed() { # LABEL COMMAND... → prints seconds
-  local s e
-  s=$(date +%s.%N)
+cpu_ticks() { # → "busy total" jiffies of all cores since boot
+  awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+timed() { # COMMAND... → prints seconds, and how busy the machine's cores were
+  local s e c0 c1
+  c0=$(cpu_ticks); s=$(date +%s.%N)
   "$@" >"$work/last.log" 2>&1 || { echo "$1 failed:" >&2; tail -20 "$work/last.log" >&2; exit 1; }
-  e=$(date +%s.%N)
-  echo "$e - $s" | bc -l | cut -c1-6
+  e=$(date +%s.%N); c1=$(cpu_ticks)
+  echo "$(echo "$e - $s" | bc -l | cut -c1-6) s, cores $(echo "$c0 $c1" | awk '{ printf "%d", 100 * ($3 - $1) / ($4 - $2) }')% busy"
 }
 echo "30-image catalog, about ${secs}s of RUN per image, two dockerd on this machine ($(nproc) cores)"
 for hosts in one all; do
   fresh_engine one; fresh_engine two; fresh_registry
   t=$(timed "$bin" build --repo "$work/repo" --store "$work/b-$hosts.db" --hosts "$hosts" --push -j "$jobs")
   used=$(python3 -c 'import sqlite3, sys; print(dict(sqlite3.connect(sys.argv[1]).execute("SELECT host, count(*) FROM run_images WHERE state = ? GROUP BY host", ("published",)).fetchall()))' "$work/b-$hosts.db")
-  echo "  build --push -j $jobs --hosts $hosts: $t s   (images published per host: $used)"
+  echo "  build --push -j $jobs --hosts $hosts: $t   (images published per host: $used)"
 done
 # Pin every image; the registry holds them all from the last build.
 for d in "$work"/repo/dockerfiles/*/; do
@@ -71,5 +74,5 @@ done > "$work/repo/jjb/jobs.yaml"
 for hosts in one all; do
   fresh_engine one; fresh_engine two
   t=$(timed "$bin" pull --repo "$work/repo" --store "$work/p.db" --hosts "$hosts" --digest -j 4)
-  echo "  pull 30 pinned images --hosts $hosts: $t s"
+  echo "  pull 30 pinned images --hosts $hosts: $t"
 done

@@ -201,21 +201,20 @@ fn migrate(client: &mut Client) -> Result<(), Migrate> {
     Ok(())
 }
 
-fn summary_of(c: &mut Client, row: &Row) -> Result<RunSummary, postgres::Error> {
-    let id: RunId = row.get(0);
-    let states: Vec<String> =
-        c.query("SELECT state FROM run_images WHERE run_id = $1", &[&id])?.iter().map(|r| r.get(0)).collect();
+/// A run's row; the counts are filled in by the caller from one query
+/// (see `list_runs`, `get_run`), never one per run.
+fn summary_of(row: &Row) -> RunSummary {
     let state: String = row.get(1);
-    Ok(RunSummary {
-        id,
+    RunSummary {
+        id: row.get(0),
         state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
         trigger: row.get(2),
         selection: parse_json(row.get::<_, &str>(3)),
         hosts: parse_json(row.get::<_, &str>(4)),
         started_at: row.get(5),
         finished_at: row.get(6),
-        counts: count_states(states.iter().filter_map(|s| ImageState::parse(s))),
-    })
+        counts: Default::default(),
+    }
 }
 
 impl Store for Postgres {
@@ -407,7 +406,20 @@ impl Store for Postgres {
                 "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs ORDER BY id DESC LIMIT $1",
                 &[&limit_of(limit)],
             )?;
-            rows.iter().map(|row| summary_of(c, row)).collect()
+            let mut runs: Vec<RunSummary> = rows.iter().map(summary_of).collect();
+            // The listed runs are the newest: every id from the last one up.
+            let Some(oldest) = runs.last().map(|r| r.id) else { return Ok(runs) };
+            let index: std::collections::HashMap<RunId, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+            for row in c.query(
+                "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= $1 GROUP BY run_id, state",
+                &[&oldest],
+            )? {
+                let (id, state, n): (RunId, &str, i64) = (row.get(0), row.get(1), row.get(2));
+                if let (Some(&i), Some(state)) = (index.get(&id), ImageState::parse(state)) {
+                    runs[i].counts.insert(state, n as usize);
+                }
+            }
+            Ok(runs)
         })
     }
 
@@ -420,7 +432,7 @@ impl Store for Postgres {
             else {
                 return Ok(None);
             };
-            let summary = summary_of(c, &row)?;
+            let mut summary = summary_of(&row);
             let plan: Plan = parse_json(row.get::<_, &str>(7));
             let images = c
                 .query(
@@ -443,7 +455,8 @@ impl Store for Postgres {
                         error: r.get(7),
                     }
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            summary.counts = count_states(images.iter().map(|i| i.state));
             Ok(Some(RunDetail { run: summary, images, plan }))
         })
     }

@@ -192,20 +192,20 @@ fn migrate(conn: &mut Connection) -> Result<(), Migrate> {
     Ok(())
 }
 
-fn summary_of(conn: &Connection, row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
-    let id: RunId = row.get(0)?;
+/// A run's row (id, state, trigger, selection, hosts, started_at,
+/// finished_at); the counts come from `run_images`, read in one query per
+/// call (see `list_runs`, `get_run`), never one per run.
+fn summary_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
     let state: String = row.get(1)?;
-    let mut stmt = conn.prepare_cached("SELECT state FROM run_images WHERE run_id = ?1")?;
-    let states: Vec<String> = stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
     Ok(RunSummary {
-        id,
+        id: row.get(0)?,
         state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
         trigger: row.get(2)?,
         selection: parse_json(&row.get::<_, String>(3)?),
         hosts: parse_json(&row.get::<_, String>(4)?),
         started_at: row.get(5)?,
         finished_at: row.get(6)?,
-        counts: count_states(states.iter().filter_map(|s| ImageState::parse(s))),
+        counts: Default::default(),
     })
 }
 
@@ -385,18 +385,31 @@ impl Store for Sqlite {
             let mut stmt = c.prepare(
                 "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs ORDER BY id DESC LIMIT ?1",
             )?;
-            let rows = stmt.query_map([limit as i64], |row| summary_of(c, row))?;
-            rows.collect()
+            let mut runs: Vec<RunSummary> = stmt.query_map([limit as i64], summary_of)?.collect::<Result<_, _>>()?;
+            // The listed runs are the newest: every id from the last one up.
+            let Some(oldest) = runs.last().map(|r| r.id) else { return Ok(runs) };
+            let mut stmt = c.prepare_cached(
+                "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= ?1 GROUP BY run_id, state",
+            )?;
+            let counts = stmt.query_map([oldest], |r| Ok((r.get::<_, RunId>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+            let index: std::collections::HashMap<RunId, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+            for row in counts {
+                let (id, state, n) = row?;
+                if let (Some(&i), Some(state)) = (index.get(&id), ImageState::parse(&state)) {
+                    runs[i].counts.insert(state, n as usize);
+                }
+            }
+            Ok(runs)
         })
     }
 
     fn get_run(&self, run: RunId) -> Result<Option<RunDetail>, StoreError> {
         self.with(|c| {
-            let Some((summary, plan)) = c
+            let Some((mut summary, plan)) = c
                 .query_row(
                     "SELECT id, state, trigger, selection, hosts, started_at, finished_at, plan FROM runs WHERE id = ?1",
                     [run],
-                    |row| Ok((summary_of(c, row)?, row.get::<_, String>(7)?)),
+                    |row| Ok((summary_of(row)?, row.get::<_, String>(7)?)),
                 )
                 .optional()?
             else {
@@ -423,6 +436,7 @@ impl Store for Sqlite {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let plan: Plan = parse_json(&plan);
+            summary.counts = count_states(images.iter().map(|i| i.state));
             Ok(Some(RunDetail { run: summary, images, plan }))
         })
     }

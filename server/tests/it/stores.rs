@@ -176,8 +176,13 @@ fn contract(s: &dyn Store) {
     // Newest first; counts per image state.
     let runs = s.list_runs(10).unwrap();
     assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [second, first]);
-    assert_eq!(runs[1].counts.get(&ImageState::Failed), Some(&1));
-    assert_eq!(s.list_runs(1).unwrap().len(), 1);
+    let counts = |pairs: &[(ImageState, usize)]| pairs.iter().copied().collect::<std::collections::BTreeMap<_, _>>();
+    let first_counts = counts(&[(ImageState::Published, 1), (ImageState::Failed, 1), (ImageState::Present, 1)]);
+    let second_counts = counts(&[(ImageState::Waiting, 2), (ImageState::Present, 1)]);
+    assert_eq!((&runs[0].counts, &runs[1].counts), (&second_counts, &first_counts));
+    assert_eq!(d.run.counts, first_counts);
+    let newest = s.list_runs(1).unwrap();
+    assert_eq!(newest.iter().map(|r| (r.id, &r.counts)).collect::<Vec<_>>(), [(second, &second_counts)]);
     assert!(s.get_run(second + 100).unwrap().is_none());
 
     // A run whose owner died is interrupted; its unfinished images too.
