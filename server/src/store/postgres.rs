@@ -21,6 +21,7 @@ use dockyard_api::{
     ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
 };
 use postgres::{Client, NoTls, Row};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -84,11 +85,19 @@ const MIGRATIONS: &[&str] = &[
 /// The advisory lock key that serialises migrations ("dockyard" in ASCII).
 const MIGRATION_LOCK: i64 = 0x646f_636b_7961_7264;
 
+/// Connections per process: calls on several at once, so that a slow
+/// query (or many readers of the dashboard) does not queue every other.
+const POOL: usize = 4;
+
 /// A PostgreSQL database.
 pub struct Postgres {
     /// `postgres://USER@HOST:PORT/DB`, without the password.
     shown: String,
-    client: Mutex<Client>,
+    config: postgres::Config,
+    /// The first is connected at open; the others when first needed, and
+    /// any again after its connection was closed (a restarted server).
+    clients: Vec<Mutex<Option<Client>>>,
+    next: AtomicUsize,
 }
 
 /// Opens a PostgreSQL store and migrates it.
@@ -151,12 +160,25 @@ impl Postgres {
             Migrate::Sql(e) => classify(&shown, e),
             Migrate::TooNew(v) => StoreError::TooNew(shown.clone(), v, MIGRATIONS.len() as i64),
         })?;
-        Ok(Postgres { shown, client: Mutex::new(client) })
+        let mut clients: Vec<Mutex<Option<Client>>> = (0..POOL).map(|_| Mutex::new(None)).collect();
+        clients[0] = Mutex::new(Some(client));
+        Ok(Postgres { shown, config, clients, next: AtomicUsize::new(0) })
     }
 
+    /// Runs `f` on a free connection, or waits for one (taken in turn).
     fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
-        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut client).map_err(|e| classify(&self.shown, e))
+        let mut slot = match self.clients.iter().find_map(|c| c.try_lock().ok()) {
+            Some(free) => free,
+            None => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+                self.clients[i].lock().unwrap_or_else(|p| p.into_inner())
+            }
+        };
+        if slot.as_ref().is_none_or(Client::is_closed) {
+            *slot = Some(self.config.connect(NoTls).map_err(|e| classify(&self.shown, e))?);
+        }
+        let client = slot.as_mut().expect("connected above");
+        f(client).map_err(|e| classify(&self.shown, e))
     }
 }
 

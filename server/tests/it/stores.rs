@@ -347,3 +347,29 @@ fn sqlite_writes_go_on_while_other_processes_open_the_file() {
     s.finish_run(run, RunState::Succeeded, 2).unwrap();
     assert_eq!(s.logs(run, None, 0, 100_000).unwrap().len() as i64, seq * 20);
 }
+
+/// The server drops every dockyard connection (a restart, an operator's
+/// `pg_terminate_backend`): the store connects again instead of failing
+/// from then on. The call that meets the dead connection may fail; the
+/// next succeeds and sees what was written before.
+#[test]
+fn postgres_connects_again_after_the_server_drops_it() {
+    let pg = Pg::start();
+    let url = pg.database("dropped");
+    let s = store::open(&Location::parse(&url)).unwrap();
+    let id = s.create_run(&new_run("elsewhere:1", 4000)).unwrap();
+    let psql = Command::new(Path::new(PG_BIN).join("psql"))
+        .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "dockyard", "-d", "dropped", "-Atc"])
+        .arg("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'dockyard'")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "1", "{}", stderr(&psql));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let first = s.list_runs(5);
+    if let Err(e) = &first {
+        assert!(e.to_string().contains("postgres://dockyard@127.0.0.1"), "{e}");
+        assert!(!e.to_string().contains("not-a-real-secret"), "{e}");
+    }
+    let runs = s.list_runs(5).expect("connected again");
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [id]);
+}
