@@ -39,6 +39,11 @@ t_pins=$(ttfb /pins); t_graph=$(ttfb /graph)
 wrk -t2 -c200 -d10s --latency "$url/api/v1/pins" > "$work/wrk" 2>&1
 rss_load=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 wrk -t2 -c200 -d10s --latency "$url/api/v1/builds" > "$work/wrk-builds" 2>&1
+# The floor on this machine: the smallest answer (two bytes) under the same load.
+wrk -t2 -c200 -d10s --latency "$url/healthz" > "$work/wrk-floor" 2>&1
+p99f=$(awk '$1 == "99%" {print $2}' "$work/wrk-floor")
+rpsf=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-floor")
+size=$(curl -s "$url/api/v1/pins" | wc -c)
 p99b=$(awk '$1 == "99%" {print $2}' "$work/wrk-builds")
 rpsb=$(awk '/Requests\/sec/ {print $2}' "$work/wrk-builds")
 p99=$(awk '$1 == "99%" {print $2}' "$work/wrk")
@@ -47,6 +52,7 @@ rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk")
 errors=$(grep -E 'Non-2xx|Socket errors' "$work/wrk" || true)
 echo "dockyard serve on $(basename "$repo"), store $(echo "$store" | sed 's#//[^@]*@#//***@#')"
 echo "  GET /api/v1/pins, wrk -t2 -c200 -d10s: p50 $p50, p99 $p99, $rps req/s ${errors:+($errors)}"
+echo "    (the body is $size bytes; the floor, GET /healthz of 2 bytes under the same load: p99 $p99f, $rpsf req/s)"
 echo "  GET /api/v1/builds (reads the store), wrk -t2 -c200 -d10s: p99 $p99b, $rpsb req/s"
 echo "  time to first byte (median of 50): /pins $(echo "$t_pins*1000" | bc -l | cut -c1-5) ms, /graph $(echo "$t_graph*1000" | bc -l | cut -c1-5) ms"
 echo "  RSS: idle $((rss_idle / 1024)) MiB, peak under load $((rss_load / 1024)) MiB"

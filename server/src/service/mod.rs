@@ -98,12 +98,12 @@ impl Service {
 
     /// The store, opened (and migrated) on first use.
     pub fn store(&self) -> Result<Shared, StoreError> {
-        self.store.get_or_init(|| store::open(&self.repo.store).map(Shared)).clone()
+        self.store.get_or_init(|| store::open(&self.repo.store).map(Shared::new)).clone()
     }
 
     /// Uses `location` instead of the configured store (before first use).
     pub fn with_store(self: &Arc<Self>, location: &store::Location) -> Result<(), StoreError> {
-        let opened = store::open(location).map(Shared);
+        let opened = store::open(location).map(Shared::new);
         let result = opened.as_ref().map(|_| ()).map_err(Clone::clone);
         let _ = self.store.set(opened);
         result

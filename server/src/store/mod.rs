@@ -90,6 +90,10 @@ pub struct ImageUpdate {
 pub trait Store: Send + Sync + 'static {
     /// `sqlite:PATH` or `postgres://USER@HOST/DB` (no password).
     fn describe(&self) -> String;
+    /// How many calls it serves at once (its connections).
+    fn connections(&self) -> usize {
+        1
+    }
     /// The schema version the database is at.
     fn schema_version(&self) -> Result<i64, StoreError>;
 
@@ -123,17 +127,28 @@ pub trait Store: Send + Sync + 'static {
     fn image_builds(&self, image: &str, limit: usize) -> Result<Vec<ImageBuild>, StoreError>;
 }
 
-/// A store shared by async code.
+/// A store shared by async code. Calls wait their turn in a fair (FIFO)
+/// queue of as many places as the store has connections, so that under
+/// load they are served in order instead of racing for a lock on the
+/// blocking pool, where an unlucky one waits for seconds.
 #[derive(Clone)]
-pub struct Shared(pub Arc<dyn Store>);
+pub struct Shared(pub Arc<dyn Store>, Arc<tokio::sync::Semaphore>);
 
 impl Shared {
-    /// Runs a store call on the blocking pool.
+    pub fn new(store: Arc<dyn Store>) -> Shared {
+        let places = store.connections().max(1);
+        Shared(store, Arc::new(tokio::sync::Semaphore::new(places)))
+    }
+
+    /// Runs a store call on the blocking pool, in turn.
     pub async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.0.clone();
+        let Ok(_turn) = self.1.acquire().await else {
+            return Err(StoreError::Other(self.0.describe(), "the store is closed".into()));
+        };
         match tokio::task::spawn_blocking(move || f(store.as_ref())).await {
             Ok(r) => r,
             Err(e) => Err(StoreError::Other(self.0.describe(), format!("store task failed: {e}"))),

@@ -244,6 +244,10 @@ impl Store for Postgres {
         self.shown.clone()
     }
 
+    fn connections(&self) -> usize {
+        self.clients.len()
+    }
+
     fn schema_version(&self) -> Result<i64, StoreError> {
         self.with(current_version)
     }
