@@ -90,7 +90,7 @@ pub struct ImageUpdate {
 pub trait Store: Send + Sync + 'static {
     /// `sqlite:PATH` or `postgres://USER@HOST/DB` (no password).
     fn describe(&self) -> String;
-    /// How many calls it serves at once (its connections).
+    /// How many calls may be under way at once (see [`Shared`]).
     fn connections(&self) -> usize {
         1
     }
