@@ -58,7 +58,8 @@ timed() { # COMMAND... → prints seconds, and how busy the machine's cores were
   "$@" >"$work/last.log" 2>&1 || { echo "$1 failed:" >&2; tail -20 "$work/last.log" >&2; exit 1; }
   e=$(date +%s.%N); c1=$(cpu_ticks)
   # `times`, second line: CPU of this subshell's children (dockyard, date, awk).
-  own=$(times | sed -n 2p | awk '{ split($1, u, /[ms]/); split($2, k, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + k[1] * 60 + k[2] }')
+  times > "$work/times" # not inside $(…): that subshell has no children of its own
+  own=$(sed -n 2p "$work/times" | awk '{ split($1, u, /[ms]/); split($2, k, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + k[1] * 60 + k[2] }')
   echo "$(echo "$e - $s" | bc -l | cut -c1-6) s, cores $(echo "$c0 $c1" | awk '{ printf "%d", 100 * ($3 - $1) / ($4 - $2) }')% busy, dockyard's own CPU ${own} s"
 }
 echo "30-image catalog, about ${secs}s of RUN per image, two dockerd on this machine ($(nproc) cores)"
