@@ -6,11 +6,16 @@
 #     (same -j per host), fresh engines and an empty registry each time;
 #   - pulling every image of the catalog, all pinned, onto one host and onto
 #     both at once (`pull --hosts`), fresh engines each time.
-#   benches/fleet.sh [SECONDS_PER_IMAGE] [J]
+#   benches/fleet.sh [SECONDS_PER_IMAGE] [J] [own-core]
+# With `own-core`, engine one runs on core 0 and engine two on core 1 (their
+# containerd and containers inherit it), as if each were its own machine;
+# dockyard and the registry run anywhere.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 secs=${1:-1}
 jobs=${2:-2}
+pin=${3:-}
+declare -A core=([one]=0 [two]=1)
 work=$(mktemp -d /tmp/dkf.XXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 rpid=""
@@ -25,7 +30,9 @@ stop_engine() { # NAME
 fresh_engine() { # NAME
   stop_engine "$1"
   mkdir -p "$work/$1"
-  dockerd --host "unix://$work/$1/docker.sock" --data-root "$work/$1/data" --exec-root "$work/$1/exec" \
+  local run=()
+  [ "$pin" = own-core ] && run=(taskset -c "${core[$1]}")
+  "${run[@]}" dockerd --host "unix://$work/$1/docker.sock" --data-root "$work/$1/data" --exec-root "$work/$1/exec" \
     --pidfile "$work/$1/pid" --bridge none --iptables=false --ip-masq=false >"$work/$1/log" 2>&1 &
   epid[$1]=$!
   for _ in $(seq 1 200); do DOCKER_HOST="unix://$work/$1/docker.sock" docker version >/dev/null 2>&1 && return; sleep 0.1; done
@@ -62,7 +69,7 @@ timed() { # COMMAND... → prints seconds, and how busy the machine's cores were
   own=$(sed -n 2p "$work/times" | awk '{ split($1, u, /[ms]/); split($2, k, /[ms]/); printf "%.1f", u[1] * 60 + u[2] + k[1] * 60 + k[2] }')
   echo "$(echo "$e - $s" | bc -l | cut -c1-6) s, cores $(echo "$c0 $c1" | awk '{ printf "%d", 100 * ($3 - $1) / ($4 - $2) }')% busy, dockyard's own CPU ${own} s"
 }
-echo "30-image catalog, about ${secs}s of RUN per image, two dockerd on this machine ($(nproc) cores)"
+echo "30-image catalog, about ${secs}s of RUN per image, two dockerd on this machine ($(nproc) cores${pin:+, each engine on its own core})"
 for hosts in one all; do
   fresh_engine one; fresh_engine two; fresh_registry
   t=$(timed "$bin" build --repo "$work/repo" --store "$work/b-$hosts.db" --hosts "$hosts" --push -j "$jobs")
