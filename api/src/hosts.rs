@@ -59,6 +59,17 @@ pub enum PullOutcome {
     Failed,
 }
 
+impl PullOutcome {
+    /// The word people read, in the CLI's lines and the run logs.
+    pub fn word(self) -> &'static str {
+        match self {
+            PullOutcome::Pulled => "pulled",
+            PullOutcome::Skipped => "present",
+            PullOutcome::Failed => "FAILED",
+        }
+    }
+}
+
 /// One line of a pull report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResult {

@@ -443,11 +443,7 @@ pub fn pull(args: &PullArgs) -> ExitCode {
     let trigger = format!("cli:pull:{}", user());
     let report = rt.block_on(service.pull_recorded(engines, &plan, args.jobs, trigger, move |r| {
         if text {
-            let what = match r.outcome {
-                PullOutcome::Pulled => "pulled",
-                PullOutcome::Skipped => "present",
-                PullOutcome::Failed => "FAILED",
-            };
+            let what = r.outcome.word();
             let err = r.error.as_deref().map(|e| format!(": {}", sanitize(e))).unwrap_or_default();
             let host = if several { format!("{}: ", sanitize(&r.host)) } else { String::new() };
             eprintln!("{host}{what:8} {} ({} ms){err}", sanitize(&r.image), r.duration_ms);

@@ -331,24 +331,9 @@ impl Service {
             let lines = report
                 .results
                 .iter()
-                .map(|r| format!("{} {} {}", r.outcome_word(), r.image, r.error.clone().unwrap_or_default()))
+                .map(|r| format!("{} {} {}", r.outcome.word(), r.image, r.error.clone().unwrap_or_default()))
                 .collect();
             self.log_to_run(run, &format!("pull onto {name}"), lines).await;
-        }
-    }
-}
-
-/// A word for a pull outcome.
-trait OutcomeWord {
-    fn outcome_word(&self) -> &'static str;
-}
-
-impl OutcomeWord for dockyard_api::PullResult {
-    fn outcome_word(&self) -> &'static str {
-        match self.outcome {
-            dockyard_api::PullOutcome::Pulled => "pulled",
-            dockyard_api::PullOutcome::Skipped => "present",
-            dockyard_api::PullOutcome::Failed => "FAILED",
         }
     }
 }

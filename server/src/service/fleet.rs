@@ -56,15 +56,16 @@ impl Service {
         let snapshot = self.snapshot().map_err(|d| d.to_string())?;
         let auth = crate::cli::engine_auth(&snapshot);
         let hosts: Vec<String> = engines.iter().map(|e| e.name().to_owned()).collect();
-        let item_name = |label: &str, host: &str| {
-            let img = plan.images.iter().find(|i| i.label == label);
-            img.map_or_else(|| format!("{label}@{host}"), |i| format!("{}:{}@{host}", i.image, i.tag))
-        };
+        // Results name the label: the item is `image:tag@host`.
+        let short: std::collections::HashMap<&str, String> =
+            plan.images.iter().map(|i| (i.label.as_str(), format!("{}:{}", i.image, i.tag))).collect();
+        let item_name = |label: &str, host: &str| format!("{}@{host}", short.get(label).map_or(label, String::as_str));
         let items = hosts
             .iter()
             .flat_map(|h| {
+                let item_name = &item_name;
                 plan.images.iter().map(move |i| PlanItem {
-                    name: format!("{}:{}@{h}", i.image, i.tag),
+                    name: item_name(&i.label, h),
                     label: i.reference(),
                     action: Action::Pull,
                     in_registry: i.digest.as_ref().map(|_| true),
@@ -78,7 +79,7 @@ impl Service {
         let new = NewRun {
             trigger,
             selection: vec!["pins".into()],
-            hosts: hosts.clone(),
+            hosts,
             plan: Plan { items, pull: true, jobs, ..Plan::default() },
             started_at: now(),
             owner: crate::store::owner(),
@@ -106,10 +107,10 @@ impl Service {
             while let Some(r) = rx.recv().await {
                 let Some(run) = run else { continue };
                 let name = item_name(&r.image, &r.host);
-                let (state, word) = match r.outcome {
-                    PullOutcome::Pulled => (ImageState::Pulled, "pulled"),
-                    PullOutcome::Skipped => (ImageState::Present, "present"),
-                    PullOutcome::Failed => (ImageState::Failed, "FAILED"),
+                let state = match r.outcome {
+                    PullOutcome::Pulled => ImageState::Pulled,
+                    PullOutcome::Skipped => ImageState::Present,
+                    PullOutcome::Failed => ImageState::Failed,
                 };
                 self.set_state(run, &name, state, Some(&r.host), r.error.clone()).await;
                 seq += 1;
@@ -118,7 +119,7 @@ impl Service {
                     image: name,
                     seq,
                     at_ms: now_ms(),
-                    line: format!("{word} {} in {} ms{err}", r.image, r.duration_ms),
+                    line: format!("{} {} in {} ms{err}", r.outcome.word(), r.image, r.duration_ms),
                 };
                 let _ = self.events.send(BuildEvent::Log { run, line: line.clone() });
                 if let Some(st) = &store
