@@ -232,6 +232,17 @@ pub(crate) fn count_states(states: impl Iterator<Item = ImageState>) -> std::col
     out
 }
 
+/// Fills the counts of `runs` (the newest runs, every id from the last up)
+/// from rows of `SELECT run_id, state, count(*) … GROUP BY run_id, state`.
+pub(crate) fn add_counts<S: AsRef<str>>(runs: &mut [RunSummary], rows: impl IntoIterator<Item = (RunId, S, i64)>) {
+    let index: std::collections::HashMap<RunId, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+    for (id, state, n) in rows {
+        if let (Some(&i), Some(state)) = (index.get(&id), ImageState::parse(state.as_ref())) {
+            runs[i].counts.insert(state, n as usize);
+        }
+    }
+}
+
 /// The initial state of a plan item in a new run.
 pub(crate) fn initial_state(action: Action) -> ImageState {
     match action {

@@ -14,8 +14,8 @@
 //! its own runtime inside).
 
 use super::{
-    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, count_states, initial_state, json,
-    parse_json, unfinished_state,
+    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, add_counts, count_states,
+    initial_state, json, parse_json, unfinished_state,
 };
 use dockyard_api::{
     ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
@@ -435,16 +435,11 @@ impl Store for Postgres {
             let mut runs: Vec<RunSummary> = rows.iter().map(summary_of).collect();
             // The listed runs are the newest: every id from the last one up.
             let Some(oldest) = runs.last().map(|r| r.id) else { return Ok(runs) };
-            let index: std::collections::HashMap<RunId, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-            for row in c.query(
+            let counts = c.query(
                 "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= $1 GROUP BY run_id, state",
                 &[&oldest],
-            )? {
-                let (id, state, n): (RunId, &str, i64) = (row.get(0), row.get(1), row.get(2));
-                if let (Some(&i), Some(state)) = (index.get(&id), ImageState::parse(state)) {
-                    runs[i].counts.insert(state, n as usize);
-                }
-            }
+            )?;
+            add_counts(&mut runs, counts.iter().map(|r| (r.get::<_, RunId>(0), r.get::<_, &str>(1), r.get::<_, i64>(2))));
             Ok(runs)
         })
     }

@@ -4,8 +4,8 @@
 //! each other instead of failing.
 
 use super::{
-    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, count_states, initial_state, json,
-    parse_json, unfinished_state,
+    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, add_counts, count_states,
+    initial_state, json, parse_json, unfinished_state,
 };
 use dockyard_api::{
     ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
@@ -399,14 +399,9 @@ impl Store for Sqlite {
             let mut stmt = c.prepare_cached(
                 "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= ?1 GROUP BY run_id, state",
             )?;
-            let counts = stmt.query_map([oldest], |r| Ok((r.get::<_, RunId>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
-            let index: std::collections::HashMap<RunId, usize> = runs.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
-            for row in counts {
-                let (id, state, n) = row?;
-                if let (Some(&i), Some(state)) = (index.get(&id), ImageState::parse(&state)) {
-                    runs[i].counts.insert(state, n as usize);
-                }
-            }
+            let counts: Vec<(RunId, String, i64)> =
+                stmt.query_map([oldest], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+            add_counts(&mut runs, counts);
             Ok(runs)
         })
     }
