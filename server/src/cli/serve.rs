@@ -31,7 +31,11 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         Err(d) => return fail(d),
     }
     if !args.site.join("pkg/app.js").exists() {
-        tracing::warn!("no front end in {} (run scripts/build-site): pages will not hydrate", args.site.display());
+        tracing::warn!(
+            "no front end in {} yet (scripts/build-site builds it; scripts/run does so behind the server): \
+             pages are server-rendered only until it is there",
+            args.site.display()
+        );
     }
     let leptos = LeptosOptions::builder()
         .output_name("app")
