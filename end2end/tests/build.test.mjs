@@ -175,5 +175,19 @@ test('the hosts page shows a pinned image missing, and pulls it after login', as
   await hydrated(page);
   assert.equal(await cell(), 'p-present');
   await shot(page, 'wide-hosts-pulled');
+  // The pull is a run in the history: the newest run, a pull from the web, with
+  // one item per image and host, pulled, linking to the image.
+  await page.goto(server.url + '/builds');
+  await hydrated(page);
+  const newest = page.locator('table.runs tbody tr').first();
+  assert.match(await newest.locator('td').nth(2).textContent(), /^web:pull:/);
+  await newest.locator('a').first().click();
+  await page.waitForSelector('table.runimages tbody tr');
+  const item = page.locator('table.runimages tbody tr[data-image^="app:2.0@"]');
+  assert.equal(await item.count(), 1, 'one item for the one pinned image on the one engine');
+  assert.equal(await item.getAttribute('data-state'), 'pulled');
+  assert.equal(await item.locator('a').getAttribute('href'), '/images/app');
+  assert.match(await item.locator('td.num').textContent(), /\d/, 'how long the pull took');
+  await shot(page, 'wide-run-pull');
   await context.close();
 });

@@ -353,6 +353,10 @@ fn a_host_lost_mid_pull_fails_alone_and_the_other_gets_every_image() {
     }
     let two_failed = images.iter().filter(|(n, st, h)| n.ends_with("@two") && st == "failed" && h == "two").count();
     assert!(two_failed >= 1 && images.len() == 4, "{images:?}");
+    // Each pull says how long it took (tens of MiB: not nothing), as a build does.
+    for item in detail["images"].as_array().unwrap().iter().filter(|i| i["state"] == "pulled") {
+        assert!(item["duration_ms"].as_i64().is_some_and(|ms| ms > 0), "{item}");
+    }
     // The matrix shows what is left: one has both, two cannot be asked.
     let table = command(&["hosts", "--repo", r, "--store", s]).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
