@@ -277,18 +277,38 @@ impl Service {
         spec: &BuildSpec,
         engines: Vec<Arc<dyn Engine>>,
     ) -> Result<RunState, BuildError> {
-        let store = self.store()?;
-        let state = match can_run_on(&prepared, spec, &engines) {
+        self.store()?;
+        let state = self.execute_run(run, prepared, spec, engines).await;
+        self.finish_run(run, state).await?;
+        Ok(state)
+    }
+
+    /// Executes a begun run and says how it went, without recording its
+    /// end: the caller may add to the run first (build-and-pull's pull),
+    /// then calls [`Service::finish_run`].
+    pub async fn execute_run(
+        self: &Arc<Self>,
+        run: RunId,
+        prepared: Prepared,
+        spec: &BuildSpec,
+        engines: Vec<Arc<dyn Engine>>,
+    ) -> RunState {
+        match can_run_on(&prepared, spec, &engines) {
             Ok(()) => self.execute(run, prepared, spec, engines).await,
             Err(e) => {
                 self.log_to_run(run, "(run)", vec![format!("error: {e}")]).await;
                 RunState::Failed
             }
-        };
+        }
+    }
+
+    /// Records a run's end, and tells the live views.
+    pub async fn finish_run(&self, run: RunId, state: RunState) -> Result<(), BuildError> {
+        let store = self.store()?;
         let at = now();
         store.call(move |s| s.finish_run(run, state, at)).await?;
         let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
-        Ok(state)
+        Ok(())
     }
 
     /// Appends lines to a run's log under `image` (numbered after what is there).

@@ -310,9 +310,14 @@ impl Service {
         let run = self.begin_run(&prepared, &spec, &hosts).await.map_err(|e| Failure::Internal(e.to_string()))?;
         let service = self.clone();
         tokio::spawn(async move {
-            let state = service.complete_run(run, prepared, &spec, vec![engine]).await;
-            if request.pull_pins && matches!(state, Ok(dockyard_api::RunState::Succeeded)) {
-                service.pull_pins_into_run(run).await;
+            let mut state = service.execute_run(run, prepared, &spec, vec![engine]).await;
+            // The pull is part of the run: the run ends, and says how, after it.
+            if request.pull_pins && state == dockyard_api::RunState::Succeeded && !service.pull_pins_into_run(run).await
+            {
+                state = dockyard_api::RunState::Failed;
+            }
+            if let Err(e) = service.finish_run(run, state).await {
+                tracing::warn!("build history: run {run}: {e}");
             }
             // The dashboard shows the new state of everything.
             super::reload_now(&service).await;
@@ -320,11 +325,22 @@ impl Service {
         Ok((run, plan))
     }
 
-    /// Pulls the pinned images onto every engine, logging into `run`.
-    async fn pull_pins_into_run(&self, run: RunId) {
-        let Ok(snapshot) = self.snapshot() else { return };
-        let Ok(plan) = super::pull::plan(&snapshot, Some(&self.registry_knowledge())) else { return };
+    /// Pulls the pinned images onto every engine, logging into `run`:
+    /// whether every pull succeeded (or had nothing to do).
+    async fn pull_pins_into_run(&self, run: RunId) -> bool {
+        let planned = self.snapshot().and_then(|snapshot| {
+            let plan = super::pull::plan(&snapshot, Some(&self.registry_knowledge()))?;
+            Ok((plan, snapshot))
+        });
+        let (plan, snapshot) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                self.log_to_run(run, "(pull)", vec![format!("error: no pull plan: {e}")]).await;
+                return false;
+            }
+        };
         let auth = crate::cli::engine_auth(&snapshot);
+        let mut all_good = true;
         for engine in self.engines() {
             let name = engine.name().to_owned();
             let report = super::pull::pull_onto(engine, &plan, auth.clone(), 4, |_| {}).await;
@@ -333,8 +349,10 @@ impl Service {
                 .iter()
                 .map(|r| format!("{} {} {}", r.outcome.word(), r.image, r.error.clone().unwrap_or_default()))
                 .collect();
+            all_good &= report.failed() == 0;
             self.log_to_run(run, &format!("pull onto {name}"), lines).await;
         }
+        all_good
     }
 }
 

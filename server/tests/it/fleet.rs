@@ -362,3 +362,66 @@ fn a_host_lost_mid_pull_fails_alone_and_the_other_gets_every_image() {
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
     assert!(table.contains("host two (") && table.contains("UNREACHABLE"), "{table}");
 }
+
+/// Build-and-pull from the dashboard is one run, and it ends after its pull:
+/// the moment the run is no longer `running`, the pull of the pinned images
+/// is in its log (it used to be finished first and pulled into afterwards,
+/// so the dashboard showed "succeeded" while the pull was still going on).
+#[test]
+fn a_dashboard_build_and_pull_run_ends_after_its_pull() {
+    let builder = Dockerd::start();
+    let reg = Registry::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("dockerfiles");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("config.yaml"), format!("registry: {}\nnamespace: ci\n", reg.host)).unwrap();
+    busybox_base(&d.join("base"));
+    std::fs::write(d.join("base/changelog"), changelog("base", &["1.0"])).unwrap();
+    image(&d, "a", "1", &["base"], "RUN echo a > /a\n", &[]);
+    let r = dir.path().to_str().unwrap();
+    // Only the base is published: `a` is the server's to build.
+    let cli_store = dir.path().join("cli.db");
+    let out =
+        command(&["build", "--repo", r, "--select", "*/base:*", "--push", "--store", cli_store.to_str().unwrap()])
+            .env("DOCKER_HOST", &builder.host)
+            .output()
+            .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
+    std::fs::write(dir.path().join("jjb/jobs.yaml"), format!("- job:\n    image: {}/ci/base:1.0\n", reg.host)).unwrap();
+
+    // A second engine that has nothing: the server builds `a` there and
+    // then pulls the pin onto it.
+    let engine = Dockerd::start();
+    let token = "a-token-for-this-test";
+    let store = dir.path().join("web.db");
+    let server = Server::start_env(
+        &["--repo", r, "--store", store.to_str().unwrap()],
+        &[("DOCKER_HOST", engine.host.as_str()), ("DOCKYARD_TOKEN", token)],
+    );
+    let auth = format!("Bearer {token}");
+    let body = r#"{"selection":{"kind":"globs","globs":["*/a:*"]},"push":false,"pull_pins":true}"#;
+    let (status, _, started) = http(
+        &format!("{}/api/v1/builds", server.url),
+        "POST",
+        &[("authorization", &auth), ("content-type", "application/json")],
+        body,
+    );
+    assert_eq!(status, 202, "{started}");
+    let run = serde_json::from_str::<Value>(&started).unwrap()["run"].as_u64().unwrap();
+    let t = Instant::now();
+    let state = loop {
+        let (_, _, detail) = server.get(&format!("/api/v1/builds/{run}"));
+        let v: Value = serde_json::from_str(&detail).unwrap();
+        if v["run"]["state"] != "running" {
+            break v["run"]["state"].as_str().unwrap().to_owned();
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "the run did not end: {detail}");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (_, _, logs) = server.get(&format!("/api/v1/builds/{run}/logs"));
+    assert_eq!(state, "succeeded", "{logs}");
+    assert!(logs.contains("Successfully built"), "`a` was built: {logs}");
+    assert!(logs.contains(&format!("{}/ci/base:1.0", reg.host)) && logs.contains("pull onto"), "{logs}");
+    assert!(engine.has(&format!("{}/ci/base:1.0", reg.host)), "{}", engine.log());
+}
