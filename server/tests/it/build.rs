@@ -11,25 +11,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A repository whose catalog lives on `registry`, namespace `ci`.
-fn repo(registry: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().join("dockerfiles");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("config.yaml"), format!("registry: {registry}\nnamespace: ci\n")).unwrap();
-    busybox_base(&d.join("base"));
-    std::fs::write(d.join("base/changelog"), changelog("base", &["1.0"])).unwrap();
-    std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
-    dir
-}
-
 fn run(name: &str) -> String {
     format!("RUN echo {name} > /{name}\n")
 }
 
 /// The full synthetic catalog of the issue.
 fn full_catalog(registry: &str) -> tempfile::TempDir {
-    let dir = repo(registry);
+    let dir = busybox_repo(registry);
     let d = dir.path().join("dockerfiles");
     let test_sh = |file: &str| format!("#!/bin/sh\nexec docker run --rm \"$1\" cat /{file}\n");
     image(&d, "a", "1", &["base"], &run("a"), &[("test.sh", &test_sh("a"))]);
@@ -232,7 +220,7 @@ fn select_no_pull_and_dry_run_mean_what_they_mean_in_docker_pkg() {
 fn the_build_context_follows_dockerignore_with_bang_and_double_star() {
     let engine = Dockerd::start();
     let reg = Registry::start(false);
-    let repo = repo(&reg.host);
+    let repo = busybox_repo(&reg.host);
     let d = repo.path().join("dockerfiles");
     image(
         &d,
@@ -273,7 +261,7 @@ fn the_build_context_follows_dockerignore_with_bang_and_double_star() {
 fn an_error_inside_the_push_stream_fails_the_image() {
     let engine = Dockerd::start();
     let reg = Registry::start_readonly();
-    let repo = repo(&reg.host);
+    let repo = busybox_repo(&reg.host);
     let store = repo.path().join("h.db");
     let out = dockyard_on(
         &engine,
@@ -290,7 +278,7 @@ fn an_error_inside_the_push_stream_fails_the_image() {
 fn pull_fetches_every_pin_once_and_skips_what_the_engine_has() {
     let builder = Dockerd::start();
     let reg = Registry::start(false);
-    let repo = repo(&reg.host);
+    let repo = busybox_repo(&reg.host);
     let d = repo.path().join("dockerfiles");
     image(&d, "a", "1", &["base"], &run("a"), &[]);
     let r = repo.path().to_str().unwrap();
@@ -328,7 +316,7 @@ fn pull_fetches_every_pin_once_and_skips_what_the_engine_has() {
 fn stopping_the_engine_mid_build_records_a_failed_run_never_a_running_one() {
     let mut engine = Dockerd::start();
     let reg = Registry::start(false);
-    let repo = repo(&reg.host);
+    let repo = busybox_repo(&reg.host);
     image(&repo.path().join("dockerfiles"), "slow", "1", &["base"], "RUN sleep 30\n", &[]);
     let store = repo.path().join("h.db");
     let mut child = command(&[
@@ -361,7 +349,7 @@ fn stopping_the_engine_mid_build_records_a_failed_run_never_a_running_one() {
 fn a_run_whose_process_died_is_marked_interrupted_at_the_next_start() {
     let engine = Dockerd::start();
     let reg = Registry::start(false);
-    let repo = repo(&reg.host);
+    let repo = busybox_repo(&reg.host);
     image(&repo.path().join("dockerfiles"), "slow", "1", &["base"], "RUN sleep 30\n", &[]);
     let store = repo.path().join("h.db");
     let mut child =
@@ -386,7 +374,7 @@ fn a_run_whose_process_died_is_marked_interrupted_at_the_next_start() {
 fn prune_removes_old_versions_and_keeps_the_current_one() {
     let engine = Dockerd::start();
     let reg = Registry::start(false);
-    let repo = repo(&reg.host);
+    let repo = busybox_repo(&reg.host);
     let d = repo.path().join("dockerfiles");
     image(&d, "a", "1", &["base"], &run("a"), &[]);
     let r = repo.path().to_str().unwrap();
@@ -624,7 +612,7 @@ fn update_matches_names_exactly_and_bumps_pins_only_to_published_versions() {
 fn a_nightly_build_tags_every_image_and_its_parents_with_the_date() {
     let engine = Dockerd::start();
     let reg = Registry::start(false);
-    let repo = repo(&reg.host);
+    let repo = busybox_repo(&reg.host);
     image(&repo.path().join("dockerfiles"), "a", "1", &["base"], &run("a"), &[]);
     let r = repo.path().to_str().unwrap();
     let out = dockyard_on(

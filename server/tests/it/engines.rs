@@ -113,6 +113,19 @@ pub fn busybox_base(dir: &Path) {
     .unwrap();
 }
 
+/// A repository whose catalog lives on `registry`, namespace `ci`, with the
+/// busybox image `base` 1.0 and an empty `jjb/`.
+pub fn busybox_repo(registry: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("dockerfiles");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("config.yaml"), format!("registry: {registry}\nnamespace: ci\n")).unwrap();
+    busybox_base(&d.join("base"));
+    std::fs::write(d.join("base/changelog"), crate::common::changelog("base", &["1.0"])).unwrap();
+    std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
+    dir
+}
+
 /// Writes an image folder: template, changelog, control (parents), and more files.
 pub fn image(root: &Path, name: &str, version: &str, parents: &[&str], body: &str, extra: &[(&str, &str)]) -> PathBuf {
     let d = root.join(name);

@@ -40,14 +40,9 @@ fn outcomes(v: &Value) -> Vec<String> {
 fn pull_onto_every_host_and_the_matrix_shows_it_and_a_dead_host_fails_alone() {
     let builder = Dockerd::start();
     let reg = Registry::start(false);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = busybox_repo(&reg.host);
     let d = dir.path().join("dockerfiles");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("config.yaml"), format!("registry: {}\nnamespace: ci\n", reg.host)).unwrap();
-    busybox_base(&d.join("base"));
-    std::fs::write(d.join("base/changelog"), changelog("base", &["1.0"])).unwrap();
     image(&d, "a", "1", &["base"], "RUN echo a > /a\n", &[]);
-    std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
     let r = dir.path().to_str().unwrap();
     let store = dir.path().join("h.db");
     let s = store.to_str().unwrap();
@@ -169,13 +164,7 @@ fn pull_onto_every_host_and_the_matrix_shows_it_and_a_dead_host_fails_alone() {
 /// A repository on `registry` with a busybox base and `dockyard.toml`
 /// listing two engines.
 fn two_host_repo(registry: &str, one: &Dockerd, two: &Dockerd) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().join("dockerfiles");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("config.yaml"), format!("registry: {registry}\nnamespace: ci\n")).unwrap();
-    busybox_base(&d.join("base"));
-    std::fs::write(d.join("base/changelog"), changelog("base", &["1.0"])).unwrap();
-    std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
+    let dir = busybox_repo(registry);
     std::fs::write(
         dir.path().join("dockyard.toml"),
         format!(
@@ -371,12 +360,8 @@ fn a_host_lost_mid_pull_fails_alone_and_the_other_gets_every_image() {
 fn a_dashboard_build_and_pull_run_ends_after_its_pull() {
     let builder = Dockerd::start();
     let reg = Registry::start(false);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = busybox_repo(&reg.host);
     let d = dir.path().join("dockerfiles");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("config.yaml"), format!("registry: {}\nnamespace: ci\n", reg.host)).unwrap();
-    busybox_base(&d.join("base"));
-    std::fs::write(d.join("base/changelog"), changelog("base", &["1.0"])).unwrap();
     image(&d, "a", "1", &["base"], "RUN echo a > /a\n", &[]);
     let r = dir.path().to_str().unwrap();
     // Only the base is published: `a` is the server's to build.
@@ -387,7 +372,6 @@ fn a_dashboard_build_and_pull_run_ends_after_its_pull() {
             .output()
             .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    std::fs::create_dir_all(dir.path().join("jjb")).unwrap();
     std::fs::write(dir.path().join("jjb/jobs.yaml"), format!("- job:\n    image: {}/ci/base:1.0\n", reg.host)).unwrap();
 
     // A second engine that has nothing: the server builds `a` there and
