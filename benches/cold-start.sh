@@ -7,6 +7,7 @@
 #   benches/cold-start.sh [PORT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/setup >/dev/null 2>&1 # git, curl and bc (the clone's own run installs the rest)
 port=${1:-3917}
 work=$(mktemp -d)
 pgid=""
