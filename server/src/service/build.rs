@@ -277,6 +277,7 @@ impl Service {
         spec: &BuildSpec,
         engines: Vec<Arc<dyn Engine>>,
     ) -> Result<RunState, BuildError> {
+        // Without a store nothing runs: its end could not be recorded.
         self.store()?;
         let state = self.execute_run(run, prepared, spec, engines).await;
         self.finish_run(run, state).await?;
