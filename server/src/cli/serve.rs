@@ -25,6 +25,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     if let Err(c) = use_store(&service, &args.registry_args) {
         return c;
     }
+    // What the files look like before the first snapshot reads them: a write
+    // from here on is a change the watch sees.
+    let seen = crate::service::watch::fingerprint(&service);
     // The first snapshot, whole, before anything is served.
     match service.snapshot() {
         Ok(s) => s.warm(),
@@ -91,7 +94,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             auth: Arc::new(auth),
             http: Arc::new(web::metrics::HttpMetrics::default()),
         };
-        tokio::spawn(crate::service::watch::follow(service.clone()));
+        tokio::spawn(crate::service::watch::follow(service.clone(), seen));
         if registry && !reg_opts.offline {
             tokio::spawn(crate::service::refresh_loop(service.clone(), reg_opts));
         }

@@ -9,6 +9,17 @@
 //! Polling over inotify: no dependency, nothing to miss on editors' atomic
 //! renames, and a fingerprint of the Wikimedia repository (about 500 files)
 //! takes well under a millisecond.
+//!
+//! Two invariants keep a change from being missed:
+//! - the fingerprint a watch starts from is taken *before* the snapshot it
+//!   guards is loaded (`serve` takes it first, and [`follow`] is given it),
+//!   so a write between the load and the first poll is a difference;
+//! - a file's mtime ticks coarsely (a kernel clock tick, milliseconds), so a
+//!   same-size write in the tick a fingerprint was taken leaves size, mtime
+//!   and inode alike. As git does for its index ("racy git"), a file
+//!   modified within [`RACY`] of the fingerprint also carries a hash of its
+//!   contents, and two entries differ when both have a hash and the hashes
+//!   differ.
 
 use super::Service;
 use dockyard_api::Problem;
@@ -23,9 +34,55 @@ pub const POLL: Duration = Duration::from_millis(400);
 pub const QUIET: Duration = Duration::from_millis(200);
 /// Entries a fingerprint looks at before it gives up on the rest.
 const MAX_ENTRIES: usize = 200_000;
+/// Files modified this recently also carry a hash of their contents.
+pub const RACY: Duration = Duration::from_secs(2);
+/// Files larger than this are never hashed (a catalog file is far smaller).
+const MAX_HASHED_BYTES: u64 = 4 << 20;
 
-/// (size, mtime in ns, inode) of every file.
-pub type Fingerprint = BTreeMap<PathBuf, (u64, i128, u64)>;
+/// What a fingerprint knows of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    pub size: u64,
+    /// Nanoseconds since the epoch.
+    pub mtime: i128,
+    pub inode: u64,
+    /// A hash of the contents, for files modified within [`RACY`].
+    pub hash: Option<u64>,
+}
+
+impl Entry {
+    fn of(path: &Path, meta: &std::fs::Metadata) -> Entry {
+        let mtime = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+        let racy = now - mtime < RACY.as_nanos() as i128;
+        let hash = (racy && meta.len() <= MAX_HASHED_BYTES).then(|| hash_file(path)).flatten();
+        Entry { size: meta.len(), mtime, inode: meta.ino(), hash }
+    }
+
+    /// Whether two looks at a file saw the same file.
+    fn same(&self, other: &Entry) -> bool {
+        let metadata = (self.size, self.mtime, self.inode) == (other.size, other.mtime, other.inode);
+        let contents = match (self.hash, other.hash) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        metadata && contents
+    }
+}
+
+fn hash_file(path: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let bytes = std::fs::read(path).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    Some(h.finish())
+}
+
+/// What a fingerprint knows of every file.
+pub type Fingerprint = BTreeMap<PathBuf, Entry>;
+
+const MISSING: Entry = Entry { size: 0, mtime: 0, inode: 0, hash: None };
 
 fn walk(dir: &Path, depth: usize, out: &mut Fingerprint) {
     if depth > dockyard_core::limits::MAX_SCAN_DEPTH || out.len() >= MAX_ENTRIES {
@@ -38,8 +95,8 @@ fn walk(dir: &Path, depth: usize, out: &mut Fingerprint) {
         if meta.is_dir() {
             walk(&path, depth + 1, out);
         } else {
-            let mtime = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
-            out.insert(path, (meta.len(), mtime, meta.ino()));
+            let entry = Entry::of(&path, &meta);
+            out.insert(path, entry);
         }
         if out.len() >= MAX_ENTRIES {
             return;
@@ -54,11 +111,10 @@ pub fn fingerprint(service: &Service) -> Fingerprint {
     let add = |p: &Path, out: &mut Fingerprint| match std::fs::metadata(p) {
         Ok(m) if m.is_dir() => walk(p, 0, out),
         Ok(m) => {
-            let mtime = m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128;
-            out.insert(p.to_owned(), (m.len(), mtime, m.ino()));
+            out.insert(p.to_owned(), Entry::of(p, &m));
         }
         Err(_) => {
-            out.insert(p.to_owned(), (0, 0, 0));
+            out.insert(p.to_owned(), MISSING);
         }
     };
     for r in &repo.roots {
@@ -73,8 +129,9 @@ pub fn fingerprint(service: &Service) -> Fingerprint {
 }
 
 /// Paths whose entry differs between two fingerprints.
-fn changed(old: &Fingerprint, new: &Fingerprint) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = new.iter().filter(|(p, v)| old.get(*p) != Some(v)).map(|(p, _)| p.clone()).collect();
+pub fn changed(old: &Fingerprint, new: &Fingerprint) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> =
+        new.iter().filter(|(p, v)| !old.get(*p).is_some_and(|o| o.same(v))).map(|(p, _)| p.clone()).collect();
     out.extend(old.keys().filter(|p| !new.contains_key(*p)).cloned());
     out
 }
@@ -122,15 +179,15 @@ pub fn reload(service: &Service, paths: &[PathBuf]) {
     }
 }
 
-/// Follows the files until the runtime stops.
-pub async fn follow(service: Arc<Service>) {
-    let s = service.clone();
-    let mut last = tokio::task::spawn_blocking(move || fingerprint(&s)).await.unwrap_or_default();
+/// Follows the files until the runtime stops, from `seen`: the fingerprint
+/// taken before the current snapshot was loaded.
+pub async fn follow(service: Arc<Service>, seen: Fingerprint) {
+    let mut last = seen;
     loop {
         tokio::time::sleep(POLL).await;
         let s = service.clone();
         let Ok(now) = tokio::task::spawn_blocking(move || fingerprint(&s)).await else { continue };
-        if now == last {
+        if changed(&last, &now).is_empty() {
             continue;
         }
         // Wait for the writer to finish: quiet for QUIET.
@@ -139,7 +196,7 @@ pub async fn follow(service: Arc<Service>) {
             tokio::time::sleep(QUIET).await;
             let s = service.clone();
             let Ok(again) = tokio::task::spawn_blocking(move || fingerprint(&s)).await else { break };
-            if again == settled {
+            if changed(&settled, &again).is_empty() {
                 break;
             }
             settled = again;
@@ -148,5 +205,81 @@ pub async fn follow(service: Arc<Service>) {
         last = settled;
         let s = service.clone();
         let _ = tokio::task::spawn_blocking(move || reload(&s, &paths)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{RepoConfig, RepoFlags};
+
+    fn repo(pin: &str) -> (tempfile::TempDir, Arc<Service>) {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("dockerfiles/config.yaml", "registry: reg.example\nnamespace: ci\n");
+        write("dockerfiles/base/Dockerfile.template", "FROM scratch\n");
+        write(
+            "dockerfiles/base/changelog",
+            "base (2.0) wikimedia; urgency=medium\n\n  * x\n\n -- A <a@example.org>  Mon, 01 Jan 2024 00:00:00 +0000\n\n\
+             base (1.0) wikimedia; urgency=medium\n\n  * x\n\n -- A <a@example.org>  Sun, 31 Dec 2023 00:00:00 +0000\n",
+        );
+        write("jjb/jobs.yaml", &format!("- job:\n    image: reg.example/ci/base:{pin}\n"));
+        let flags = RepoFlags { repo: Some(dir.path().to_owned()), ..Default::default() };
+        let service = Service::new(RepoConfig::resolve(&flags).unwrap());
+        (dir, service)
+    }
+
+    fn stale(service: &Service) -> usize {
+        let snapshot = service.snapshot().unwrap();
+        let lint = snapshot.lint().unwrap();
+        lint.report.summary.by_status.get(&dockyard_api::Status::Stale).copied().unwrap_or(0)
+    }
+
+    /// A write after the first load and before the watch's first look was
+    /// missed for good: the watch took its first fingerprint itself, after
+    /// the write (CI run on a5403f8).
+    #[test]
+    fn a_write_between_the_first_load_and_the_first_poll_is_seen() {
+        let (dir, service) = repo("2.0");
+        let seen = fingerprint(&service);
+        assert_eq!(stale(&service), 0);
+        let g0 = service.snapshot().unwrap().generation;
+        std::fs::write(dir.path().join("jjb/jobs.yaml"), "- job:\n    image: reg.example/ci/base:1.0\n").unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        rt.block_on(async {
+            let watch = tokio::spawn(follow(service.clone(), seen));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while service.snapshot().unwrap().generation == g0 {
+                assert!(tokio::time::Instant::now() < deadline, "the write was never seen");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            watch.abort();
+        });
+        assert_eq!(stale(&service), 1, "the new snapshot has the new pin");
+    }
+
+    /// A same-size write in the clock tick of a fingerprint leaves size,
+    /// mtime and inode alike; the contents tell it apart.
+    #[test]
+    fn a_same_size_write_with_the_same_mtime_is_a_change() {
+        let (dir, service) = repo("2.0");
+        let file = dir.path().join("jjb/jobs.yaml");
+        let before = fingerprint(&service);
+        let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::fs::write(&file, "- job:\n    image: reg.example/ci/base:1.0\n").unwrap();
+        let f = std::fs::File::options().write(true).open(&file).unwrap();
+        f.set_times(std::fs::FileTimes::new().set_modified(mtime)).unwrap();
+        drop(f);
+        let after = fingerprint(&service);
+        let (a, b) = (before[&file], after[&file]);
+        assert_eq!((a.size, a.mtime, a.inode), (b.size, b.mtime, b.inode), "the metadata cannot tell");
+        assert_eq!(changed(&before, &after), vec![file.clone()]);
+        // An old file carries no hash, and one look without a hash is no change.
+        let old = Entry { hash: None, ..b };
+        assert!(old.same(&b) && b.same(&old));
     }
 }
