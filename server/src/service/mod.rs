@@ -33,7 +33,8 @@ pub struct Service {
     current: RwLock<Option<Arc<Snapshot>>>,
     /// A newer state of the files that could not be loaded: the last good
     /// snapshot stays current meanwhile.
-    pending_error: RwLock<Option<Problem>>,
+    /// Why the files could not be loaded, numbered like snapshots.
+    pending_error: RwLock<Option<(u64, Problem)>>,
     generation: AtomicU64,
     /// Registry knowledge the snapshots lint with.
     registry: RwLock<Arc<Vec<RegistryIndex>>>,
@@ -81,19 +82,34 @@ impl Service {
         Snapshot::load(self.repo.clone(), generation, registry)
     }
 
-    /// Makes `snapshot` current and clears any pending error.
-    pub fn publish(&self, snapshot: Arc<Snapshot>) {
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(snapshot);
-        *self.pending_error.write().unwrap_or_else(|p| p.into_inner()) = None;
+    /// Makes `snapshot` current and clears any pending error, unless a
+    /// newer one is current already. Loads run concurrently (the watch, the
+    /// registry refresh), and a load numbered later started later, so it
+    /// read files and registry knowledge at least as new: an older one that
+    /// finishes last must not take its place. Returns whether it did.
+    pub fn publish(&self, snapshot: Arc<Snapshot>) -> bool {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref().is_some_and(|c| c.generation > snapshot.generation) {
+            return false;
+        }
+        let mut pending = self.pending_error.write().unwrap_or_else(|p| p.into_inner());
+        if pending.as_ref().is_some_and(|(g, _)| *g < snapshot.generation) {
+            *pending = None;
+        }
+        *current = Some(snapshot);
+        true
     }
 
     /// Records that the files changed into a state that cannot be loaded.
-    pub fn set_pending_error(&self, problem: Option<Problem>) {
-        *self.pending_error.write().unwrap_or_else(|p| p.into_inner()) = problem;
+    /// A snapshot loaded after this clears it; one that started before
+    /// and finishes after does not.
+    pub fn set_pending_error(&self, problem: Problem) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        *self.pending_error.write().unwrap_or_else(|p| p.into_inner()) = Some((generation, problem));
     }
 
     pub fn pending_error(&self) -> Option<Problem> {
-        self.pending_error.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.pending_error.read().unwrap_or_else(|p| p.into_inner()).as_ref().map(|(_, p)| p.clone())
     }
 
     /// The store, opened (and migrated) on first use.

@@ -23,6 +23,7 @@
 
 use super::Service;
 use dockyard_api::Problem;
+use dockyard_core::files::Files;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -51,12 +52,12 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn of(path: &Path, meta: &std::fs::Metadata) -> Entry {
+    fn of(files: &dyn Files, path: &Path, meta: &std::fs::Metadata) -> Entry {
         let mtime = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
         let racy = now - mtime < RACY.as_nanos() as i128;
-        let hash = (racy && meta.len() <= MAX_HASHED_BYTES).then(|| hash_file(path)).flatten();
+        let hash = (racy && meta.len() <= MAX_HASHED_BYTES).then(|| hash_file(files, path)).flatten();
         Entry { size: meta.len(), mtime, inode: meta.ino(), hash }
     }
 
@@ -71,9 +72,11 @@ impl Entry {
     }
 }
 
-fn hash_file(path: &Path) -> Option<u64> {
+/// Through the repository's file access: never a FIFO (which would wait
+/// for a writer), a device, or a symlink out of the repository.
+fn hash_file(files: &dyn Files, path: &Path) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = files.read(path, MAX_HASHED_BYTES).ok()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
     Some(h.finish())
@@ -84,7 +87,7 @@ pub type Fingerprint = BTreeMap<PathBuf, Entry>;
 
 const MISSING: Entry = Entry { size: 0, mtime: 0, inode: 0, hash: None };
 
-fn walk(dir: &Path, depth: usize, out: &mut Fingerprint) {
+fn walk(files: &dyn Files, dir: &Path, depth: usize, out: &mut Fingerprint) {
     if depth > dockyard_core::limits::MAX_SCAN_DEPTH || out.len() >= MAX_ENTRIES {
         return;
     }
@@ -93,9 +96,9 @@ fn walk(dir: &Path, depth: usize, out: &mut Fingerprint) {
         let path = entry.path();
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
-            walk(&path, depth + 1, out);
+            walk(files, &path, depth + 1, out);
         } else {
-            let entry = Entry::of(&path, &meta);
+            let entry = Entry::of(files, &path, &meta);
             out.insert(path, entry);
         }
         if out.len() >= MAX_ENTRIES {
@@ -107,11 +110,12 @@ fn walk(dir: &Path, depth: usize, out: &mut Fingerprint) {
 /// The fingerprint of everything a snapshot reads.
 pub fn fingerprint(service: &Service) -> Fingerprint {
     let repo = &service.repo;
+    let files = repo.files.as_ref();
     let mut out = Fingerprint::new();
     let add = |p: &Path, out: &mut Fingerprint| match std::fs::metadata(p) {
-        Ok(m) if m.is_dir() => walk(p, 0, out),
+        Ok(m) if m.is_dir() => walk(files, p, 0, out),
         Ok(m) => {
-            out.insert(p.to_owned(), Entry::of(p, &m));
+            out.insert(p.to_owned(), Entry::of(files, p, &m));
         }
         Err(_) => {
             out.insert(p.to_owned(), MISSING);
@@ -161,20 +165,24 @@ fn broken_yaml(service: &Service, paths: &[PathBuf]) -> Option<Problem> {
 pub fn reload(service: &Service, paths: &[PathBuf]) {
     if let Some(problem) = broken_yaml(service, paths) {
         tracing::warn!("not reloading: {problem}");
-        service.set_pending_error(Some(problem));
+        service.set_pending_error(problem);
         return;
     }
     match service.load_snapshot() {
         Ok(s) => {
             s.warm();
-            tracing::info!(generation = s.generation, files = paths.len(), "reloaded");
-            service.publish(Arc::new(s));
+            let generation = s.generation;
+            if service.publish(Arc::new(s)) {
+                tracing::info!(generation, files = paths.len(), "reloaded");
+            } else {
+                tracing::info!(generation, "a newer snapshot was current already; dropped this one");
+            }
         }
         Err(d) => {
             let mut problem = d.to_problem();
             problem.message.push_str("; showing the last good state");
             tracing::warn!("not reloading: {problem}");
-            service.set_pending_error(Some(problem));
+            service.set_pending_error(problem);
         }
     }
 }
@@ -281,5 +289,27 @@ mod tests {
         // An old file carries no hash, and one look without a hash is no change.
         let old = Entry { hash: None, ..b };
         assert!(old.same(&b) && b.same(&old));
+    }
+
+    /// The watch and the registry refresh load concurrently. A load that
+    /// started earlier (older files, older registry knowledge) and finished
+    /// last took the place of the newer one, until the next change.
+    #[test]
+    fn an_older_load_that_finishes_last_does_not_replace_a_newer_one() {
+        let (_dir, service) = repo("2.0");
+        let older = Arc::new(service.load_snapshot().unwrap());
+        let newer = Arc::new(service.load_snapshot().unwrap());
+        assert!(service.publish(newer.clone()));
+        assert!(!service.publish(older));
+        assert_eq!(service.snapshot().unwrap().generation, newer.generation);
+        // A broken file seen after a load started: that load does not clear it.
+        let started_before = Arc::new(service.load_snapshot().unwrap());
+        let problem = Problem { file: Some("jjb/jobs.yaml".into()), line: Some(3), message: "broken".into() };
+        service.set_pending_error(problem.clone());
+        assert!(service.publish(started_before));
+        assert_eq!(service.pending_error(), Some(problem), "the files are still broken");
+        let started_after = Arc::new(service.load_snapshot().unwrap());
+        assert!(service.publish(started_after));
+        assert_eq!(service.pending_error(), None);
     }
 }
