@@ -19,7 +19,9 @@
 //!   and inode alike. As git does for its index ("racy git"), a file
 //!   modified within [`RACY`] of the fingerprint also carries a hash of its
 //!   contents, and two entries differ when both have a hash and the hashes
-//!   differ.
+//!   differ. A look reads at most [`MAX_HASHED_BYTES_PER_LOOK`] for hashes
+//!   (files past it are compared by metadata alone), so a patch of many
+//!   large fresh files costs a bounded read per poll.
 
 use super::Service;
 use dockyard_api::Problem;
@@ -39,6 +41,17 @@ const MAX_ENTRIES: usize = 200_000;
 pub const RACY: Duration = Duration::from_secs(2);
 /// Files larger than this are never hashed (a catalog file is far smaller).
 const MAX_HASHED_BYTES: u64 = 4 << 20;
+/// Bytes one look reads for hashes, all files together.
+pub const MAX_HASHED_BYTES_PER_LOOK: u64 = 64 << 20;
+
+/// One look at the files: how they are read, when, and what is left of
+/// the look's hashing budget.
+struct Look<'a> {
+    files: &'a dyn Files,
+    /// Nanoseconds since the epoch.
+    now: i128,
+    hash_budget: u64,
+}
 
 /// What a fingerprint knows of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,13 +65,17 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn of(files: &dyn Files, path: &Path, meta: &std::fs::Metadata) -> Entry {
+    fn of(look: &mut Look, path: &Path, meta: &std::fs::Metadata) -> Entry {
         let mtime = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
-        let racy = now - mtime < RACY.as_nanos() as i128;
-        let hash = (racy && meta.len() <= MAX_HASHED_BYTES).then(|| hash_file(files, path)).flatten();
-        Entry { size: meta.len(), mtime, inode: meta.ino(), hash }
+        let racy = look.now - mtime < RACY.as_nanos() as i128;
+        let size = meta.len();
+        let hash = if racy && size <= MAX_HASHED_BYTES.min(look.hash_budget) {
+            look.hash_budget -= size;
+            hash_file(look.files, path)
+        } else {
+            None
+        };
+        Entry { size, mtime, inode: meta.ino(), hash }
     }
 
     /// Whether two looks at a file saw the same file.
@@ -87,7 +104,7 @@ pub type Fingerprint = BTreeMap<PathBuf, Entry>;
 
 const MISSING: Entry = Entry { size: 0, mtime: 0, inode: 0, hash: None };
 
-fn walk(files: &dyn Files, dir: &Path, depth: usize, out: &mut Fingerprint) {
+fn walk(look: &mut Look, dir: &Path, depth: usize, out: &mut Fingerprint) {
     if depth > dockyard_core::limits::MAX_SCAN_DEPTH || out.len() >= MAX_ENTRIES {
         return;
     }
@@ -96,9 +113,9 @@ fn walk(files: &dyn Files, dir: &Path, depth: usize, out: &mut Fingerprint) {
         let path = entry.path();
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
-            walk(files, &path, depth + 1, out);
+            walk(look, &path, depth + 1, out);
         } else {
-            let entry = Entry::of(files, &path, &meta);
+            let entry = Entry::of(look, &path, &meta);
             out.insert(path, entry);
         }
         if out.len() >= MAX_ENTRIES {
@@ -110,12 +127,13 @@ fn walk(files: &dyn Files, dir: &Path, depth: usize, out: &mut Fingerprint) {
 /// The fingerprint of everything a snapshot reads.
 pub fn fingerprint(service: &Service) -> Fingerprint {
     let repo = &service.repo;
-    let files = repo.files.as_ref();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+    let mut look = Look { files: repo.files.as_ref(), now, hash_budget: MAX_HASHED_BYTES_PER_LOOK };
     let mut out = Fingerprint::new();
-    let add = |p: &Path, out: &mut Fingerprint| match std::fs::metadata(p) {
-        Ok(m) if m.is_dir() => walk(files, p, 0, out),
+    let mut add = |p: &Path, out: &mut Fingerprint| match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => walk(&mut look, p, 0, out),
         Ok(m) => {
-            out.insert(p.to_owned(), Entry::of(files, p, &m));
+            out.insert(p.to_owned(), Entry::of(&mut look, p, &m));
         }
         Err(_) => {
             out.insert(p.to_owned(), MISSING);
@@ -311,5 +329,27 @@ mod tests {
         let started_after = Arc::new(service.load_snapshot().unwrap());
         assert!(service.publish(started_after));
         assert_eq!(service.pending_error(), None);
+    }
+
+    /// A patch of many large fresh files: one look reads a bounded amount
+    /// for hashes, and files past the budget are compared by metadata.
+    #[test]
+    fn one_look_hashes_a_bounded_number_of_bytes() {
+        let (dir, service) = repo("2.0");
+        let big = dir.path().join("dockerfiles/base/context");
+        std::fs::create_dir_all(&big).unwrap();
+        let n = MAX_HASHED_BYTES_PER_LOOK / MAX_HASHED_BYTES + 4;
+        for i in 0..n {
+            // Sparse: the size is real, the disk is not spent.
+            std::fs::File::create(big.join(format!("blob{i}"))).unwrap().set_len(MAX_HASHED_BYTES).unwrap();
+        }
+        let look = fingerprint(&service);
+        let hashed: u64 = look.values().filter(|e| e.hash.is_some()).map(|e| e.size).sum();
+        assert!(hashed <= MAX_HASHED_BYTES_PER_LOOK, "{hashed} bytes hashed");
+        assert!(
+            look.iter().any(|(p, e)| p.starts_with(&big) && e.hash.is_some()),
+            "fresh files within the budget are hashed"
+        );
+        assert!(look.iter().any(|(p, e)| p.starts_with(&big) && e.hash.is_none()), "and past it they are not");
     }
 }
