@@ -332,7 +332,7 @@ impl Service {
         let _ = store.call(move |s| s.append_logs(run, &lines)).await;
     }
 
-    /// Records and announces an image's state.
+    /// Records and announces an image's state, now.
     pub(super) async fn set_state(
         &self,
         run: RunId,
@@ -341,15 +341,27 @@ impl Service {
         host: Option<&str>,
         error: Option<String>,
     ) {
+        self.set_state_at(run, image, state, host, error, now_ms()).await;
+    }
+
+    /// Records and announces an image's state as of `at_ms`.
+    pub(super) async fn set_state_at(
+        &self,
+        run: RunId,
+        image: &str,
+        state: ImageState,
+        host: Option<&str>,
+        error: Option<String>,
+        at_ms: i64,
+    ) {
         let update = ImageUpdate {
             run,
             image: image.to_owned(),
             state,
             host: host.map(str::to_owned),
-            at_ms: now_ms(),
+            at_ms,
             error: error.clone(),
         };
-        let at_ms = update.at_ms;
         if let Ok(store) = self.store()
             && let Err(e) = store.call(move |s| s.update_image(&update)).await
         {

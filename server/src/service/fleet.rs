@@ -109,19 +109,7 @@ impl Service {
                 let name = item_name(&r.image, &r.host);
                 // A pull is reported when it ends: its start is its end less
                 // its duration, so the history says how long it took.
-                if let Some(st) = &store {
-                    let started = crate::store::ImageUpdate {
-                        run,
-                        image: name.clone(),
-                        state: ImageState::Pulling,
-                        host: Some(r.host.clone()),
-                        at_ms: now_ms() - r.duration_ms,
-                        error: None,
-                    };
-                    if let Err(e) = st.call(move |s| s.update_image(&started)).await {
-                        tracing::warn!("pull history: {e}");
-                    }
-                }
+                self.set_state_at(run, &name, ImageState::Pulling, Some(&r.host), None, now_ms() - r.duration_ms).await;
                 let state = match r.outcome {
                     PullOutcome::Pulled => ImageState::Pulled,
                     PullOutcome::Skipped => ImageState::Present,
