@@ -5,8 +5,10 @@
 //! Invariants of every implementation:
 //! - only regular files are read (a FIFO, socket or device is an error, and
 //!   never blocks);
-//! - a symlink is followed only when it resolves inside the boundary (the
-//!   repository); directory walks never descend into symlinked folders;
+//! - nothing outside the boundary (the repository) is read, and no symlink
+//!   is followed (work trees: the kernel refuses both, see [`Disk`]; git
+//!   revisions: [`Memory`] refuses symlinks the same way); directory walks
+//!   list symlinks as such and never descend into them;
 //! - a read past its size limit is an error, after reading at most one byte
 //!   more than the limit.
 
@@ -32,8 +34,10 @@ pub enum ReadError {
     TooLarge(u64),
     /// Not a regular file (a FIFO, a device, a folder).
     NotAFile,
-    /// A symlink that leads outside the repository.
+    /// A path that leads outside the repository.
     Outside,
+    /// A symlink on the way: the repository is read without following any.
+    Symlink,
     Io(String),
 }
 
@@ -43,7 +47,10 @@ impl std::fmt::Display for ReadError {
             ReadError::NotFound => f.write_str("no such file"),
             ReadError::TooLarge(limit) => write!(f, "larger than the limit of {} bytes", limit),
             ReadError::NotAFile => f.write_str("not a regular file"),
-            ReadError::Outside => f.write_str("a symlink that leads outside the repository (not followed)"),
+            ReadError::Outside => f.write_str("leads outside the repository (not followed)"),
+            ReadError::Symlink => {
+                f.write_str("a symlink (not followed: the repository is read as plain files and folders)")
+            }
             ReadError::Io(e) => f.write_str(e),
         }
     }
@@ -85,35 +92,148 @@ pub trait Files: Send + Sync {
 pub type SharedFiles = Arc<dyn Files>;
 
 /// The work tree on disk, bounded by a folder (the repository).
+///
+/// The kernel holds the boundary: every path is opened relative to a
+/// handle on the boundary folder with `openat2(RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS)`, one call per file and no window between a check
+/// and the open. A symlink anywhere on the way is refused
+/// ([`ReadError::Symlink`]): the repository is data, read as files and
+/// folders only. Where the kernel lacks `openat2` (before Linux 5.6) the
+/// same rule is kept by opening one component at a time with `O_NOFOLLOW`.
 #[derive(Debug, Clone)]
 pub struct Disk {
     boundary: PathBuf,
+    /// `O_PATH` handle on the boundary; `None` when it could not be opened
+    /// (every read then fails as not found).
+    dir: Option<Arc<rustix::fd::OwnedFd>>,
 }
 
 impl Disk {
-    /// A tree bounded by `boundary`; symlinks leading out of it are not
-    /// followed. The boundary itself is resolved once.
+    /// A tree bounded by `boundary`. The boundary itself is resolved once
+    /// (symlinks above it are the operator's), and held open.
     pub fn new(boundary: &Path) -> Disk {
         let boundary = boundary.canonicalize().unwrap_or_else(|_| absolute(boundary));
-        Disk { boundary }
+        let dir = rustix::fs::open(
+            &boundary,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok()
+        .map(Arc::new);
+        Disk { boundary, dir }
     }
 
     /// A tree without a boundary: for files the user named on the command line.
     pub fn unbounded() -> Disk {
-        Disk { boundary: PathBuf::from("/") }
+        Disk::new(Path::new("/"))
     }
 
     pub fn boundary(&self) -> &Path {
         &self.boundary
     }
 
-    /// The real path of `path` when it resolves inside the boundary.
+    /// `path` relative to the boundary (`.` and `..` folded first), or
+    /// [`ReadError::Outside`].
+    fn relative(&self, path: &Path) -> Result<PathBuf, ReadError> {
+        let path = if path.is_absolute() { normalize(path) } else { normalize(&self.boundary.join(path)) };
+        let rel = path.strip_prefix(&self.boundary).map_err(|_| ReadError::Outside)?;
+        Ok(if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel.to_owned() })
+    }
+
+    /// Opens `path` beneath the boundary, never through a symlink.
+    fn open(&self, path: &Path, flags: rustix::fs::OFlags) -> Result<rustix::fd::OwnedFd, ReadError> {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        let rel = self.relative(path)?;
+        let dir = self.dir.as_ref().ok_or(ReadError::NotFound)?;
+        // openat2 refuses (EINVAL) any flag besides CLOEXEC, DIRECTORY and
+        // NOFOLLOW beside O_PATH.
+        let flags = if flags.contains(OFlags::PATH) {
+            flags | OFlags::CLOEXEC
+        } else {
+            flags | OFlags::CLOEXEC | OFlags::NOCTTY
+        };
+        if !NO_OPENAT2.load(std::sync::atomic::Ordering::Relaxed) {
+            let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+            match rustix::fs::openat2(dir.as_ref(), &rel, flags, Mode::empty(), how) {
+                Ok(fd) => return Ok(fd),
+                Err(rustix::io::Errno::NOSYS) => NO_OPENAT2.store(true, std::sync::atomic::Ordering::Relaxed),
+                // EAGAIN: a rename raced the lookup; one more try, then the walk.
+                Err(rustix::io::Errno::AGAIN) => {
+                    if let Ok(fd) = rustix::fs::openat2(dir.as_ref(), &rel, flags, Mode::empty(), how) {
+                        return Ok(fd);
+                    }
+                }
+                Err(e) => return Err(self.explain(&rel, open_error(e))),
+            }
+        }
+        open_walk(dir, &rel, flags).map_err(|e| self.explain(&rel, e))
+    }
+
+    /// A refused symlink that leads out of the repository says so (only on
+    /// this error path is the link's target looked at).
+    fn explain(&self, rel: &Path, e: ReadError) -> ReadError {
+        match e {
+            ReadError::Symlink => match self.boundary.join(rel).canonicalize() {
+                Ok(real) if !real.starts_with(&self.boundary) => ReadError::Outside,
+                _ => ReadError::Symlink,
+            },
+            e => e,
+        }
+    }
+
+    /// The real path of `path` when it resolves inside the boundary without
+    /// a symlink (it is then the path itself, `.` and `..` folded).
     pub fn resolve(&self, path: &Path) -> Result<PathBuf, ReadError> {
-        let real = path.canonicalize().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ReadError::NotFound,
-            _ => ReadError::Io(e.to_string()),
-        })?;
-        if real.starts_with(&self.boundary) { Ok(real) } else { Err(ReadError::Outside) }
+        self.open(path, rustix::fs::OFlags::PATH)?;
+        Ok(self.boundary.join(self.relative(path)?))
+    }
+}
+
+/// Set once `openat2` answered ENOSYS: the component walk is used from then on.
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn open_error(e: rustix::io::Errno) -> ReadError {
+    use rustix::io::Errno;
+    match e {
+        Errno::NOENT | Errno::NOTDIR => ReadError::NotFound,
+        // ELOOP: a symlink on the way (RESOLVE_NO_SYMLINKS, or O_NOFOLLOW at the end).
+        Errno::LOOP => ReadError::Symlink,
+        // EXDEV: the path would leave the boundary.
+        Errno::XDEV => ReadError::Outside,
+        e => ReadError::Io(std::io::Error::from(e).to_string()),
+    }
+}
+
+/// The same rule as `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, one
+/// component at a time: each folder opened `O_PATH | O_NOFOLLOW` and
+/// checked to be a folder, the last with `O_NOFOLLOW`.
+fn open_walk(
+    dir: &rustix::fd::OwnedFd,
+    rel: &Path,
+    flags: rustix::fs::OFlags,
+) -> Result<rustix::fd::OwnedFd, ReadError> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let parts: Vec<Component> = rel.components().filter(|c| !matches!(c, Component::CurDir)).collect();
+    let mut current: Option<rustix::fd::OwnedFd> = None;
+    for (i, part) in parts.iter().enumerate() {
+        let Component::Normal(name) = part else { return Err(ReadError::Outside) };
+        let at = current.as_ref().unwrap_or(dir);
+        let last = i + 1 == parts.len();
+        let step_flags =
+            if last { flags | OFlags::NOFOLLOW } else { OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC };
+        let fd = rustix::fs::openat(at, *name, step_flags, Mode::empty()).map_err(open_error)?;
+        let kind = rustix::fs::fstat(&fd).map(|st| FileType::from_raw_mode(st.st_mode)).map_err(open_error)?;
+        if kind == FileType::Symlink {
+            return Err(ReadError::Symlink);
+        }
+        if !last && kind != FileType::Directory {
+            return Err(ReadError::NotFound);
+        }
+        current = Some(fd);
+    }
+    match current {
+        Some(fd) => Ok(fd),
+        None => rustix::fs::openat(dir, ".", flags, Mode::empty()).map_err(open_error),
     }
 }
 
@@ -142,43 +262,55 @@ pub fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+fn kind_of(mode: rustix::fs::RawMode) -> Kind {
+    use rustix::fs::FileType;
+    match FileType::from_raw_mode(mode) {
+        FileType::RegularFile => Kind::File,
+        FileType::Directory => Kind::Dir,
+        FileType::Symlink => Kind::Symlink,
+        _ => Kind::Other,
+    }
+}
+
 impl Files for Disk {
     fn real_path(&self, path: &Path) -> Result<PathBuf, ReadError> {
         self.resolve(path)
     }
 
     fn list(&self, dir: &Path) -> std::io::Result<Vec<(String, Kind)>> {
+        use rustix::fs::{AtFlags, FileType, OFlags};
+        let fd = self
+            .open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
         let mut out = Vec::new();
-        for entry in std::fs::read_dir(dir)? {
+        for entry in rustix::fs::Dir::read_from(&fd)? {
             let entry = entry?;
-            let ft = entry.file_type()?;
-            let kind = if ft.is_file() {
-                Kind::File
-            } else if ft.is_dir() {
-                Kind::Dir
-            } else if ft.is_symlink() {
-                Kind::Symlink
-            } else {
-                Kind::Other
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let kind = match entry.file_type() {
+                FileType::RegularFile => Kind::File,
+                FileType::Directory => Kind::Dir,
+                FileType::Symlink => Kind::Symlink,
+                FileType::Unknown => rustix::fs::statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                    .map(|st| kind_of(st.st_mode))
+                    .unwrap_or(Kind::Other),
+                _ => Kind::Other,
             };
             // Names that are not UTF-8 cannot be image folders or pin files
             // anyone refers to; they are listed lossily and never match.
-            out.push((entry.file_name().to_string_lossy().into_owned(), kind));
+            out.push((String::from_utf8_lossy(name).into_owned(), kind));
         }
         out.sort();
         Ok(out)
     }
 
     fn read(&self, path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let real = self.resolve(path)?;
-        // O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW:
-        // the resolved path has no symlink left to follow.
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc_flags::O_NONBLOCK | libc_flags::O_NOFOLLOW)
-            .open(&real)
-            .map_err(|e| ReadError::Io(e.to_string()))?;
+        use rustix::fs::OFlags;
+        // O_NONBLOCK: opening a FIFO must not wait for a writer.
+        let fd = self.open(path, OFlags::RDONLY | OFlags::NONBLOCK)?;
+        let file = std::fs::File::from(fd);
         let meta = file.metadata().map_err(|e| ReadError::Io(e.to_string()))?;
         if !meta.is_file() {
             return Err(ReadError::NotAFile);
@@ -195,31 +327,20 @@ impl Files for Disk {
     }
 
     fn executable(&self, path: &Path) -> bool {
-        use std::os::unix::fs::PermissionsExt;
-        self.resolve(path)
+        self.open(path, rustix::fs::OFlags::PATH)
             .ok()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .is_some_and(|m| m.permissions().mode() & 0o111 != 0)
+            .and_then(|fd| rustix::fs::fstat(&fd).ok())
+            .is_some_and(|st| st.st_mode & 0o111 != 0)
     }
 
     fn kind(&self, path: &Path) -> Option<Kind> {
-        let real = self.resolve(path).ok()?;
-        let meta = std::fs::metadata(real).ok()?;
-        Some(if meta.is_file() {
-            Kind::File
-        } else if meta.is_dir() {
-            Kind::Dir
-        } else {
-            Kind::Other
+        let fd = self.open(path, rustix::fs::OFlags::PATH).ok()?;
+        let st = rustix::fs::fstat(&fd).ok()?;
+        Some(match kind_of(st.st_mode) {
+            Kind::Symlink => return None,
+            k => k,
         })
     }
-}
-
-/// The two `open` flags the core needs, without a libc dependency
-/// (Linux values; dockyard runs on Linux).
-mod libc_flags {
-    pub const O_NONBLOCK: i32 = 0o4000;
-    pub const O_NOFOLLOW: i32 = 0o400000;
 }
 
 /// An entry of an in-memory tree.
@@ -297,30 +418,15 @@ impl Memory {
         Some(clean(&rest.to_string_lossy()))
     }
 
-    /// Follows symlinks (at most 40, like Linux) inside the root; the
-    /// result is relative to the root.
+    /// The path relative to the root, when no symlink is on the way (the
+    /// same rule as [`Disk`]: a revision is read as files and folders only).
     fn resolve(&self, path: &Path) -> Result<String, ReadError> {
-        let mut current = normalize(path);
-        'follow: for _ in 0..40 {
-            let rel = self.rel(&current).ok_or(ReadError::Outside)?;
-            // A symlinked folder on the way is followed too.
-            for (i, _) in rel.match_indices('/') {
-                if let Some(MemEntry::Symlink(target)) = self.files.get(&rel[..i]) {
-                    let base = self.root.join(&rel[..i]);
-                    let base = base.parent().unwrap_or(&self.root);
-                    current = normalize(&base.join(target)).join(&rel[i + 1..]);
-                    continue 'follow;
-                }
-            }
-            match self.files.get(&rel) {
-                Some(MemEntry::Symlink(target)) => {
-                    let at = self.root.join(&rel);
-                    current = normalize(&at.parent().unwrap_or(&self.root).join(target));
-                }
-                _ => return Ok(rel),
-            }
+        let rel = self.rel(&normalize(path)).ok_or(ReadError::Outside)?;
+        let symlink = |r: &str| matches!(self.files.get(r), Some(MemEntry::Symlink(_)));
+        if rel.match_indices('/').any(|(i, _)| symlink(&rel[..i])) || symlink(&rel) {
+            return Err(ReadError::Symlink);
         }
-        Err(ReadError::Io("too many levels of symbolic links".into()))
+        Ok(rel)
     }
 
     fn is_dir(&self, rel: &str) -> bool {
@@ -352,7 +458,7 @@ impl Files for Memory {
             Some(MemEntry::File(bytes, _)) if bytes.len() as u64 > limit => Err(ReadError::TooLarge(limit)),
             Some(MemEntry::File(bytes, _)) => Ok(bytes.as_ref().clone()),
             Some(MemEntry::Oversize(_)) => Err(ReadError::TooLarge(limit)),
-            Some(MemEntry::Symlink(_)) => Err(ReadError::Io("too many levels of symbolic links".into())),
+            Some(MemEntry::Symlink(_)) => Err(ReadError::Symlink),
             None if self.is_dir(&real) => Err(ReadError::NotAFile),
             None => Err(ReadError::NotFound),
         }
@@ -392,7 +498,19 @@ mod tests {
         assert!(status.success());
         let disk = Disk::new(&repo);
         assert_eq!(disk.read(&repo.join("img/changelog"), 100), Err(ReadError::Outside));
-        assert_eq!(disk.read(&repo.join("img/alias"), 100).unwrap(), b"inside");
+        // A symlink that stays inside is not followed either (issue 18: the
+        // repository is read as files and folders; it was followed before).
+        assert_eq!(disk.read(&repo.join("img/alias"), 100), Err(ReadError::Symlink));
+        assert_eq!(disk.read(&repo.join("img/real"), 100).unwrap(), b"inside");
+        assert_eq!(disk.read(&repo.join("img/../../etc/passwd"), 100), Err(ReadError::Outside));
+        // A symlinked folder on the way is refused by the kernel.
+        std::os::unix::fs::symlink(&outside, repo.join("out")).unwrap();
+        assert_eq!(disk.read(&repo.join("out/token"), 100), Err(ReadError::Outside));
+        assert_eq!(disk.kind(&repo.join("out/token")), None);
+        assert_eq!(disk.kind(&repo.join("img")), Some(Kind::Dir));
+        assert_eq!(disk.kind(&repo.join("img/real")), Some(Kind::File));
+        assert_eq!(disk.kind(&fifo), Some(Kind::Other));
+        assert!(disk.real_path(&repo.join("img/./real")).is_ok());
         assert_eq!(disk.read(&fifo, 100), Err(ReadError::NotAFile));
         assert_eq!(disk.read(&repo.join("img/real"), 3), Err(ReadError::TooLarge(3)));
         assert_eq!(disk.read(&repo.join("img/none"), 3), Err(ReadError::NotFound));
@@ -413,8 +531,11 @@ mod tests {
             m.list(Path::new("/repo/dockerfiles")).unwrap(),
             vec![("a".to_owned(), Kind::Dir), ("b".to_owned(), Kind::Dir)]
         );
-        assert_eq!(m.read(Path::new("/repo/dockerfiles/a/link"), 10).unwrap(), b"x");
-        assert_eq!(m.read(Path::new("/repo/dockerfiles/a/out"), 10), Err(ReadError::Outside));
+        assert_eq!(m.read(Path::new("/repo/dockerfiles/a/changelog"), 10).unwrap(), b"x");
+        // Symlinks are not followed, inside or out (as on disk).
+        assert_eq!(m.read(Path::new("/repo/dockerfiles/a/link"), 10), Err(ReadError::Symlink));
+        assert_eq!(m.read(Path::new("/repo/dockerfiles/a/out"), 10), Err(ReadError::Symlink));
+        assert_eq!(m.read(Path::new("/repo/../etc/passwd"), 10), Err(ReadError::Outside));
         assert_eq!(m.read(Path::new("/repo/dockerfiles/b"), 10), Err(ReadError::NotAFile));
         assert_eq!(m.kind(Path::new("/repo/dockerfiles/b/sub")), Some(Kind::Dir));
     }
