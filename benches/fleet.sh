@@ -55,7 +55,9 @@ trap cleanup EXIT
 python3 tools/bench_catalog.py "$work/repo/dockerfiles" "127.0.0.1:$port" "$secs" >/dev/null
 mkdir -p "$work/repo/jjb"
 printf '[[hosts]]\nname = "one"\nurl = "unix://%s/one/docker.sock"\n\n[[hosts]]\nname = "two"\nurl = "unix://%s/two/docker.sock"\n' \
-  "$work" "$work" > "$work/repo/dockyard.toml"
+  "$work" "$work" > "$work/operator.toml"
+# Engines are the operator's: the repository's dockyard.toml may not name them.
+export DOCKYARD_OPERATOR="$work/operator.toml"
 cpu_ticks() { # → "busy total" jiffies of all cores since boot
   awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }

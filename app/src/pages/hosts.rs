@@ -29,7 +29,7 @@ pub fn HostsPage() -> impl IntoView {
                 {move || data.get().map(|r| match r {
                     Ok(h) if h.hosts.is_empty() => view! {
                         <p class="empty">"No engine is connected. To connect one: set " <code>"DOCKER_HOST"</code>
-                        ", or list engines as " <code>"[[hosts]]"</code> " in " <code>"dockyard.toml"</code> "."</p>
+                        ", or list engines as " <code>"[[hosts]]"</code> " in the operator file (" <code>"--operator FILE"</code> ")."</p>
                     }.into_any(),
                     Ok(h) => matrix(h).into_any(),
                     Err(e) => error_box(e).into_any(),

@@ -79,6 +79,12 @@ pub struct RepoArgs {
     /// A further file or folder to search for pins, besides ROOT/jjb (repeatable).
     #[arg(long, value_name = "PATH")]
     pub pins: Vec<PathBuf>,
+    /// The operator file (store, auth, serve, registry tuning, engines): the
+    /// server's settings, which the repository may not make. Default
+    /// $DOCKYARD_OPERATOR, else $XDG_CONFIG_HOME/dockyard/operator.toml.
+    /// Refused when it lies inside the repository.
+    #[arg(long, value_name = "FILE")]
+    pub operator: Option<PathBuf>,
 }
 
 fn parse_root(s: &str) -> Result<(PathBuf, PathBuf), String> {
@@ -94,6 +100,7 @@ impl RepoArgs {
             config: self.config.clone(),
             roots: self.roots.clone(),
             pins: self.pins.clone(),
+            operator: self.operator.clone(),
         }
     }
 }
@@ -243,9 +250,12 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "DOCKYARD_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
-    /// Folder holding the built front end (pkg/app.js, pkg/app_bg.wasm, pkg/app.css).
-    #[arg(long, env = "DOCKYARD_SITE", default_value = "target/site")]
-    pub site: PathBuf,
+    /// Folder holding the built front end (pkg/app.js, pkg/app_bg.wasm,
+    /// pkg/app.css); default: the operator file's [serve] site, else `site`
+    /// beside the binary or in the build output above it. Made absolute at
+    /// start, and refused inside the repository.
+    #[arg(long, env = "DOCKYARD_SITE")]
+    pub site: Option<PathBuf>,
     /// Keep a registry index, refreshed in the background (adds `unpublished`).
     #[arg(long)]
     pub registry: bool,
@@ -260,6 +270,9 @@ pub struct ServeArgs {
     /// Connections served at once; more wait.
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
+    /// Live streams (a run's events) open at once; past it, 503 with Retry-After.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub max_streams: u64,
     /// Seconds a client has to send its request headers.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_timeout: u64,
@@ -274,7 +287,7 @@ pub struct CompletionsArgs {
 /// Which Docker engine to talk to.
 #[derive(Debug, Args, Clone, Default)]
 pub struct EngineArgs {
-    /// A host from dockyard.toml, or an engine URL (unix:///…, tcp://…);
+    /// A host of the operator file, or an engine URL (unix:///…, tcp://…);
     /// default: $DOCKER_HOST, else the local socket.
     #[arg(long = "host", value_name = "NAME|URL")]
     pub host: Option<String>,
@@ -311,7 +324,7 @@ pub struct BuildArgs {
     pub push: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Spread the build over several hosts of dockyard.toml: `all`, or names
+    /// Spread the build over several hosts of the operator file: `all`, or names
     /// separated by commas (the first plans; needs --push, since a child on
     /// another host gets its parents through the registry).
     #[arg(long, value_name = "all|NAME,...", conflicts_with = "host")]
@@ -413,7 +426,7 @@ pub struct PullArgs {
     pub repo: RepoArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Pull onto several hosts of dockyard.toml at once: `all`, or names
+    /// Pull onto several hosts of the operator file at once: `all`, or names
     /// separated by commas. A failed or unreachable host does not stop the others.
     #[arg(long, value_name = "all|NAME,...", conflicts_with = "host")]
     pub hosts: Option<String>,
@@ -521,7 +534,7 @@ pub struct StoreArgs {
 pub enum StoreCommand {
     /// Write everything the store holds as one JSON document.
     Export {
-        /// The repository whose dockyard.toml names the store.
+        /// The repository (the store is the operator file's, or the default).
         #[arg(long, value_name = "ROOT")]
         repo: Option<std::path::PathBuf>,
         /// The store: a SQLite file, or a postgres:// URL.
@@ -534,7 +547,7 @@ pub enum StoreCommand {
     /// Add a JSON document written by `store export` to the store
     /// (repositories replaced, runs added with new numbers).
     Import {
-        /// The repository whose dockyard.toml names the store.
+        /// The repository (the store is the operator file's, or the default).
         #[arg(long, value_name = "ROOT")]
         repo: Option<std::path::PathBuf>,
         /// The store: a SQLite file, or a postgres:// URL.

@@ -14,7 +14,7 @@ use dockyard_api::{PullOutcome, RunState};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// The engine the flags name: a host of `dockyard.toml`, a URL, or
+/// The engine the flags name: a host of the operator file, a URL, or
 /// `$DOCKER_HOST` (else the local socket).
 pub fn engine_for(repo: &RepoConfig, args: &EngineArgs) -> Result<Arc<dyn Engine>, String> {
     match &args.host {
@@ -26,7 +26,7 @@ pub fn engine_for(repo: &RepoConfig, args: &EngineArgs) -> Result<Arc<dyn Engine
             if h.contains("://") {
                 return Ok(Arc::new(DockerEngine::new(h, h, None)));
             }
-            Err(format!("no host `{h}` in dockyard.toml, and it is not an engine URL (unix:///…, tcp://…)"))
+            Err(format!("no host `{h}` in the operator file, and it is not an engine URL (unix:///…, tcp://…)"))
         }
     }
 }
@@ -480,7 +480,7 @@ pub fn pull(args: &PullArgs) -> ExitCode {
     }
 }
 
-/// The engines `--hosts all` (every host of dockyard.toml), `--hosts a,b`,
+/// The engines `--hosts all` (every host of the operator file), `--hosts a,b`,
 /// or the one engine of `--host`, name.
 fn engines_for(repo: &RepoConfig, hosts: Option<&str>, one: &EngineArgs) -> Result<Vec<Arc<dyn Engine>>, String> {
     let Some(list) = hosts else {
@@ -488,7 +488,7 @@ fn engines_for(repo: &RepoConfig, hosts: Option<&str>, one: &EngineArgs) -> Resu
     };
     if list == "all" {
         if repo.hosts.is_empty() {
-            return Err("--hosts all: no [[hosts]] in dockyard.toml".into());
+            return Err("--hosts all: no [[hosts]] in the operator file (--operator FILE or $DOCKYARD_OPERATOR)".into());
         }
         return Ok(repo
             .hosts
@@ -540,7 +540,7 @@ pub fn hosts(args: &HostsArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     if report.hosts.is_empty() {
-        return fail("no engine is configured: set DOCKER_HOST, or list engines as [[hosts]] in dockyard.toml");
+        return fail("no engine is configured: set DOCKER_HOST, or list engines as [[hosts]] in the operator file");
     }
     let incomplete = report.hosts.iter().any(|h| !h.reachable)
         || report.cells.iter().flatten().any(|c| *c != dockyard_api::Presence::Present);

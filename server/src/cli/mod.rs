@@ -107,7 +107,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .map_err(|e| fail(format!("cannot start the runtime: {e}")))
 }
 
-/// Registry options: the flags over `dockyard.toml` over the defaults.
+/// Registry options: the flags over the operator file over the defaults.
 pub fn registry_options(args: &RegistryArgs, base: &RegistryOptions) -> RegistryOptions {
     let mut o = base.clone();
     if let Some(v) = args.max_age {

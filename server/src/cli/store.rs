@@ -82,6 +82,10 @@ pub fn store(args: StoreArgs) -> ExitCode {
             }
             match dump::import(store.as_ref(), &dump) {
                 Ok(n) => {
+                    // Runs the store held that a dead process left running.
+                    if let Err(e) = store.interrupt_dead_runs(&crate::store::owner_alive, crate::store::now()) {
+                        eprintln!("warning: could not check for interrupted runs: {e}");
+                    }
                     eprintln!(
                         "{}: imported {} repositories, {} runs, {} log lines",
                         store.describe(),
@@ -97,7 +101,7 @@ pub fn store(args: StoreArgs) -> ExitCode {
     }
 }
 
-/// The store `--store` names, else the repository's (dockyard.toml, then
+/// The store `--store` names, else the operator file's (then
 /// $DOCKYARD_STORE and the default).
 fn open(
     repo: Option<std::path::PathBuf>,

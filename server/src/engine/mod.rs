@@ -85,7 +85,7 @@ pub struct RunSpec {
 
 /// One Docker engine.
 pub trait Engine: Send + Sync {
-    /// Its name (from `dockyard.toml`, or `local`).
+    /// Its name (from the operator file, or `local`).
     fn name(&self) -> &str;
     /// `unix:///…` or `tcp://…`, as `DOCKER_HOST` for commands that talk to it.
     fn endpoint(&self) -> &str;

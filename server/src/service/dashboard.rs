@@ -31,7 +31,7 @@ impl std::fmt::Display for Failure {
 }
 
 impl Service {
-    /// The engines builds and pulls go to: `[[hosts]]` of `dockyard.toml`,
+    /// The engines builds and pulls go to: `[[hosts]]` of the operator file,
     /// else `$DOCKER_HOST` or the local socket when there is one.
     pub fn engines(&self) -> Vec<Arc<dyn Engine>> {
         if !self.repo.hosts.is_empty() {
@@ -279,7 +279,7 @@ impl Service {
         request: &dockyard_api::BuildRequest,
     ) -> Result<(Plan, BuildSpec, super::build::Prepared, Arc<dyn Engine>), Failure> {
         let engine = self.engines().into_iter().next().ok_or_else(|| {
-            Failure::Invalid("no engine is connected: set DOCKER_HOST, or [[hosts]] in dockyard.toml".into())
+            Failure::Invalid("no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file".into())
         })?;
         let spec = BuildSpec {
             globs: self.selection_globs(&request.selection)?,
@@ -386,7 +386,7 @@ impl Service {
                 health: dockyard_api::Health::Error,
                 updated_at: None,
                 detail: e.to_string(),
-                hint: Some("set [store] in dockyard.toml or --store".into()),
+                hint: Some("set [store] in the operator file, or --store".into()),
             }),
         }
         o
@@ -401,7 +401,7 @@ fn engine_source(hosts: &[dockyard_api::HostInfo]) -> dockyard_api::SourceHealth
             health: Health::NotConnected,
             updated_at: None,
             detail: "no Docker engine".into(),
-            hint: Some("set DOCKER_HOST, or list engines as [[hosts]] in dockyard.toml".into()),
+            hint: Some("set DOCKER_HOST, or list engines as [[hosts]] in the operator file".into()),
         };
     }
     let down: Vec<&str> = hosts.iter().filter(|h| !h.reachable).map(|h| h.name.as_str()).collect();

@@ -158,7 +158,7 @@ impl Service {
         let engines: Vec<Arc<dyn Engine>> =
             self.engines().into_iter().filter(|e| only.is_none_or(|o| o.iter().any(|n| n == e.name()))).collect();
         if engines.is_empty() {
-            return Err("no engine is configured: set DOCKER_HOST, or [[hosts]] in dockyard.toml".into());
+            return Err("no engine is configured: set DOCKER_HOST, or [[hosts]] in the operator file".into());
         }
         self.pull_recorded(engines, &plan, 4, format!("web:pull:{who}"), |_| {}).await
     }

@@ -262,7 +262,9 @@ impl Service {
                 health: Health::NotConnected,
                 updated_at: None,
                 detail: "no registry index".into(),
-                hint: Some("start the server with --registry (or set [registry] index = true in dockyard.toml)".into()),
+                hint: Some(
+                    "start the server with --registry (or set [registry] index = true in the operator file)".into(),
+                ),
             });
         } else {
             let entries: Vec<&dockyard_api::RegistryEntry> = knowledge.iter().flat_map(|i| &i.entries).collect();

@@ -7,13 +7,18 @@
 //! layout: the catalog in `ROOT/dockerfiles` (its config
 //! `dockerfiles/config.yaml`), pins under `ROOT/jjb`.
 //!
-//! `dockyard.toml` lives in the repository, so a patch can change it: the
-//! gate commands (`lint`, `impact`) read only `[catalog]`, `[pins]` and the
-//! tuning of `[registry]` from it. Anything that decides where credentials
-//! go or what may write (`--insecure`, the auth token, the database URL)
-//! comes from the command line or the environment; `[hosts]` and `[store]`
-//! are used only by the commands that run after review (`build`, `pull`,
-//! `serve`).
+//! **The trust boundary.** The repository is data: a patch under review
+//! may change anything in it, `dockyard.toml` included. So `dockyard.toml`
+//! may describe only the catalog and the pins (`[catalog] roots`, `[pins]
+//! paths`), every path in it must stay inside the repository after
+//! symlinks are resolved, and any other key is refused with an error that
+//! names it and says where it belongs. Everything that decides where
+//! credentials go, what may write, who may read, or which engines run
+//! (auth and its token variables, the store and its database variable,
+//! private mode, allowed hosts, the site folder, registry tuning and token
+//! realms, engines and their TLS files) comes from the operator: flags, the
+//! environment, or the operator file ([`OperatorConfig`]), which must lie
+//! outside the repository.
 
 use crate::registry::RegistryOptions;
 use crate::store::Location;
@@ -26,7 +31,7 @@ use std::sync::Arc;
 /// The file at the repository root.
 pub const FILE_NAME: &str = "dockyard.toml";
 
-/// `dockyard.toml`, as written.
+/// `dockyard.toml`, as written: the catalog and the pins, nothing else.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -34,6 +39,23 @@ pub struct FileConfig {
     pub catalog: CatalogSection,
     #[serde(default)]
     pub pins: PinsSection,
+}
+
+/// Sections of `dockyard.toml` that are the operator's: refused in the
+/// repository, with where they belong.
+const OPERATOR_SECTIONS: [&str; 5] = ["registry", "store", "serve", "auth", "hosts"];
+
+/// Where the operator file is looked for, for messages.
+pub const OPERATOR_HINT: &str = "the operator file (--operator FILE, $DOCKYARD_OPERATOR, or $XDG_CONFIG_HOME/dockyard/operator.toml), outside the repository";
+
+/// The operator's configuration: everything about the server that the
+/// repository must not decide. Read from `--operator FILE`,
+/// `$DOCKYARD_OPERATOR`, or `$XDG_CONFIG_HOME/dockyard/operator.toml`
+/// (`~/.config/dockyard/operator.toml`); never from inside the repository.
+/// Relative paths in it are relative to its own folder.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
     #[serde(default)]
     pub registry: RegistrySection,
     #[serde(default)]
@@ -92,7 +114,7 @@ pub struct RegistrySection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
-    /// A SQLite file, relative to the repository.
+    /// A SQLite file (relative to the operator file's folder).
     pub path: Option<String>,
     /// The name of an environment variable holding a `postgres://` URL (the
     /// URL itself holds a password and stays out of the repository).
@@ -109,6 +131,8 @@ pub struct ServeSection {
     pub allowed_hosts: Vec<String>,
     /// Whether reads need a login too (default: reads are public).
     pub private: Option<bool>,
+    /// The built front end (`pkg/app.js`, …); must lie outside the repository.
+    pub site: Option<String>,
 }
 
 /// `[auth]`.
@@ -118,6 +142,9 @@ pub struct AuthSection {
     /// The environment variable holding the access token (default
     /// `DOCKYARD_TOKEN`).
     pub token_env: Option<String>,
+    /// The environment variable holding a token that may read `/metrics`
+    /// only (default `DOCKYARD_METRICS_TOKEN`).
+    pub metrics_token_env: Option<String>,
 }
 
 /// One Docker engine in `dockyard.toml`.
@@ -150,6 +177,9 @@ pub struct RepoFlags {
     /// Further roots as (config, dir).
     pub roots: Vec<(PathBuf, PathBuf)>,
     pub pins: Vec<PathBuf>,
+    /// The operator file (`--operator`), over `$DOCKYARD_OPERATOR` and the
+    /// user's config folder.
+    pub operator: Option<PathBuf>,
 }
 
 /// Options of the server.
@@ -157,6 +187,10 @@ pub struct RepoFlags {
 pub struct ServeOptions {
     pub allowed_hosts: Vec<String>,
     pub private: bool,
+    /// The site folder from the operator file (absolute).
+    pub site: Option<PathBuf>,
+    /// The variable holding the metrics-only token.
+    pub metrics_token_env: String,
 }
 
 /// A configured Docker engine.
@@ -188,6 +222,8 @@ pub struct RepoConfig {
     pub registry_refresh: u64,
     /// Where `dockyard.toml` was read from.
     pub file: Option<PathBuf>,
+    /// Where the operator file was read from.
+    pub operator_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for RepoConfig {
@@ -196,8 +232,69 @@ impl std::fmt::Debug for RepoConfig {
     }
 }
 
-/// Reads `ROOT/dockyard.toml` (within its size limit), when it exists.
-pub fn read_file_config(root: &Path) -> Result<Option<(PathBuf, FileConfig)>, String> {
+/// The 1-based line where a top-level table or key `key` is written.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            let rest = l.strip_prefix("[[").or_else(|| l.strip_prefix('[')).unwrap_or(l).trim_start();
+            let rest = rest.strip_prefix('"').unwrap_or(rest);
+            rest.strip_prefix(key).is_some_and(|after| {
+                let after = after.trim_start_matches('"').trim_start();
+                after.starts_with(']') || after.starts_with('=') || after.starts_with('.')
+            })
+        })
+        .map(|i| i + 1)
+}
+
+/// The 1-based line where the string `value` is written (for messages about
+/// a value of the file).
+fn value_line(text: &str, value: &str) -> Option<usize> {
+    let quoted = [format!("\"{value}\""), format!("'{value}'")];
+    text.lines().position(|l| quoted.iter().any(|q| l.contains(q.as_str()))).map(|i| i + 1)
+}
+
+fn at(file: &str, line: Option<usize>) -> String {
+    match line {
+        Some(l) => format!("{file}:{l}"),
+        None => file.to_owned(),
+    }
+}
+
+/// Parses `dockyard.toml`: only `[catalog]` and `[pins]`; an operator
+/// section is refused with where it belongs, an unknown key as unknown.
+pub fn parse_file_config(text: &str) -> Result<FileConfig, String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| toml_error(FILE_NAME, text, &e))?;
+    for key in table.keys() {
+        let line = key_line(text, key);
+        if OPERATOR_SECTIONS.contains(&key.as_str()) {
+            return Err(format!(
+                "{}: `{}` is the operator's setting, not the repository's: the repository's {FILE_NAME} may \
+                 describe only the catalog and the pins ([catalog] roots, [pins] paths); put `{}` in {OPERATOR_HINT}",
+                at(FILE_NAME, line),
+                dockyard_core::limits::quote(key),
+                dockyard_core::limits::quote(key),
+            ));
+        }
+        if !["catalog", "pins"].contains(&key.as_str()) {
+            return Err(format!(
+                "{}: unknown key `{}` (the repository's {FILE_NAME} knows [catalog] roots and [pins] paths only)",
+                at(FILE_NAME, line),
+                dockyard_core::limits::quote(key),
+            ));
+        }
+    }
+    toml::from_str(text).map_err(|e| toml_error(FILE_NAME, text, &e))
+}
+
+fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    format!("{}: {}", at(file, line), e.message().trim_end())
+}
+
+/// Reads `ROOT/dockyard.toml` (within its size limit, through the
+/// repository's own file access: never through a symlink), when it exists.
+pub fn read_file_config(root: &Path) -> Result<Option<(PathBuf, FileConfig, String)>, String> {
     let path = root.join(FILE_NAME);
     let disk = Disk::new(root);
     let text = match dockyard_core::files::Files::read_text(&disk, &path, dockyard_core::limits::MAX_CONFIG_BYTES) {
@@ -205,14 +302,69 @@ pub fn read_file_config(root: &Path) -> Result<Option<(PathBuf, FileConfig)>, St
         Err(dockyard_core::files::ReadError::NotFound) => return Ok(None),
         Err(e) => return Err(format!("{FILE_NAME}: cannot read: {e}")),
     };
-    let parsed: FileConfig = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-        match line {
-            Some(l) => format!("{FILE_NAME}:{l}: {}", e.message()),
-            None => format!("{FILE_NAME}: {}", e.message()),
+    let parsed = parse_file_config(&text)?;
+    Ok(Some((path, parsed, text)))
+}
+
+/// The operator file: `flag`, else `$DOCKYARD_OPERATOR`, else the user's
+/// config folder's `dockyard/operator.toml` when it exists. It is refused
+/// when it lies inside the repository `root` (a patch could change it).
+pub fn read_operator_config(root: &Path, flag: Option<&Path>) -> Result<Option<(PathBuf, OperatorConfig)>, String> {
+    let named = flag.map(Path::to_owned).or_else(|| std::env::var_os("DOCKYARD_OPERATOR").map(PathBuf::from));
+    let path = match named {
+        Some(p) => p,
+        None => {
+            let base = std::env::var_os("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+            match base.map(|b| b.join("dockyard/operator.toml")) {
+                Some(p) if p.is_file() => p,
+                _ => return Ok(None),
+            }
         }
-    })?;
-    Ok(Some((path, parsed)))
+    };
+    let shown = path.display().to_string();
+    let real = path.canonicalize().map_err(|e| format!("{shown}: cannot read the operator file: {e}"))?;
+    if real.starts_with(root) {
+        return Err(format!(
+            "{shown}: the operator file lies inside the repository ({}), where a patch could change it; keep it outside",
+            root.display()
+        ));
+    }
+    let meta = std::fs::metadata(&real).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() || meta.len() > dockyard_core::limits::MAX_CONFIG_BYTES {
+        return Err(format!(
+            "{shown}: not a regular file of at most {} bytes",
+            dockyard_core::limits::MAX_CONFIG_BYTES
+        ));
+    }
+    let text = std::fs::read_to_string(&real).map_err(|e| format!("{shown}: {e}"))?;
+    let parsed: OperatorConfig = toml::from_str(&text).map_err(|e| toml_error(&shown, &text, &e))?;
+    Ok(Some((real, parsed)))
+}
+
+/// A path from `dockyard.toml` (the repository's): inside `root` once `.`
+/// and `..` are folded and, where it exists, once symlinks are resolved.
+fn inside(root: &Path, text: &str, key: &str, value: &str) -> Result<PathBuf, String> {
+    let refuse = |why: &str| {
+        format!(
+            "{}: {key} `{}` {why}: paths in the repository's {FILE_NAME} must stay inside the repository",
+            at(FILE_NAME, value_line(text, value)),
+            dockyard_core::limits::quote(value)
+        )
+    };
+    if Path::new(value).is_absolute() {
+        return Err(refuse("is absolute"));
+    }
+    let path = dockyard_core::files::normalize(&root.join(value));
+    if !path.starts_with(root) {
+        return Err(refuse("leads outside the repository"));
+    }
+    match path.canonicalize() {
+        Ok(real) if !real.starts_with(root) => Err(refuse("leads outside the repository through a symlink")),
+        Ok(real) if real != path => Err(refuse("goes through a symlink")),
+        _ => Ok(path),
+    }
 }
 
 /// `path` against `base` unless absolute.
@@ -246,10 +398,17 @@ impl RepoConfig {
         }
         let root = root_given.canonicalize().unwrap_or_else(|_| absolute(&root_given));
         let files: SharedFiles = Arc::new(Disk::new(&root));
-        let (file, fc) = match read_file_config(&root)? {
-            Some((p, fc)) => (Some(p), fc),
-            None => (None, FileConfig::default()),
+        let (file, fc, text) = match read_file_config(&root)? {
+            Some((p, fc, text)) => (Some(p), fc, text),
+            None => (None, FileConfig::default(), String::new()),
         };
+        let (operator_file, op) = match read_operator_config(&root, flags.operator.as_deref())? {
+            Some((p, op)) => (Some(p), op),
+            None => (None, OperatorConfig::default()),
+        };
+        // Relative paths of the operator file are its folder's.
+        let op_base =
+            operator_file.as_ref().and_then(|p| p.parent()).map(Path::to_owned).unwrap_or_else(|| cwd.clone());
         let display_base = |dir: &Path| -> PathBuf {
             if positional_only {
                 // As the user wrote it.
@@ -281,9 +440,9 @@ impl RepoConfig {
                     RootEntry::Full { dir, config } => (dir.clone(), config.clone()),
                 };
                 // Paths from the file stay inside the repository.
-                let mut spec = mk_root(against(&root, Path::new(&dir)), None);
+                let mut spec = mk_root(inside(&root, &text, "[catalog] roots: dir", &dir)?, None);
                 if let Some(c) = config {
-                    spec.config = against(&root, Path::new(&c));
+                    spec.config = inside(&root, &text, "[catalog] roots: config", &c)?;
                 }
                 roots.push(spec);
             }
@@ -301,7 +460,7 @@ impl RepoConfig {
             let defaults: Vec<PathBuf> = if fc.pins.paths.is_empty() {
                 vec![root.join("jjb")]
             } else {
-                fc.pins.paths.iter().map(|p| against(&root, Path::new(p))).collect()
+                fc.pins.paths.iter().map(|p| inside(&root, &text, "[pins] paths", p)).collect::<Result<_, _>>()?
             };
             for d in defaults {
                 if flags.pins.is_empty() || d.exists() {
@@ -313,7 +472,7 @@ impl RepoConfig {
             let base = if flags.repo.is_some() || !positional_only { &root } else { &cwd };
             pin_paths.push(against(base, p));
         }
-        let r = &fc.registry;
+        let r = &op.registry;
         let registry = RegistryOptions {
             max_age: r.max_age.unwrap_or(300),
             timeout: r.timeout.unwrap_or(10.0),
@@ -322,15 +481,19 @@ impl RepoConfig {
             token_realms: r.token_realms.clone(),
             ..RegistryOptions::default()
         };
-        let store = match (&fc.store.database_env, &fc.store.path) {
+        // A variable that is not set is an error only when the store is
+        // used without `--store` (which replaces it).
+        let store = match (&op.store.database_env, &op.store.path) {
             (Some(var), _) => match std::env::var(var) {
                 Ok(url) => Location::parse(&url),
-                Err(_) => return Err(format!("{FILE_NAME}: [store] database_env names `{var}`, which is not set")),
+                Err(_) => Location::Missing(format!(
+                    "the operator file's [store] database_env names `{var}`, which is not set"
+                )),
             },
-            (None, Some(p)) => Location::Sqlite(against(&root, Path::new(p))),
+            (None, Some(p)) => Location::Sqlite(against(&op_base, Path::new(p))),
             (None, None) => crate::store::default_location(),
         };
-        let hosts = fc
+        let hosts = op
             .hosts
             .iter()
             .map(|h| HostSpec {
@@ -338,9 +501,9 @@ impl RepoConfig {
                 url: h.url.clone(),
                 tls: h.tls.as_ref().map(|t| {
                     (
-                        against(&root, Path::new(&t.ca)),
-                        against(&root, Path::new(&t.cert)),
-                        against(&root, Path::new(&t.key)),
+                        against(&op_base, Path::new(&t.ca)),
+                        against(&op_base, Path::new(&t.cert)),
+                        against(&op_base, Path::new(&t.key)),
                     )
                 }),
             })
@@ -352,14 +515,17 @@ impl RepoConfig {
             registry,
             store,
             serve: ServeOptions {
-                allowed_hosts: fc.serve.allowed_hosts.clone(),
-                private: fc.serve.private.unwrap_or(false),
+                allowed_hosts: op.serve.allowed_hosts.clone(),
+                private: op.serve.private.unwrap_or(false),
+                site: op.serve.site.as_ref().map(|p| against(&op_base, Path::new(p))),
+                metrics_token_env: op.auth.metrics_token_env.clone().unwrap_or_else(|| "DOCKYARD_METRICS_TOKEN".into()),
             },
-            token_env: fc.auth.token_env.clone().unwrap_or_else(|| "DOCKYARD_TOKEN".into()),
+            token_env: op.auth.token_env.clone().unwrap_or_else(|| "DOCKYARD_TOKEN".into()),
             hosts,
             registry_index: r.index.unwrap_or(false),
             registry_refresh: r.refresh.unwrap_or(300),
             file,
+            operator_file,
             root,
         })
     }

@@ -125,6 +125,11 @@ pub trait Store: Send + Sync + 'static {
     fn interrupt_dead_runs(&self, alive: &dyn Fn(&str) -> bool, at: Timestamp) -> Result<usize, StoreError>;
     /// Recent builds of one image, newest first.
     fn image_builds(&self, image: &str, limit: usize) -> Result<Vec<ImageBuild>, StoreError>;
+
+    /// Runs `f`, whose calls on this store (from this thread) are one
+    /// transaction: all of them are kept, or none when `f` or the commit
+    /// fails. For whole-store operations of one command (`store import`).
+    fn atomically(&self, f: &mut dyn FnMut() -> Result<(), StoreError>) -> Result<(), StoreError>;
 }
 
 /// A store shared by async code. Calls wait their turn in a fair (FIFO)
@@ -162,6 +167,8 @@ pub enum Location {
     Sqlite(PathBuf),
     /// A `postgres://` URL (may hold a password: never shown).
     Postgres(String),
+    /// None could be made (why): an error when the store is first used.
+    Missing(String),
 }
 
 impl Location {
@@ -180,6 +187,7 @@ pub fn open(location: &Location) -> Result<Arc<dyn Store>, StoreError> {
     match location {
         Location::Sqlite(path) => Ok(Arc::new(sqlite::Sqlite::open(path)?)),
         Location::Postgres(url) => postgres::open(url),
+        Location::Missing(why) => Err(StoreError::Io("store".into(), why.clone())),
     }
 }
 

@@ -17,16 +17,39 @@ pub fn bin() -> PathBuf {
     std::env::var_os("DOCKYARD_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_dockyard").into())
 }
 
+thread_local! {
+    /// The operator file this test's commands use (see [`operator_file`]).
+    static OPERATOR: std::cell::RefCell<Option<PathBuf>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes `text` as an operator file (outside any repository) that every
+/// later [`command`] of this test uses, as `$DOCKYARD_OPERATOR`. Keep the
+/// folder it returns alive while it is used.
+pub fn operator_file(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("operator.toml");
+    std::fs::write(&path, text).unwrap();
+    OPERATOR.with(|o| *o.borrow_mut() = Some(path));
+    dir
+}
+
 /// A command for the real `dockyard` binary, without the user's configs.
 pub fn command(args: &[&str]) -> Command {
     let mut c = Command::new(bin());
+    match OPERATOR.with(|o| o.borrow().clone()) {
+        Some(p) => c.env("DOCKYARD_OPERATOR", p),
+        None => c.env_remove("DOCKYARD_OPERATOR"),
+    };
     c.args(args)
         .env("XDG_CONFIG_HOME", "/nonexistent")
         .env("DOCKER_CONFIG", "/nonexistent")
         .env_remove("DOCKYARD_REGISTRY_USERNAME")
         .env_remove("DOCKYARD_REGISTRY_PASSWORD")
         .env_remove("DOCKYARD_REGISTRY_HOST")
-        .env_remove("DOCKYARD_STORE");
+        .env_remove("DOCKYARD_STORE")
+        .env_remove("DOCKYARD_SITE")
+        .env_remove("DOCKYARD_TOKEN")
+        .env_remove("DOCKYARD_METRICS_TOKEN");
     c
 }
 

@@ -57,14 +57,11 @@ fn pull_onto_every_host_and_the_matrix_shows_it_and_a_dead_host_fails_alone() {
 
     let one = Dockerd::start();
     let mut two = Dockerd::start();
-    std::fs::write(
-        dir.path().join("dockyard.toml"),
-        format!(
-            "[[hosts]]\nname = \"one\"\nurl = \"{}\"\n\n[[hosts]]\nname = \"two\"\nurl = \"{}\"\n",
-            one.host, two.host
-        ),
-    )
-    .unwrap();
+    // Engines are the operator's (the repository may not name them).
+    let _operator = operator_file(&format!(
+        "[[hosts]]\nname = \"one\"\nurl = \"{}\"\n\n[[hosts]]\nname = \"two\"\nurl = \"{}\"\n",
+        one.host, two.host
+    ));
     let (a, base) = (format!("{}/ci/a:1", reg.host), format!("{}/ci/base:1.0", reg.host));
     let run = |args: &[&str]| {
         command(&[args, &["--repo", r, "--store", s, "--format", "json"][..]].concat()).output().unwrap()
@@ -161,19 +158,26 @@ fn pull_onto_every_host_and_the_matrix_shows_it_and_a_dead_host_fails_alone() {
     assert!(table.contains("host two (") && table.contains("UNREACHABLE"), "{table}");
 }
 
-/// A repository on `registry` with a busybox base and `dockyard.toml`
-/// listing two engines.
-fn two_host_repo(registry: &str, one: &Dockerd, two: &Dockerd) -> tempfile::TempDir {
+/// A repository on `registry` with a busybox base, and an operator file
+/// (outside it) listing two engines, used by this test's commands.
+struct TwoHosts {
+    dir: tempfile::TempDir,
+    _operator: tempfile::TempDir,
+}
+
+impl TwoHosts {
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+fn two_host_repo(registry: &str, one: &Dockerd, two: &Dockerd) -> TwoHosts {
     let dir = busybox_repo(registry);
-    std::fs::write(
-        dir.path().join("dockyard.toml"),
-        format!(
-            "[[hosts]]\nname = \"one\"\nurl = \"{}\"\n\n[[hosts]]\nname = \"two\"\nurl = \"{}\"\n",
-            one.host, two.host
-        ),
-    )
-    .unwrap();
-    dir
+    let _operator = operator_file(&format!(
+        "[[hosts]]\nname = \"one\"\nurl = \"{}\"\n\n[[hosts]]\nname = \"two\"\nurl = \"{}\"\n",
+        one.host, two.host
+    ));
+    TwoHosts { dir, _operator }
 }
 
 fn run_images(store: &str, run: u64) -> Vec<(String, String, String)> {
