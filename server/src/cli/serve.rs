@@ -33,16 +33,28 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         Ok(s) => s.warm(),
         Err(d) => return fail(d),
     }
-    if !args.site.join("pkg/app.js").exists() {
+    let site = match site_folder(args.site.as_deref(), service.repo.serve.site.as_deref(), &service.repo.root) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    if !site.join("pkg/app.js").exists() {
         tracing::warn!(
             "no front end in {} yet (scripts/build-site builds it; scripts/run does so behind the server): \
              pages are server-rendered only until it is there",
-            args.site.display()
+            site.display()
         );
+    }
+    // Runs left `running` by a process that died are interrupted, not live.
+    if let Ok(store) = service.store() {
+        match store.0.interrupt_dead_runs(&crate::store::owner_alive, crate::store::now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{n} run(s) left running by a process that is gone: marked interrupted"),
+            Err(e) => tracing::warn!("could not check for interrupted runs: {e}"),
+        }
     }
     let leptos = LeptosOptions::builder()
         .output_name("app")
-        .site_root(args.site.display().to_string())
+        .site_root(site.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(args.addr)
         .build();
@@ -80,7 +92,8 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         };
         let mut allowed = service.repo.serve.allowed_hosts.clone();
         allowed.extend(args.allowed_host.iter().cloned());
-        let auth = web::auth::Auth::from_env(&service.repo.token_env, args.private || service.repo.serve.private);
+        let auth = web::auth::Auth::from_env(&service.repo.token_env, args.private || service.repo.serve.private)
+            .with_metrics_token(&service.repo.serve.metrics_token_env);
         if !auth.configured() {
             tracing::warn!(
                 "{} is not set (or shorter than 8 characters): nobody can start builds or pulls",
@@ -93,6 +106,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             guard: Arc::new(web::guard::Guard::new(addr, &allowed)),
             auth: Arc::new(auth),
             http: Arc::new(web::metrics::HttpMetrics::default()),
+            streams: Arc::new(web::live::Streams::new(args.max_streams as usize)),
         };
         tokio::spawn(crate::service::watch::follow(service.clone(), seen));
         if registry && !reg_opts.offline {
@@ -112,4 +126,36 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         web::listen::serve(listener, web::router(state), limits, web::listen::stop_signal()).await;
         ExitCode::SUCCESS
     })
+}
+
+/// The site folder: `--site` (or `$DOCKYARD_SITE`), else the operator
+/// file's, else `site` beside the binary, else the build output's `site`
+/// above it (`target/debug/dockyard` → `target/site`). Absolute, fixed at
+/// start, and never inside the repository (a patch could plant the
+/// dashboard's own script there).
+fn site_folder(
+    flag: Option<&std::path::Path>,
+    operator: Option<&std::path::Path>,
+    repo: &std::path::Path,
+) -> Result<std::path::PathBuf, String> {
+    let chosen = match flag.or(operator) {
+        Some(p) => dockyard_core::files::absolute(p),
+        None => {
+            let exe = std::env::current_exe().map_err(|e| format!("cannot find this program's folder: {e}"))?;
+            let dir = exe.parent().map(std::path::Path::to_owned).unwrap_or_default();
+            let beside = dir.join("site");
+            let build_output = dir.parent().map(|p| p.join("site")).unwrap_or_else(|| beside.clone());
+            if beside.is_dir() || !build_output.is_dir() { beside } else { build_output }
+        }
+    };
+    let real = chosen.canonicalize().unwrap_or_else(|_| chosen.clone());
+    if real.starts_with(repo) {
+        return Err(format!(
+            "the site folder {} lies inside the repository {}: the dashboard's own script must not come from files \
+             a patch can change; build it elsewhere (scripts/build-site) or pass --site",
+            chosen.display(),
+            repo.display()
+        ));
+    }
+    Ok(real)
 }

@@ -92,6 +92,33 @@ pub fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The route template of a read under `/api/v1/` (for metric labels: a
+/// fixed set, whatever the path), or `None` when [`get`] has no such route.
+pub fn read_route(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Some(match segments.as_slice() {
+        ["catalog"] => "/api/v1/catalog",
+        ["graph"] => "/api/v1/graph",
+        ["graph.dot"] => "/api/v1/graph.dot",
+        ["graph", "view"] => "/api/v1/graph/view",
+        ["graph.svg"] => "/api/v1/graph.svg",
+        ["pins"] => "/api/v1/pins",
+        ["pins", "patch"] => "/api/v1/pins/patch",
+        ["registry"] => "/api/v1/registry",
+        ["pull-script"] => "/api/v1/pull-script",
+        ["overview"] => "/api/v1/overview",
+        ["images", _] => "/api/v1/images/{name}",
+        ["builds"] => "/api/v1/builds",
+        ["builds", _] => "/api/v1/builds/{id}",
+        ["builds", _, "logs"] => "/api/v1/builds/{id}/logs",
+        ["file"] => "/api/v1/file",
+        ["hosts"] => "/api/v1/hosts",
+        ["session"] => "/api/v1/session",
+        ["impact"] => "/api/v1/impact",
+        _ => return None,
+    })
+}
+
 /// Impact runs git and renders two revisions: a few at a time.
 static IMPACT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
@@ -186,7 +213,11 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
                 return Err((StatusCode::SERVICE_UNAVAILABLE, "impact is busy; try again in a moment".into()));
             };
             let s = service.clone();
-            match tokio::task::spawn_blocking(move || s.impact(&base, head.as_deref())).await {
+            // git is killed when this request is dropped (a client gone, or its deadline).
+            let cancel = crate::git::Cancel::default();
+            let _cancel_on_drop = cancel.on_drop();
+            let work = move || crate::git::with_cancel(&cancel, || s.impact(&base, head.as_deref()));
+            match tokio::task::spawn_blocking(work).await {
                 Ok(Ok(r)) => Ok(json(&r)),
                 Ok(Err(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, e)),
                 Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
@@ -202,9 +233,7 @@ async fn read(
     path: Option<Path<String>>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = state.auth.check_read(&headers) {
-        return error(r.status(), r.message());
-    }
+    let _ = headers;
     let path = path.map(|Path(p)| p).unwrap_or_else(|| "builds".into());
     match get(&state, &path, query.as_deref().unwrap_or("")).await {
         Ok(a) => {
@@ -225,17 +254,46 @@ struct Login {
     token: String,
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if crate::web::auth::Auth::cross_site(&headers) {
+/// The client's address, which the accept loop puts on every request.
+fn client(req_ext: &axum::http::Extensions) -> std::net::IpAddr {
+    req_ext
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip())
+}
+
+async fn login(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    if crate::web::auth::Auth::cross_site(headers) {
         return error(StatusCode::FORBIDDEN, "cross-site request refused");
     }
-    let token = serde_json::from_slice::<Login>(&body).map(|l| l.token).unwrap_or_else(|_| {
-        // A plain HTML form posts `token=…`.
-        query_param(&String::from_utf8_lossy(&body), "token").unwrap_or_default()
-    });
+    let peer = client(&parts.extensions);
+    if let Some(wait) = state.auth.login_wait(peer) {
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many failed logins from this address: try again in {wait} s"),
+        );
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return resp;
+    }
+    let Ok(body) = axum::body::to_bytes(body, super::guard::MAX_BODY_BYTES).await else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "the login is too large");
+    };
+    // A plain HTML form (the private dashboard's login page) posts `token=…`.
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let token = serde_json::from_slice::<Login>(&body)
+        .map(|l| l.token)
+        .unwrap_or_else(|_| query_param(&String::from_utf8_lossy(&body), "token").unwrap_or_default());
     match state.auth.login(&token) {
         Some(cookie) => {
-            let mut resp = json_bytes(Bytes::from(dockyard_api::to_json(&serde_json::json!({"ok": true}))));
+            let mut resp = if form {
+                (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
+            } else {
+                json_bytes(Bytes::from(dockyard_api::to_json(&serde_json::json!({"ok": true}))))
+            };
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().insert(header::SET_COOKIE, v);
             }
@@ -245,7 +303,10 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             StatusCode::UNAUTHORIZED,
             format!("no access token is configured: set {} for the server", state.auth.token_env),
         ),
-        None => error(StatusCode::UNAUTHORIZED, "wrong token"),
+        None => {
+            state.auth.login_failed(peer);
+            error(StatusCode::UNAUTHORIZED, "wrong token")
+        }
     }
 }
 

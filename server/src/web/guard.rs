@@ -30,19 +30,34 @@ impl Guard {
     }
 
     /// IP literals cannot be rebound; `localhost` resolves locally; other
-    /// names only when configured.
+    /// names only when configured. `Host` is parsed as an authority
+    /// (`name[:port]` or `[v6][:port]`) and the name compared exactly.
     pub fn allows(&self, host: &str) -> bool {
-        let host = host.trim().to_ascii_lowercase();
-        let name = if let Some(rest) = host.strip_prefix('[') {
-            rest.split(']').next().unwrap_or("").to_owned()
-        } else {
-            match host.rsplit_once(':') {
-                Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h.to_owned(),
-                _ => host.clone(),
-            }
-        };
-        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.allowed_hosts.contains(&name)
+        let host = host.to_ascii_lowercase();
+        let Some(name) = authority_host(&host) else { return false };
+        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.allowed_hosts.iter().any(|h| h == name)
     }
+}
+
+/// The host of an authority `name[:port]` or `[v6][:port]`, when it is
+/// one: nothing may follow `]` but a port, a port is digits, and a name
+/// holds only the characters of DNS names and IPv4 addresses.
+fn authority_host(authority: &str) -> Option<&str> {
+    let port_ok = |p: &str| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(port_ok)) {
+            return None;
+        }
+        return v6.parse::<std::net::Ipv6Addr>().is_ok().then_some(v6);
+    }
+    let name = match authority.rsplit_once(':') {
+        Some((h, p)) if port_ok(p) => h,
+        Some(_) => return None,
+        None => authority,
+    };
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    valid.then_some(name)
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {
@@ -103,7 +118,17 @@ mod tests {
         ] {
             assert!(g.allows(ok), "{ok}");
         }
-        for bad in ["evil.example", "127.0.0.1.evil.example:3000", "", "localhost.evil"] {
+        for bad in [
+            "evil.example",
+            "127.0.0.1.evil.example:3000",
+            "",
+            "localhost.evil",
+            "[::1]evil.example",
+            "[::1]:3000evil",
+            "localhost:3000:3000",
+            "local host",
+            "[::1",
+        ] {
             assert!(!g.allows(bad), "{bad}");
         }
     }

@@ -2,31 +2,184 @@
 //! they happen. The stream reads the store (not this process's events), so
 //! a run started by another `dockyard serve` sharing the database is seen
 //! live too.
+//!
+//! Bounded and cheap: at most `--max-streams` streams are open at once
+//! (past it, 503 with `Retry-After`), apart from the connection limit, so
+//! streams cannot starve `/healthz` or the API. One poller per run reads
+//! the store and feeds every subscriber of that run through a broadcast
+//! channel; a connection owns no task, so a client that goes away is gone
+//! the moment hyper drops its body, and a poller ends within one poll of
+//! its last subscriber leaving.
 
 use super::AppState;
+use crate::store::Shared;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use dockyard_api::{ImageState, LogLine, RunDetail};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 
 /// How often the store is read while a run is live.
 const POLL: Duration = Duration::from_millis(250);
+/// Events a slow subscriber may fall behind before its stream ends (the
+/// browser reconnects with `Last-Event-ID` and reads the rest from the store).
+const BACKLOG: usize = 1024;
+/// Lines read per store call.
+const PAGE: usize = 2000;
+/// A stream lasts at most a day.
+const MAX_STREAM: Duration = Duration::from_secs(86_400);
+
+/// What a run's poller sends its subscribers.
+#[derive(Clone, Debug)]
+enum Live {
+    Image(String),
+    Log(LogLine),
+    End(String),
+    Error(String),
+}
+
+/// The live streams of one server: the cap, and one poller per run.
+pub struct Streams {
+    permits: Arc<Semaphore>,
+    hubs: Mutex<HashMap<i64, broadcast::Sender<Live>>>,
+}
+
+impl Streams {
+    pub fn new(max_streams: usize) -> Streams {
+        Streams { permits: Arc::new(Semaphore::new(max_streams.max(1))), hubs: Mutex::default() }
+    }
+
+    /// Streams open now.
+    pub fn open(&self, max_streams: usize) -> usize {
+        max_streams.saturating_sub(self.permits.available_permits())
+    }
+
+    /// Pollers running now.
+    pub fn pollers(&self) -> usize {
+        self.hubs.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// A receiver of run `id`'s events, starting the run's poller (from
+    /// `seq`) when it has none.
+    fn subscribe(self: &Arc<Self>, store: &Shared, id: i64, seq: i64) -> broadcast::Receiver<Live> {
+        let mut hubs = self.hubs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = hubs.get(&id) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(BACKLOG);
+        hubs.insert(id, tx.clone());
+        tokio::spawn(poll(self.clone(), store.clone(), id, seq, tx));
+        rx
+    }
+}
+
+/// The poller of one run: reads the store every [`POLL`] while anyone
+/// listens and the run is not finished.
+async fn poll(streams: Arc<Streams>, store: Shared, id: i64, mut seq: i64, tx: broadcast::Sender<Live>) {
+    let mut states: HashMap<String, ImageState> = HashMap::new();
+    let mut failures = 0u32;
+    loop {
+        tokio::time::sleep(if failures == 0 { POLL } else { POLL * failures.min(20) }).await;
+        if tx.receiver_count() == 0 {
+            break;
+        }
+        let detail = match store.call(move |s| s.get_run(id)).await {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                let _ = tx.send(Live::Error("no such run".into()));
+                break;
+            }
+            Err(e) => {
+                // The store is away: say so, and keep trying.
+                failures += 1;
+                let _ = tx.send(Live::Error(format!("the store is unavailable ({e}); retrying")));
+                continue;
+            }
+        };
+        let lines = match read_all(&store, id, seq).await {
+            Ok(l) => l,
+            Err(e) => {
+                failures += 1;
+                let _ = tx.send(Live::Error(format!("the store is unavailable ({e}); retrying")));
+                continue;
+            }
+        };
+        failures = 0;
+        for img in &detail.images {
+            if states.get(&img.name) != Some(&img.state) {
+                states.insert(img.name.clone(), img.state);
+                let _ = tx.send(Live::Image(serde_json::to_string(img).unwrap_or_default()));
+            }
+        }
+        for l in lines {
+            seq = seq.max(l.seq);
+            let _ = tx.send(Live::Log(l));
+        }
+        if detail.run.state.is_finished() {
+            // The last lines may land after the state: one more read.
+            if let Ok(lines) = read_all(&store, id, seq).await {
+                for l in lines {
+                    let _ = tx.send(Live::Log(l));
+                }
+            }
+            let _ = tx.send(Live::End(serde_json::to_string(&detail.run).unwrap_or_default()));
+            break;
+        }
+    }
+    streams.hubs.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+}
+
+/// Every line of run `id` after `after`, a page at a time.
+async fn read_all(store: &Shared, id: i64, after: i64) -> Result<Vec<LogLine>, crate::store::StoreError> {
+    let mut out = Vec::new();
+    let mut seq = after;
+    loop {
+        let page = store.call(move |s| s.logs(id, None, seq, PAGE)).await?;
+        let full = page.len() == PAGE;
+        if let Some(last) = page.last() {
+            seq = last.seq;
+        }
+        out.extend(page);
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
+fn log_event(l: &LogLine) -> Event {
+    Event::default().event("log").id(l.seq.to_string()).data(serde_json::to_string(l).unwrap_or_default())
+}
+
+fn busy() -> Response {
+    let mut resp = super::api::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too many live streams are open on this server; try again in a moment",
+    );
+    let h = resp.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
 
 /// `GET /api/v1/builds/{id}/events`: `log` events (a LogLine), `image`
-/// events (a RunImage) when a state changes, and `end` (the RunSummary).
+/// events (a RunImage) when a state changes, `end` (the RunSummary), and
+/// `error` (the run does not exist, or the store is away: retried).
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<i64>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = state.auth.check_read(&headers) {
-        return super::api::error(r.status(), r.message());
-    }
+    let Ok(permit) = state.streams.permits.clone().try_acquire_owned() else {
+        return busy();
+    };
     let store = match state.service.store() {
         Ok(s) => s,
-        Err(e) => return super::api::error(axum::http::StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     // After the last line the client has: its Last-Event-ID on a
     // reconnection, else `?after=SEQ` (the lines the page came with).
@@ -38,63 +191,67 @@ pub async fn events(
         .and_then(|v| v.parse().ok())
         .or(from_query)
         .unwrap_or(0);
-    let stream = async_stream(store, id, after);
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
-}
-
-fn async_stream(
-    store: crate::store::Shared,
-    id: i64,
-    after: i64,
-) -> impl futures::Stream<Item = Result<Event, std::convert::Infallible>> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Event>(256);
-    tokio::spawn(async move {
-        let mut seq = after;
-        let mut states: std::collections::HashMap<String, dockyard_api::ImageState> = Default::default();
-        // A stream lasts at most a day.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(86_400);
+    let detail: RunDetail = match store.call(move |s| s.get_run(id)).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return super::api::error(StatusCode::NOT_FOUND, format!("no run {id}")),
+        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}")),
+    };
+    let backlog = match read_all(&store, id, after).await {
+        Ok(l) => l,
+        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}")),
+    };
+    // A comment first, so that the response head goes out at once.
+    let mut first: Vec<Event> = vec![Event::default().comment("live")];
+    first.extend(
+        detail
+            .images
+            .iter()
+            .map(|img| Event::default().event("image").data(serde_json::to_string(img).unwrap_or_default())),
+    );
+    let mut seen = backlog.last().map_or(after, |l| l.seq);
+    first.extend(backlog.iter().map(log_event));
+    if detail.run.state.is_finished() {
+        first.push(Event::default().event("end").data(serde_json::to_string(&detail.run).unwrap_or_default()));
+        let stream = futures::stream::iter(first.into_iter().map(Ok::<_, std::convert::Infallible>));
+        return Sse::new(stream).into_response();
+    }
+    // Subscribe, then read again: what the poller sent before this
+    // subscription is in the store, and what it sends after is in `rx`.
+    let rx = state.streams.subscribe(&store, id, seen);
+    match read_all(&store, id, seen).await {
+        Ok(more) => {
+            seen = more.last().map_or(seen, |l| l.seq);
+            first.extend(more.iter().map(log_event));
+        }
+        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}")),
+    }
+    let deadline = tokio::time::Instant::now() + MAX_STREAM;
+    let live = futures::stream::unfold((rx, seen, permit, false), move |(mut rx, mut seen, permit, done)| async move {
+        let _: &OwnedSemaphorePermit = &permit;
+        if done {
+            return None;
+        }
         loop {
-            let detail = match store.call(move |s| s.get_run(id)).await {
-                Ok(Some(d)) => d,
-                _ => {
-                    let _ = tx.send(Event::default().event("error").data("no such run")).await;
-                    return;
+            let next = tokio::time::timeout_at(deadline, rx.recv()).await;
+            let event = match next {
+                Err(_) => return None,
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => return None,
+                Ok(Err(broadcast::error::RecvError::Closed)) => return None,
+                Ok(Ok(Live::Log(l))) if l.seq <= seen => continue,
+                Ok(Ok(Live::Log(l))) => {
+                    seen = l.seq;
+                    (log_event(&l), false)
+                }
+                Ok(Ok(Live::Image(data))) => (Event::default().event("image").data(data), false),
+                Ok(Ok(Live::End(data))) => (Event::default().event("end").data(data), true),
+                Ok(Ok(Live::Error(message))) => {
+                    let end = message == "no such run";
+                    (Event::default().event("error").retry(Duration::from_secs(2)).data(message), end)
                 }
             };
-            for img in &detail.images {
-                if states.get(&img.name) != Some(&img.state) {
-                    states.insert(img.name.clone(), img.state);
-                    let data = serde_json::to_string(img).unwrap_or_default();
-                    if tx.send(Event::default().event("image").data(data)).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            let lines = store.call(move |s| s.logs(id, None, seq, 2000)).await.unwrap_or_default();
-            for l in lines {
-                seq = l.seq;
-                let data = serde_json::to_string(&l).unwrap_or_default();
-                if tx.send(Event::default().event("log").id(l.seq.to_string()).data(data)).await.is_err() {
-                    return;
-                }
-            }
-            if detail.run.state.is_finished() {
-                // The last lines may land after the state: one more read.
-                let lines = store.call(move |s| s.logs(id, None, seq, 100_000)).await.unwrap_or_default();
-                for l in lines {
-                    let data = serde_json::to_string(&l).unwrap_or_default();
-                    let _ = tx.send(Event::default().event("log").id(l.seq.to_string()).data(data)).await;
-                }
-                let _ = tx
-                    .send(Event::default().event("end").data(serde_json::to_string(&detail.run).unwrap_or_default()))
-                    .await;
-                return;
-            }
-            if tokio::time::Instant::now() > deadline {
-                return;
-            }
-            tokio::time::sleep(POLL).await;
+            return Some((Ok::<_, std::convert::Infallible>(event.0), (rx, seen, permit, event.1)));
         }
     });
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (Ok(e), rx)) })
+    let stream = futures::StreamExt::chain(futures::stream::iter(first.into_iter().map(Ok)), live);
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }

@@ -3,9 +3,11 @@
 //! with run durations, each engine's presence of the pinned images, and the
 //! latency of every request by route.
 //!
-//! Invariant: label values are bounded. A route is its first path segment
-//! (two under `/api/v1`), and a request that found nothing is `other`, so
-//! a visitor cannot grow the series; every label value is escaped.
+//! Invariant: label values are bounded. A route is the template of the
+//! route that matched (`/api/v1/builds/{id}`), or `unmatched`, never the
+//! path a visitor sent; a method is `GET`, `POST` or `other`. So the
+//! series are at most routes × 3 × status classes, whatever arrives; every
+//! label value is escaped.
 
 use super::AppState;
 use axum::extract::{Request, State};
@@ -75,32 +77,46 @@ impl HttpMetrics {
     }
 }
 
-/// The route label of a path: bounded, whatever the visitor sends.
-pub fn route_label(path: &str, status: StatusCode) -> String {
-    if status == StatusCode::NOT_FOUND {
-        return "other".into();
+/// The route label: the matched route's template (for the API's
+/// catch-all read route, the read's own template), or `unmatched` (a 404
+/// is `unmatched` too).
+pub fn route_label<'a>(matched: Option<&'a str>, path: &str, status: StatusCode) -> &'a str {
+    match matched {
+        _ if status == StatusCode::NOT_FOUND => "unmatched",
+        Some("/api/v1/{*path}") => {
+            path.strip_prefix("/api/v1/").and_then(super::api::read_route).unwrap_or("unmatched")
+        }
+        Some(m) => m,
+        None => "unmatched",
     }
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let keep = if segments.first() == Some(&"api") { 3 } else { 1 };
-    let mut label = String::new();
-    for s in segments.iter().take(keep) {
-        label.push('/');
-        label.push_str(s);
+}
+
+/// The method label: one of a fixed set.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    match *method {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        _ => "other",
     }
-    if segments.len() > keep {
-        label.push_str("/…");
-    }
-    if label.is_empty() { "/".into() } else { label }
 }
 
 /// Middleware: times every request.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method());
+    let matched = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
     let path = req.uri().path().to_owned();
     let started = Instant::now();
     let resp = next.run(req).await;
-    state.http.observe(route_label(&path, resp.status()), &method, resp.status(), started.elapsed());
+    let route = route_label(matched.as_deref(), &path, resp.status()).to_owned();
+    state.http.observe(route, method, resp.status(), started.elapsed());
     resp
+}
+
+/// Series of the request histogram (for tests of its bound).
+impl HttpMetrics {
+    pub fn series(&self) -> usize {
+        self.series.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 /// `GET /metrics`.
@@ -222,11 +238,16 @@ mod tests {
 
     #[test]
     fn routes_are_bounded_and_labels_escaped() {
-        assert_eq!(route_label("/api/v1/pins", StatusCode::OK), "/api/v1/pins");
-        assert_eq!(route_label("/api/v1/builds/7/logs", StatusCode::OK), "/api/v1/builds/…");
-        assert_eq!(route_label("/images/python3", StatusCode::OK), "/images/…");
-        assert_eq!(route_label("/", StatusCode::OK), "/");
-        assert_eq!(route_label("/random-1234", StatusCode::NOT_FOUND), "other");
+        assert_eq!(route_label(Some("/builds/{id}"), "/builds/7", StatusCode::OK), "/builds/{id}");
+        assert_eq!(
+            route_label(Some("/api/v1/{*path}"), "/api/v1/builds/7/logs", StatusCode::OK),
+            "/api/v1/builds/{id}/logs"
+        );
+        assert_eq!(route_label(Some("/api/v1/{*path}"), "/api/v1/r1234", StatusCode::UNAUTHORIZED), "unmatched");
+        assert_eq!(route_label(Some("/api/v1/{*path}"), "/api/v1/pins", StatusCode::NOT_FOUND), "unmatched");
+        assert_eq!(route_label(None, "/x", StatusCode::UNAUTHORIZED), "unmatched");
+        assert_eq!(method_label(&axum::http::Method::GET), "GET");
+        assert_eq!(method_label(&axum::http::Method::from_bytes(b"XYZZY").unwrap()), "other");
         assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 

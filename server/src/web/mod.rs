@@ -30,6 +30,8 @@ pub struct AppState {
     pub auth: Arc<auth::Auth>,
     /// Request latencies for `/metrics`.
     pub http: Arc<metrics::HttpMetrics>,
+    /// Live streams: their cap and one poller per run.
+    pub streams: Arc<live::Streams>,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -73,8 +75,12 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(data.clone()),
             move || app::shell(leptos.clone()),
         )
+        .route("/login", get(|| async { "" }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        // Authentication is one layer over everything above: a new route is
+        // private by default in private mode.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::extract::DefaultBodyLimit::max(guard::MAX_BODY_BYTES))
         .with_state(state)
