@@ -7,34 +7,198 @@
 //! the revisions asked for together, each blob once.
 //! Blobs past [`MAX_BLOB_BYTES`] are not read (a read of one reports it too
 //! large), and at most [`MAX_TREE_BYTES`] are read in all.
+//!
+//! Revisions come from users (`/api/v1/impact?base=` is public), so git
+//! sees only what [`check_revision`] accepts: object names in hex, ref
+//! names as `git check-ref-format` has them, and `~N`/`^N` suffixes; never
+//! `^{/regex}`, `@{…}` or `:path`. Every git child runs under a watchdog
+//! that kills it after [`GIT_TIMEOUT`], or as soon as the request that
+//! started it is dropped ([`Cancel`]).
 
 use dockyard_core::files::{MemEntry, Memory};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// The largest blob read (larger ones read as "too large").
 pub const MAX_BLOB_BYTES: u64 = 16 << 20;
 /// Bytes read from one revision in all.
 pub const MAX_TREE_BYTES: u64 = 512 << 20;
 
+/// The longest any one git child may run.
+pub const GIT_TIMEOUT: Duration = Duration::from_secs(20);
+
 fn git(root: &Path) -> Command {
     let mut c = Command::new("git");
-    c.arg("-C").arg(root).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C");
+    c.arg("-C").arg(root).env("GIT_TERMINAL_PROMPT", "0").env("LC_ALL", "C").env("GIT_OPTIONAL_LOCKS", "0");
     c
+}
+
+/// Set when the request that started git work is gone: its git children
+/// are killed. Made by the caller, set on drop of [`CancelOnDrop`].
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// A guard that cancels when dropped (keep it in the request's future).
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Cancels its [`Cancel`] when dropped.
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.0.store(true, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    static CURRENT: std::cell::RefCell<Option<Cancel>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with git children that `cancel` can kill (on this thread).
+pub fn with_cancel<T>(cancel: &Cancel, f: impl FnOnce() -> T) -> T {
+    CURRENT.with(|c| *c.borrow_mut() = Some(cancel.clone()));
+    let out = f();
+    CURRENT.with(|c| *c.borrow_mut() = None);
+    out
+}
+
+/// Kills `child` after [`GIT_TIMEOUT`] or when the current [`Cancel`] is
+/// set; dropped when the child is done.
+struct Watchdog {
+    done: Arc<AtomicBool>,
+    fired: Arc<AtomicBool>,
+}
+
+impl Watchdog {
+    fn watch(child: &std::process::Child) -> Watchdog {
+        let pid = child.id() as libc::pid_t;
+        let cancel = CURRENT.with(|c| c.borrow().clone()).unwrap_or_default();
+        let done = Arc::new(AtomicBool::new(false));
+        let fired = Arc::new(AtomicBool::new(false));
+        let (d, f) = (done.clone(), fired.clone());
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !d.load(Ordering::Relaxed) {
+                if cancel.cancelled() || start.elapsed() > GIT_TIMEOUT {
+                    f.store(true, Ordering::Relaxed);
+                    // SAFETY: kill(2) on our own child's pid; the child is
+                    // not reaped before `done` is set, so the pid is still ours.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Watchdog { done, fired }
+    }
+
+    /// Why the child failed, when the watchdog stopped it.
+    fn verdict(&self) -> Result<(), String> {
+        if self.fired.load(Ordering::Relaxed) {
+            Err(format!("git was stopped: it ran past {} s, or the request was dropped", GIT_TIMEOUT.as_secs()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `cmd` to the end under a [`Watchdog`].
+fn output(mut cmd: Command) -> Result<std::process::Output, String> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    let dog = Watchdog::watch(&child);
+    let out = child.wait_with_output().map_err(|e| format!("git: {e}"));
+    dog.verdict()?;
+    drop(dog);
+    out
+}
+
+/// Whether `rev` is a revision dockyard passes to git: a full or
+/// abbreviated hex object name, or a ref name that `git check-ref-format
+/// --allow-onelevel` accepts, followed by any `~`, `^`, `~N`, `^N`.
+pub fn check_revision(rev: &str) -> Result<(), String> {
+    let refuse = || {
+        Err(format!(
+            "`{}` is not a revision dockyard accepts: use a commit id, a branch or tag name, and `~N` or `^N`",
+            dockyard_core::limits::quote(rev)
+        ))
+    };
+    if rev.is_empty() || rev.len() > 256 {
+        return refuse();
+    }
+    // `~` and `^` cannot be in a ref name: the name ends at the first.
+    let (base, suffix) = rev.split_at(rev.find(['~', '^']).unwrap_or(rev.len()));
+    match (check_base(base), check_suffix(suffix)) {
+        (Ok(()), Ok(())) => Ok(()),
+        _ => refuse(),
+    }
+}
+
+/// `([~^][0-9]{0,6})*`.
+fn check_suffix(s: &str) -> Result<(), ()> {
+    let mut rest = s;
+    while let Some(r) = rest.strip_prefix(['~', '^']) {
+        let digits = r.len() - r.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 6 {
+            return Err(());
+        }
+        rest = &r[digits..];
+    }
+    if rest.is_empty() { Ok(()) } else { Err(()) }
+}
+
+/// `git check-ref-format --allow-onelevel`, or a hex object name.
+fn check_base(name: &str) -> Result<(), ()> {
+    if name.is_empty() || name.starts_with('-') || name == "@" {
+        return Err(());
+    }
+    let bad_char = |c: char| c.is_ascii_control() || " ~^:?*[\\".contains(c) || c == '\u{7f}';
+    if name.chars().any(bad_char)
+        || name.contains("..")
+        || name.contains("@{")
+        || name.contains("//")
+        || name.starts_with('/')
+        || name.ends_with('/')
+        || name.ends_with('.')
+    {
+        return Err(());
+    }
+    for component in name.split('/') {
+        if component.starts_with('.') || component.ends_with(".lock") {
+            return Err(());
+        }
+    }
+    Ok(())
 }
 
 /// The full commit id of `rev`, or why it does not name one.
 pub fn resolve(root: &Path, rev: &str) -> Result<String, String> {
-    if rev.starts_with('-') || rev.contains(['\0', '\n']) {
-        return Err(format!("`{}` is not a revision", dockyard_core::limits::quote(rev)));
-    }
-    let out = git(root)
-        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
-        .arg(format!("{rev}^{{commit}}"))
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+    check_revision(rev)?;
+    let mut cmd = git(root);
+    cmd.args(["rev-parse", "--verify", "--quiet", "--end-of-options"]).arg(format!("{rev}^{{commit}}"));
+    let out = output(cmd)?;
     if !out.status.success() {
         return Err(format!("`{}` is not a commit of {}", dockyard_core::limits::quote(rev), root.display()));
     }
@@ -56,7 +220,7 @@ fn list(root: &Path, commit: &str, paths: &[PathBuf]) -> Result<Vec<Listed>, Str
     for p in paths {
         ls.arg(p);
     }
-    let out = ls.output().map_err(|e| format!("cannot run git: {e}"))?;
+    let out = output(ls)?;
     if !out.status.success() {
         return Err(format!("git ls-tree {commit}: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
@@ -134,6 +298,7 @@ fn cat<'a>(root: &Path, ids: &[&'a str]) -> Result<std::collections::HashMap<&'a
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot run git: {e}"))?;
+    let dog = Watchdog::watch(&cat);
     let mut stdin = cat.stdin.take().ok_or("git cat-file: no stdin")?;
     let request: String = ids.iter().map(|id| format!("{id}\n")).collect();
     let writer = std::thread::spawn(move || {
@@ -144,6 +309,7 @@ fn cat<'a>(root: &Path, ids: &[&'a str]) -> Result<std::collections::HashMap<&'a
     for id in ids {
         header.clear();
         reader.read_line(&mut header).map_err(|e| format!("git cat-file: {e}"))?;
+        dog.verdict()?;
         let size: usize = header.split_whitespace().nth(2).and_then(|s| s.parse().ok()).ok_or_else(|| {
             format!("git cat-file: unexpected answer `{}`", dockyard_core::limits::quote(header.trim()))
         })?;
@@ -155,5 +321,47 @@ fn cat<'a>(root: &Path, ids: &[&'a str]) -> Result<std::collections::HashMap<&'a
     }
     let _ = writer.join();
     let _ = cat.wait();
+    dog.verdict()?;
     Ok(blobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_revision;
+
+    #[test]
+    fn revisions_are_names_and_suffixes_only() {
+        for ok in [
+            "HEAD",
+            "HEAD~",
+            "HEAD~3",
+            "HEAD^2~1",
+            "main",
+            "origin/main",
+            "v1.2",
+            "abc1234",
+            "release-2024.1^",
+            "feature/x-y",
+        ] {
+            assert!(check_revision(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "HEAD^{/(.*)(.*)\\1}",
+            ":/fix",
+            "HEAD:dockerfiles",
+            "@{-1}",
+            "main@{yesterday}",
+            "-n",
+            "a..b",
+            "a b",
+            "",
+            ".hidden",
+            "x.lock",
+            "refs//x",
+            "HEAD~x",
+            "HEAD^{commit}",
+        ] {
+            assert!(check_revision(bad).is_err(), "{bad}");
+        }
+    }
 }
