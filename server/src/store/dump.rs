@@ -109,6 +109,16 @@ pub fn shift_to(dump: &mut Dump, now: i64) -> i64 {
 /// added with new numbers (a run still running in the dump is interrupted).
 pub fn import(store: &dyn Store, dump: &Dump) -> Result<Imported, StoreError> {
     let mut done = Imported::default();
+    // One transaction: a failure anywhere leaves the store as it was, so a
+    // retry adds nothing twice.
+    store.atomically(&mut || {
+        done = Imported::default();
+        import_all(store, dump, &mut done)
+    })?;
+    Ok(done)
+}
+
+fn import_all(store: &dyn Store, dump: &Dump, done: &mut Imported) -> Result<(), StoreError> {
     for e in &dump.registry {
         if e.fetched_at > 0 || e.tags.is_some() {
             store.save_tags(&e.registry, &e.repo, e.tags.as_deref(), e.fetched_at)?;
@@ -171,7 +181,7 @@ pub fn import(store: &dyn Store, dump: &Dump) -> Result<Imported, StoreError> {
         store.finish_run(id, state, d.run.finished_at.unwrap_or(d.run.started_at))?;
         done.runs += 1;
     }
-    Ok(done)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -98,6 +98,14 @@ pub struct Postgres {
     /// any again after its connection was closed (a restarted server).
     clients: Vec<Mutex<Option<Client>>>,
     next: AtomicUsize,
+    /// The connection [`Store::atomically`] holds a transaction on
+    /// (`usize::MAX`: none); other callers do not take it.
+    reserved: AtomicUsize,
+}
+
+thread_local! {
+    /// The connection this thread's calls go to, inside `atomically`.
+    static PINNED: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
 /// Opens a PostgreSQL store and migrates it.
@@ -162,24 +170,58 @@ impl Postgres {
         })?;
         let mut clients: Vec<Mutex<Option<Client>>> = (0..POOL).map(|_| Mutex::new(None)).collect();
         clients[0] = Mutex::new(Some(client));
-        Ok(Postgres { shown, config, clients, next: AtomicUsize::new(0) })
+        Ok(Postgres { shown, config, clients, next: AtomicUsize::new(0), reserved: AtomicUsize::new(usize::MAX) })
     }
 
     /// Runs `f` on a free connection, or waits for one (taken in turn).
     fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
-        let mut slot = match self.clients.iter().find_map(|c| c.try_lock().ok()) {
-            Some(free) => free,
-            None => {
-                let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-                self.clients[i].lock().unwrap_or_else(|p| p.into_inner())
+        let reserved = self.reserved.load(Ordering::Acquire);
+        let mut slot = if let Some(i) = PINNED.get() {
+            self.clients[i].lock().unwrap_or_else(|p| p.into_inner())
+        } else {
+            let free =
+                self.clients.iter().enumerate().filter(|(i, _)| *i != reserved).find_map(|(_, c)| c.try_lock().ok());
+            match free {
+                Some(free) => free,
+                None => {
+                    let mut i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+                    if i == reserved {
+                        i = (i + 1) % self.clients.len();
+                    }
+                    self.clients[i].lock().unwrap_or_else(|p| p.into_inner())
+                }
             }
         };
+        if PINNED.get().is_some() && slot.as_ref().is_none_or(Client::is_closed) {
+            // The transaction was on that connection: it is gone with it.
+            return Err(StoreError::Other(self.shown.clone(), "the connection closed inside a transaction".into()));
+        }
         if slot.as_ref().is_none_or(Client::is_closed) {
             *slot = Some(self.config.connect(NoTls).map_err(|e| classify(&self.shown, e))?);
         }
         let client = slot.as_mut().expect("connected above");
         f(client).map_err(|e| classify(&self.shown, e))
     }
+}
+
+/// `$body` (using `$t` as the client, `?` for errors) in a transaction
+/// of its own, or directly inside the one [`Store::atomically`] holds on
+/// this connection.
+macro_rules! in_tx {
+    ($c:expr, |$t:ident| $body:block) => {{
+        if PINNED.get().is_some() {
+            let $t = $c;
+            Ok($body)
+        } else {
+            let mut tx = $c.transaction()?;
+            let out = {
+                let $t = &mut tx;
+                $body
+            };
+            tx.commit()?;
+            Ok(out)
+        }
+    }};
 }
 
 enum Migrate {
@@ -246,6 +288,41 @@ impl Store for Postgres {
 
     fn connections(&self) -> usize {
         self.clients.len()
+    }
+
+    fn atomically(&self, f: &mut dyn FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
+        // One connection holds the transaction; this thread's calls go to
+        // it, and other callers use the others.
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        if self.reserved.compare_exchange(usize::MAX, i, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(StoreError::Other(self.shown.clone(), "another whole-store operation is under way".into()));
+        }
+        PINNED.set(Some(i));
+        // Connect it if needed (before the transaction begins).
+        {
+            let mut slot = self.clients[i].lock().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_none_or(Client::is_closed) {
+                match self.config.connect(NoTls) {
+                    Ok(c) => *slot = Some(c),
+                    Err(e) => {
+                        drop(slot);
+                        PINNED.set(None);
+                        self.reserved.store(usize::MAX, Ordering::Release);
+                        return Err(classify(&self.shown, e));
+                    }
+                }
+            }
+        }
+        let result = self
+            .with(|c| c.batch_execute("BEGIN"))
+            .and_then(|()| f())
+            .and_then(|()| self.with(|c| c.batch_execute("COMMIT")));
+        if result.is_err() {
+            let _ = self.with(|c| c.batch_execute("ROLLBACK"));
+        }
+        PINNED.set(None);
+        self.reserved.store(usize::MAX, Ordering::Release);
+        result
     }
 
     fn schema_version(&self) -> Result<i64, StoreError> {
@@ -342,39 +419,39 @@ impl Store for Postgres {
 
     fn create_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
         self.with(|c| {
-            let mut tx = c.transaction()?;
-            let id: RunId = tx
-                .query_one(
-                    "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at)
+            in_tx!(c, |tx| {
+                let id: RunId = tx
+                    .query_one(
+                        "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at)
                      VALUES ('running', $1, $2, $3, $4, $5, $6) RETURNING id",
-                    &[
-                        &run.trigger,
-                        &json(&run.selection),
-                        &json(&run.hosts),
-                        &json(&run.plan),
-                        &run.owner,
-                        &run.started_at,
-                    ],
-                )?
-                .get(0);
-            let stmt = tx.prepare(
+                        &[
+                            &run.trigger,
+                            &json(&run.selection),
+                            &json(&run.hosts),
+                            &json(&run.plan),
+                            &run.owner,
+                            &run.started_at,
+                        ],
+                    )?
+                    .get(0);
+                let stmt = tx.prepare(
                 "INSERT INTO run_images (run_id, name, position, label, action, state) VALUES ($1, $2, $3, $4, $5, $6)",
             )?;
-            for (i, item) in run.plan.items.iter().enumerate() {
-                tx.execute(
-                    &stmt,
-                    &[
-                        &id,
-                        &item.name,
-                        &(i as i64),
-                        &item.label,
-                        &item.action.as_str(),
-                        &initial_state(item.action).as_str(),
-                    ],
-                )?;
-            }
-            tx.commit()?;
-            Ok(id)
+                for (i, item) in run.plan.items.iter().enumerate() {
+                    tx.execute(
+                        &stmt,
+                        &[
+                            &id,
+                            &item.name,
+                            &(i as i64),
+                            &item.label,
+                            &item.action.as_str(),
+                            &initial_state(item.action).as_str(),
+                        ],
+                    )?;
+                }
+                id
+            })
         })
     }
 
@@ -397,17 +474,17 @@ impl Store for Postgres {
 
     fn append_logs(&self, run: RunId, lines: &[LogLine]) -> Result<(), StoreError> {
         self.with(|c| {
-            let mut tx = c.transaction()?;
-            let stmt = tx.prepare(
-                "INSERT INTO run_logs (run_id, seq, image, at_ms, line) VALUES ($1, $2, $3, $4, $5)
+            in_tx!(c, |tx| {
+                let stmt = tx.prepare(
+                    "INSERT INTO run_logs (run_id, seq, image, at_ms, line) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (run_id, seq) DO NOTHING",
-            )?;
-            for l in lines {
-                // PostgreSQL's TEXT holds no NUL byte; a log line may.
-                let line = l.line.replace('\0', "\u{FFFD}");
-                tx.execute(&stmt, &[&run, &l.seq, &l.image, &l.at_ms, &line])?;
-            }
-            tx.commit()
+                )?;
+                for l in lines {
+                    // PostgreSQL's TEXT holds no NUL byte; a log line may.
+                    let line = l.line.replace('\0', "\u{FFFD}");
+                    tx.execute(&stmt, &[&run, &l.seq, &l.image, &l.at_ms, &line])?;
+                }
+            })
         })
     }
 
@@ -416,13 +493,16 @@ impl Store for Postgres {
         let finals: Vec<String> =
             ImageState::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str().to_owned()).collect();
         self.with(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("UPDATE runs SET state = $2, finished_at = $3 WHERE id = $1", &[&run, &state.as_str(), &at])?;
-            tx.execute(
-                "UPDATE run_images SET state = $2, finished_ms = $3 WHERE run_id = $1 AND NOT (state = ANY($4))",
-                &[&run, &leftover.as_str(), &(at * 1000), &finals],
-            )?;
-            tx.commit()
+            in_tx!(c, |tx| {
+                tx.execute(
+                    "UPDATE runs SET state = $2, finished_at = $3 WHERE id = $1",
+                    &[&run, &state.as_str(), &at],
+                )?;
+                tx.execute(
+                    "UPDATE run_images SET state = $2, finished_ms = $3 WHERE run_id = $1 AND NOT (state = ANY($4))",
+                    &[&run, &leftover.as_str(), &(at * 1000), &finals],
+                )?;
+            })
         })
     }
 

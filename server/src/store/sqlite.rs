@@ -109,9 +109,46 @@ impl Sqlite {
         Ok(Sqlite { path: path.to_owned(), conn: Mutex::new(conn) })
     }
 
+    /// A transaction for one call: its own (`BEGIN`, immediate when asked),
+    /// or a savepoint inside [`Store::atomically`]'s.
+    fn tx(c: &mut Connection, immediate: bool) -> rusqlite::Result<Tx<'_>> {
+        if !c.is_autocommit() {
+            Ok(Tx::Savepoint(c.savepoint()?))
+        } else if immediate {
+            Ok(Tx::Own(c.transaction_with_behavior(TransactionBehavior::Immediate)?))
+        } else {
+            Ok(Tx::Own(c.transaction()?))
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn).map_err(|e| classify(&self.path, e))
+    }
+}
+
+/// A call's own transaction, or a savepoint in an outer one.
+enum Tx<'a> {
+    Own(rusqlite::Transaction<'a>),
+    Savepoint(rusqlite::Savepoint<'a>),
+}
+
+impl Tx<'_> {
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Tx::Own(t) => t.commit(),
+            Tx::Savepoint(s) => s.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Tx::Own(t) => t,
+            Tx::Savepoint(s) => s,
+        }
     }
 }
 
@@ -222,6 +259,19 @@ impl Store for Sqlite {
         format!("sqlite:{}", self.path.display())
     }
 
+    fn atomically(&self, f: &mut dyn FnMut() -> Result<(), StoreError>) -> Result<(), StoreError> {
+        self.with(|c| c.execute_batch("BEGIN IMMEDIATE"))?;
+        match f() {
+            Ok(()) => self.with(|c| c.execute_batch("COMMIT")).inspect_err(|_| {
+                let _ = self.with(|c| c.execute_batch("ROLLBACK"));
+            }),
+            Err(e) => {
+                let _ = self.with(|c| c.execute_batch("ROLLBACK"));
+                Err(e)
+            }
+        }
+    }
+
     fn schema_version(&self) -> Result<i64, StoreError> {
         self.with(|c| current_version(c))
     }
@@ -323,7 +373,7 @@ impl Store for Sqlite {
 
     fn create_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = Self::tx(c, true)?;
             tx.execute(
                 "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at) VALUES ('running', ?1, ?2, ?3, ?4, ?5, ?6)",
                 params![run.trigger, json(&run.selection), json(&run.hosts), json(&run.plan), run.owner, run.started_at],
@@ -358,7 +408,7 @@ impl Store for Sqlite {
 
     fn append_logs(&self, run: RunId, lines: &[LogLine]) -> Result<(), StoreError> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = Self::tx(c, false)?;
             {
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR IGNORE INTO run_logs (run_id, seq, image, at_ms, line) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -374,7 +424,7 @@ impl Store for Sqlite {
     fn finish_run(&self, run: RunId, state: RunState, at: Timestamp) -> Result<(), StoreError> {
         let leftover = unfinished_state(state);
         self.with(|c| {
-            let tx = c.transaction()?;
+            let tx = Self::tx(c, false)?;
             tx.execute("UPDATE runs SET state = ?2, finished_at = ?3 WHERE id = ?1", params![run, state.as_str(), at])?;
             let finals: Vec<&str> = ImageState::ALL.iter().filter(|s| s.is_final()).map(|s| s.as_str()).collect();
             let placeholders = finals.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
