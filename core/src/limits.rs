@@ -28,6 +28,9 @@
 //! | image folders in a catalog | [`MAX_IMAGES`] |
 //! | directory depth of a scan | [`MAX_SCAN_DEPTH`] |
 //! | files in one build context | [`MAX_CONTEXT_FILES`] |
+//! | bytes of one build context (it is built in memory) | [`MAX_CONTEXT_BYTES`] |
+//! | git revisions from users | `server::git::check_revision` (names and `~N`/`^N` only) |
+//! | patterns (`COPY`, `.dockerignore`, `--select`) | linear-time matching, no limit needed |
 
 /// `config.yaml` and other configuration files.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -72,6 +75,9 @@ pub const MAX_IMAGES: usize = 10_000;
 pub const MAX_SCAN_DEPTH: usize = 32;
 /// Files in one image's build context.
 pub const MAX_CONTEXT_FILES: usize = 100_000;
+/// Bytes of one image's build context, its files together (the tar is
+/// made in memory before it is sent to the engine).
+pub const MAX_CONTEXT_BYTES: u64 = 1 << 30;
 /// Characters of file content quoted in an error message.
 pub const MAX_QUOTE_CHARS: usize = 120;
 
