@@ -17,3 +17,4 @@ mod render_docker_pkg;
 mod review;
 mod service;
 mod stores;
+mod trust;
