@@ -108,9 +108,10 @@ thread_local! {
     static PINNED: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
 }
 
-/// Opens a PostgreSQL store and migrates it.
+/// Opens a PostgreSQL store and migrates it (never on a runtime's thread:
+/// the synchronous client blocks on a runtime of its own).
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(Postgres::open(url)?))
+    Ok(Arc::new(outside_runtime(|| Postgres::open(url))?))
 }
 
 /// The URL as it may be shown: no password, no query.
@@ -197,10 +198,32 @@ impl Postgres {
             return Err(StoreError::Other(self.shown.clone(), "the connection closed inside a transaction".into()));
         }
         if slot.as_ref().is_none_or(Client::is_closed) {
-            *slot = Some(self.config.connect(NoTls).map_err(|e| classify(&self.shown, e))?);
+            *slot = Some(outside_runtime(|| self.config.connect(NoTls)).map_err(|e| classify(&self.shown, e))?);
         }
         let client = slot.as_mut().expect("connected above");
         f(client).map_err(|e| classify(&self.shown, e))
+    }
+}
+
+/// Runs `f` where the synchronous client may start and drop the runtime
+/// it keeps inside: on this thread when no tokio runtime is entered here,
+/// else on a thread of its own (a connect or a drop on a runtime's thread
+/// panicked: "Cannot start a runtime from within a runtime", issue 23).
+fn outside_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(p) => std::panic::resume_unwind(p),
+    })
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let clients: Vec<Client> =
+            self.clients.iter_mut().filter_map(|c| c.get_mut().unwrap_or_else(|p| p.into_inner()).take()).collect();
+        outside_runtime(move || drop(clients));
     }
 }
 
@@ -302,7 +325,7 @@ impl Store for Postgres {
         {
             let mut slot = self.clients[i].lock().unwrap_or_else(|p| p.into_inner());
             if slot.as_ref().is_none_or(Client::is_closed) {
-                match self.config.connect(NoTls) {
+                match outside_runtime(|| self.config.connect(NoTls)) {
                     Ok(c) => *slot = Some(c),
                     Err(e) => {
                         drop(slot);

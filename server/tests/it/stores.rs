@@ -373,3 +373,54 @@ fn postgres_connects_again_after_the_server_drops_it() {
     let runs = s.list_runs(5).expect("connected again");
     assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [id]);
 }
+
+/// Issue 23, items 1 and 2: with the store named by `$DOCKYARD_STORE` or
+/// the operator file's `database_env` (not `--store`), the commands that
+/// open it inside their runtime panicked ("Cannot start a runtime from
+/// within a runtime", exit 101), and dropping the client at exit panicked
+/// after a successful command. Every route must answer without a panic.
+#[test]
+fn postgres_by_every_route_opens_and_closes_without_a_panic() {
+    let pg = Pg::start();
+    let url = pg.database("routes");
+    let repo = tree(&[
+        ("dockerfiles/config.yaml", "registry: 127.0.0.1:9\nnamespace: ci\n"),
+        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/base/changelog", &changelog("base", &["1.0"])),
+        ("jjb/a.yaml", "- job:\n    image: 127.0.0.1:9/ci/base:1.0\n"),
+    ]);
+    let r = repo.path().to_str().unwrap();
+    // serve with the store from the environment answers the history.
+    let server = Server::start_env(&["--repo", r], &[("DOCKYARD_STORE", url.as_str())]);
+    let (status, _, body) = server.get("/api/v1/builds");
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = server.get("/builds");
+    assert_eq!(status, 200);
+    drop(server);
+    let by_env = |args: &[&str]| command(args).env("DOCKYARD_STORE", &url).output().unwrap();
+    let by_operator = |args: &[&str]| command(args).env("DATABASE_FOR_TEST", &url).output().unwrap();
+    let cases: [(&str, &[&str]); 5] = [
+        ("registry", &["registry", "--repo", r, "--offline"]),
+        ("lint --registry", &["lint", "--repo", r, "--registry", "--offline"]),
+        ("builds", &["builds"]),
+        ("build --dry-run", &["build", "--repo", r, "--dry-run", "--offline"]),
+        ("pull", &["pull", "--repo", r, "--offline"]),
+    ];
+    let mut _op = None;
+    for (route, run) in
+        [("$DOCKYARD_STORE", &by_env as &dyn Fn(&[&str]) -> std::process::Output), ("database_env", &by_operator)]
+    {
+        if route == "database_env" {
+            _op = Some(operator_file("[store]\ndatabase_env = \"DATABASE_FOR_TEST\"\n"));
+        }
+        for (name, args) in &cases {
+            let out = run(args);
+            let err = stderr(&out);
+            assert!(!err.contains("panicked"), "{name} via {route} panicked: {err}");
+            assert!(matches!(out.status.code(), Some(0..=2)), "{name} via {route}: {:?} {err}", out.status);
+        }
+        // The store it used is the PostgreSQL one.
+        let out = run(&["builds", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+}
