@@ -250,7 +250,7 @@ pub fn login_page(message: &str) -> String {
          <h1>dockyard</h1><p role=\"status\">{}</p>\
          <form method=\"post\" action=\"/api/v1/login\"><label for=\"token\">Access token</label> \
          <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" required> \
-         <button type=\"submit\">Log in</button></form></main></body></html>",
+         <button class=\"primary\" type=\"submit\">Log in</button></form></main></body></html>",
         crate::print::xml(message)
     )
 }
