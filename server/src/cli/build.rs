@@ -56,7 +56,6 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
-    let engine = engines[0].clone();
     let spec = BuildSpec {
         globs: args.select.clone(),
         pull: !args.no_pull,
@@ -81,12 +80,14 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         if let Err(e) = service.interrupt_dead_runs().await {
             return fail(e);
         }
-        // The plan is made against the first engine; every engine must answer now.
-        for e in &engines {
-            if let Err(err) = e.version().await {
-                return fail(format!("{}: {err}", e.name()));
-            }
-        }
+        // Every engine is asked at once, with a short deadline: one that
+        // does not answer is left out (and named) when others do; the plan
+        // is made against the first that answers.
+        let engines = match answering(engines).await {
+            Ok(e) => e,
+            Err(why) => return fail(why),
+        };
+        let engine = engines[0].clone();
         let prepared = match service.plan_build(&spec, engine.as_ref(), &reg_opts).await {
             Ok(p) => p,
             Err(e) => return fail(e),
@@ -482,6 +483,31 @@ pub fn pull(args: &PullArgs) -> ExitCode {
 
 /// The engines `--hosts all` (every host of the operator file), `--hosts a,b`,
 /// or the one engine of `--host`, name.
+/// The engines that answer within a few seconds, asked at once. With one
+/// engine, its error; with several, those that do not answer are named on
+/// stderr and left out, and all of them down is an error naming each.
+async fn answering(engines: Vec<Arc<dyn Engine>>) -> Result<Vec<Arc<dyn Engine>>, String> {
+    const PROBE: std::time::Duration = std::time::Duration::from_secs(5);
+    let probes = futures::future::join_all(engines.iter().map(|e| async move {
+        match tokio::time::timeout(PROBE, e.version()).await {
+            Ok(Ok(_)) => Ok(e.clone()),
+            Ok(Err(err)) => Err(format!("{}: {err}", e.name())),
+            Err(_) => Err(format!("{}: no answer in {} s: the engine stopped answering", e.name(), PROBE.as_secs())),
+        }
+    }))
+    .await;
+    let (up, down): (Vec<_>, Vec<_>) = probes.into_iter().partition(Result::is_ok);
+    let up: Vec<Arc<dyn Engine>> = up.into_iter().filter_map(Result::ok).collect();
+    let down: Vec<String> = down.into_iter().filter_map(Result::err).collect();
+    if up.is_empty() {
+        return Err(down.join("\n"));
+    }
+    for d in &down {
+        eprintln!("warning: host {d}; building on the others");
+    }
+    Ok(up)
+}
+
 fn engines_for(repo: &RepoConfig, hosts: Option<&str>, one: &EngineArgs) -> Result<Vec<Arc<dyn Engine>>, String> {
     let Some(list) = hosts else {
         return Ok(vec![engine_for(repo, one)?]);

@@ -12,10 +12,18 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::sync::OnceCell;
 
-/// Seconds one API request may take (a build is one request).
+/// Seconds one API request may take at the transport (a build is one
+/// request); the deadlines that matter are below.
 const REQUEST_TIMEOUT: u64 = 3600;
+/// A ping, an inspect, a tag or a removal: a live engine answers in this.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A build, push or pull stream that shows no progress for this long is
+/// asked whether the engine still answers (`$DOCKYARD_ENGINE_IDLE_TIMEOUT`
+/// seconds; a silent `RUN` on a live engine goes on).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// An engine reached over the Engine API.
 pub struct DockerEngine {
@@ -23,12 +31,70 @@ pub struct DockerEngine {
     endpoint: String,
     tls: Option<(PathBuf, PathBuf, PathBuf)>,
     client: OnceCell<Docker>,
+    idle: Duration,
+}
+
+/// The idle timeout of streams: `$DOCKYARD_ENGINE_IDLE_TIMEOUT` seconds, else 120.
+fn idle_timeout() -> Duration {
+    std::env::var("DOCKYARD_ENGINE_IDLE_TIMEOUT")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(DEFAULT_IDLE_TIMEOUT, Duration::from_secs)
 }
 
 impl DockerEngine {
     /// `endpoint`: `unix:///path`, `tcp://host:port` (with `tls` = (ca, cert, key)).
     pub fn new(name: &str, endpoint: &str, tls: Option<(PathBuf, PathBuf, PathBuf)>) -> DockerEngine {
-        DockerEngine { name: name.to_owned(), endpoint: endpoint.to_owned(), tls, client: OnceCell::new() }
+        DockerEngine {
+            name: name.to_owned(),
+            endpoint: endpoint.to_owned(),
+            tls,
+            client: OnceCell::new(),
+            idle: idle_timeout(),
+        }
+    }
+
+    /// `f`, or "stopped answering" when it takes past `limit`.
+    async fn within<T>(
+        &self,
+        what: &str,
+        limit: Duration,
+        f: impl std::future::Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        match tokio::time::timeout(limit, f).await {
+            Ok(r) => r,
+            Err(_) => {
+                Err(self
+                    .unreachable(format!("{what}: no answer in {} s: the engine stopped answering", limit.as_secs())))
+            }
+        }
+    }
+
+    /// The next item of a build, push or pull stream. When none comes for
+    /// the idle timeout, the engine is asked for its version: a live one
+    /// (a long silent step) is waited for again; one that does not answer
+    /// is lost.
+    async fn next<S: futures::Stream + Unpin>(
+        &self,
+        what: &str,
+        stream: &mut S,
+    ) -> Result<Option<S::Item>, EngineError> {
+        loop {
+            match tokio::time::timeout(self.idle, stream.next()).await {
+                Ok(item) => return Ok(item),
+                Err(_) => {
+                    let alive = async { self.client().await?.version().await.map_err(|e| self.failed("version", e)) };
+                    if tokio::time::timeout(PROBE_TIMEOUT, alive).await.is_ok_and(|r| r.is_ok()) {
+                        continue;
+                    }
+                    return Err(self.unreachable(format!(
+                        "{what}: no progress for {} s, and the engine does not answer: it stopped answering",
+                        self.idle.as_secs()
+                    )));
+                }
+            }
+        }
     }
 
     /// The engine `DOCKER_HOST` names, else the default socket.
@@ -43,25 +109,27 @@ impl DockerEngine {
 
     /// The client, connected and version-negotiated on first use.
     async fn client(&self) -> Result<&Docker, EngineError> {
-        self.client
-            .get_or_try_init(|| async {
-                let v = bollard::API_DEFAULT_VERSION;
-                let docker = if let Some(path) = self.endpoint.strip_prefix("unix://") {
-                    Docker::connect_with_unix(path, REQUEST_TIMEOUT, v)
-                } else if let Some((ca, cert, key)) = &self.tls {
-                    Docker::connect_with_ssl(&self.endpoint, key, cert, ca, REQUEST_TIMEOUT, v)
-                } else if self.endpoint.starts_with("tcp://") || self.endpoint.starts_with("http://") {
-                    Docker::connect_with_http(&self.endpoint, REQUEST_TIMEOUT, v)
-                } else {
-                    return Err(EngineError::Config(
-                        self.name.clone(),
-                        format!("unknown endpoint `{}`", self.endpoint),
-                    ));
-                }
-                .map_err(|e| self.unreachable(e))?;
-                docker.negotiate_version().await.map_err(|e| self.unreachable(e))
-            })
-            .await
+        let init = self.client.get_or_try_init(|| async {
+            let v = bollard::API_DEFAULT_VERSION;
+            let docker = if let Some(path) = self.endpoint.strip_prefix("unix://") {
+                Docker::connect_with_unix(path, REQUEST_TIMEOUT, v)
+            } else if let Some((ca, cert, key)) = &self.tls {
+                Docker::connect_with_ssl(&self.endpoint, key, cert, ca, REQUEST_TIMEOUT, v)
+            } else if self.endpoint.starts_with("tcp://") || self.endpoint.starts_with("http://") {
+                Docker::connect_with_http(&self.endpoint, REQUEST_TIMEOUT, v)
+            } else {
+                return Err(EngineError::Config(self.name.clone(), format!("unknown endpoint `{}`", self.endpoint)));
+            }
+            .map_err(|e| self.unreachable(e))?;
+            docker.negotiate_version().await.map_err(|e| self.unreachable(e))
+        });
+        match tokio::time::timeout(PROBE_TIMEOUT, init).await {
+            Ok(r) => r,
+            Err(_) => {
+                Err(self
+                    .unreachable(format!("no answer in {} s: the engine stopped answering", PROBE_TIMEOUT.as_secs())))
+            }
+        }
     }
 
     fn failed(&self, what: &str, e: bollard::errors::Error) -> EngineError {
@@ -108,15 +176,15 @@ impl Engine for DockerEngine {
     }
 
     fn version(&self) -> BoxFuture<'_, Result<String, EngineError>> {
-        Box::pin(async move {
+        Box::pin(self.within("version", PROBE_TIMEOUT, async move {
             let d = self.client().await?;
             let v = d.version().await.map_err(|e| self.failed("version", e))?;
             Ok(format!("Docker {} (API {})", v.version.unwrap_or_default(), d.client_version()))
-        })
+        }))
     }
 
     fn inspect<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<Option<ImageInfo>, EngineError>> {
-        Box::pin(async move {
+        Box::pin(self.within("inspect", PROBE_TIMEOUT, async move {
             let d = self.client().await?;
             match d.inspect_image(reference).await {
                 Ok(i) => Ok(Some(ImageInfo {
@@ -127,11 +195,11 @@ impl Engine for DockerEngine {
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
                 Err(e) => Err(self.failed(&format!("inspect {reference}"), e)),
             }
-        })
+        }))
     }
 
     fn images<'a>(&'a self, repo: &'a str) -> BoxFuture<'a, Result<Vec<ImageInfo>, EngineError>> {
-        Box::pin(async move {
+        Box::pin(self.within("list images", PROBE_TIMEOUT, async move {
             let d = self.client().await?;
             let filters = HashMap::from([("reference".to_owned(), vec![repo.to_owned()])]);
             let list = d
@@ -139,7 +207,7 @@ impl Engine for DockerEngine {
                 .await
                 .map_err(|e| self.failed(&format!("list images of {repo}"), e))?;
             Ok(list.into_iter().map(|i| ImageInfo { id: i.id, tags: i.repo_tags, digests: i.repo_digests }).collect())
-        })
+        }))
     }
 
     fn build<'a>(
@@ -161,7 +229,7 @@ impl Engine for DockerEngine {
                 ..Default::default()
             };
             let mut stream = d.build_image(options, None, Some(bollard::body_full(context.into())));
-            while let Some(item) = stream.next().await {
+            while let Some(item) = self.next(&format!("build {tag}"), &mut stream).await? {
                 let info = item.map_err(|e| self.failed(&format!("build {tag}"), e))?;
                 if let Some(text) = &info.stream {
                     log_lines(&log, text);
@@ -185,12 +253,12 @@ impl Engine for DockerEngine {
     }
 
     fn tag<'a>(&'a self, source: &'a str, repo: &'a str, tag: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
-        Box::pin(async move {
+        Box::pin(self.within("tag", PROBE_TIMEOUT, async move {
             let d = self.client().await?;
             d.tag_image(source, Some(TagImageOptions { repo: Some(repo.to_owned()), tag: Some(tag.to_owned()) }))
                 .await
                 .map_err(|e| self.failed(&format!("tag {source} as {repo}:{tag}"), e))
-        })
+        }))
     }
 
     fn push<'a>(
@@ -208,7 +276,7 @@ impl Engine for DockerEngine {
                 credentials(auth),
             );
             let mut digest = None;
-            while let Some(item) = stream.next().await {
+            while let Some(item) = self.next(&format!("push {repo}:{tag}"), &mut stream).await? {
                 let info = item.map_err(|e| self.failed(&format!("push {repo}:{tag}"), e))?;
                 if let Some(err) = info.error_detail.and_then(|e| e.message) {
                     log_lines(&log, &err);
@@ -238,7 +306,7 @@ impl Engine for DockerEngine {
             let d = self.client().await?;
             let options = CreateImageOptions { from_image: Some(reference.to_owned()), ..Default::default() };
             let mut stream = d.create_image(Some(options), None, credentials(auth));
-            while let Some(item) = stream.next().await {
+            while let Some(item) = self.next(&format!("pull {reference}"), &mut stream).await? {
                 let info = item.map_err(|e| self.failed(&format!("pull {reference}"), e))?;
                 if let Some(err) = info.error_detail.and_then(|e| e.message) {
                     return Err(EngineError::Failed(format!("pull {reference}: {}", err.trim())));
@@ -254,7 +322,7 @@ impl Engine for DockerEngine {
     }
 
     fn remove<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<(), EngineError>> {
-        Box::pin(async move {
+        Box::pin(self.within("remove", PROBE_TIMEOUT, async move {
             let d = self.client().await?;
             match d
                 .remove_image(
@@ -268,7 +336,7 @@ impl Engine for DockerEngine {
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
                 Err(e) => Err(self.failed(&format!("remove {reference}"), e)),
             }
-        })
+        }))
     }
 
     fn run<'a>(&'a self, spec: &'a RunSpec) -> BoxFuture<'a, Result<i64, EngineError>> {

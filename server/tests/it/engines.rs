@@ -68,6 +68,19 @@ impl Dockerd {
         std::fs::read_to_string(self.dir.path().join("dockerd.log")).unwrap_or_default()
     }
 
+    /// Freezes the engine (SIGSTOP): it keeps its sockets and answers nothing.
+    pub fn freeze(&self) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        assert!(Command::new("kill").args(["-STOP", &pid]).status().unwrap().success());
+    }
+
+    /// Lets a frozen engine go on (SIGCONT).
+    pub fn thaw(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").args(["-CONT", &c.id().to_string()]).status();
+        }
+    }
+
     /// Kills the engine at once (SIGKILL), as a crashed host would go.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -83,6 +96,7 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
+        self.thaw();
         if let Some(mut c) = self.child.take() {
             let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
             let deadline = Instant::now() + Duration::from_secs(10);

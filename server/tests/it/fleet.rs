@@ -413,3 +413,72 @@ fn a_dashboard_build_and_pull_run_ends_after_its_pull() {
     assert!(logs.contains(&format!("{}/ci/base:1.0", reg.host)) && logs.contains("pull onto"), "{logs}");
     assert!(engine.has(&format!("{}/ci/base:1.0", reg.host)), "{}", engine.log());
 }
+
+/// Issue 23, item 5: a frozen engine (SIGSTOP: its socket accepts, nothing
+/// answers) hung builds for good. Frozen before the build, it is left out
+/// and named; frozen mid-build, its image is built again on the other
+/// engine within the idle timeout.
+#[test]
+fn a_frozen_engine_is_a_lost_engine_before_and_during_a_build() {
+    let (one, two, reg) = (Dockerd::start(), Dockerd::start(), Registry::start(false));
+    let dir = two_host_repo(&reg.host, &one, &two);
+    let d = dir.path().join("dockerfiles");
+    for n in ["x1", "x2"] {
+        image(&d, n, "1", &["base"], &format!("RUN sleep 4 && echo {n} > /{n}\n"), &[]);
+    }
+    let r = dir.path().to_str().unwrap();
+    let store = dir.path().join("s.db");
+    let s = store.to_str().unwrap();
+    let build = || {
+        command(&["build", "--repo", r, "--store", s, "--hosts", "all", "--push", "-j", "1"])
+            .env("DOCKYARD_ENGINE_IDLE_TIMEOUT", "5")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let finish = |mut child: std::process::Child, within: Duration| {
+        let deadline = Instant::now() + within;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the build hung with an engine frozen");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // Frozen before the build: only base is built, on one; two is named.
+    std::fs::remove_dir_all(d.join("x1")).unwrap();
+    std::fs::remove_dir_all(d.join("x2")).unwrap();
+    two.freeze();
+    let (code, err) = finish(build(), Duration::from_secs(60));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("warning: host two: no answer in 5 s: the engine stopped answering"), "{err}");
+    assert!(run_images(s, 1).iter().all(|(_, st, h)| st == "published" && h == "one"), "{:?}", run_images(s, 1));
+    two.thaw();
+    // Frozen while it builds x2: x2 is built again on one.
+    for n in ["x1", "x2"] {
+        image(&d, n, "1", &["base"], &format!("RUN sleep 4 && echo {n} > /{n}\n"), &[]);
+    }
+    let child = build();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let images = run_images(s, 2);
+        if images.iter().any(|(n, st, h)| n == "x2" && st == "building" && h == "two") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "x2 never built on two: {images:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    two.freeze();
+    let (code, err) = finish(child, Duration::from_secs(90));
+    assert_eq!(code, Some(0), "{err}");
+    let images = run_images(s, 2);
+    assert!(images.iter().all(|(n, st, _)| st == "published" || (n == "base" && st == "present")), "{images:?}");
+    assert_eq!(images.iter().find(|i| i.0 == "x2").unwrap().2, "one", "{images:?}");
+    assert!(run_log(s, 2).contains("two stopped answering during this image: queued again on another host"));
+    assert!(one.has(&format!("{}/ci/x2:1", reg.host)));
+    two.thaw();
+}
