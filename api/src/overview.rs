@@ -40,6 +40,10 @@ pub struct Overview {
     pub findings: usize,
     pub sources: Vec<SourceHealth>,
     pub last_builds: Vec<RunSummary>,
+    /// Why the build history cannot be read now (the store is away): the
+    /// page shows it instead of "no builds yet".
+    #[serde(default)]
+    pub last_builds_error: Option<String>,
     /// The snapshot the numbers come from.
     pub generation: u64,
     pub loaded_at: Timestamp,

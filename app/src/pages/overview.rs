@@ -65,7 +65,9 @@ fn overview(o: Overview) -> impl IntoView {
             }
         })
         .collect_view();
-    let builds = if o.last_builds.is_empty() {
+    let builds = if let Some(e) = o.last_builds_error.clone() {
+        view! { <div class="banner error" role="alert">"The build history cannot be read: " {e}</div> }.into_any()
+    } else if o.last_builds.is_empty() {
         view! { <p class="muted">"No builds yet. " <A href="/build">"Start one"</A> " (or run " <code>"dockyard build"</code> ")."</p> }
             .into_any()
     } else {

@@ -371,23 +371,43 @@ impl Service {
         };
         o.sources.push(engine_source(&self.engine_health().await));
         match self.store() {
-            Ok(st) => {
-                o.last_builds = st.call(|s| s.list_runs(5)).await.unwrap_or_default();
+            Ok(st) => match st.call(|s| s.list_runs(5)).await {
+                Ok(runs) => {
+                    *self.store_down_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                    o.last_builds = runs;
+                    o.sources.push(dockyard_api::SourceHealth {
+                        name: "store".into(),
+                        health: dockyard_api::Health::Ok,
+                        updated_at: None,
+                        detail: st.0.describe(),
+                        hint: None,
+                    });
+                }
+                // An outage is an error with its start, never "no builds yet".
+                Err(e) => {
+                    let now = crate::store::now();
+                    let since = *self.store_down_since.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(now);
+                    let message = format!("{}: unreachable for {} s: {e}", st.0.describe(), (now - since).max(0));
+                    o.last_builds_error = Some(message.clone());
+                    o.sources.push(dockyard_api::SourceHealth {
+                        name: "store".into(),
+                        health: dockyard_api::Health::Error,
+                        updated_at: Some(since),
+                        detail: message,
+                        hint: None,
+                    });
+                }
+            },
+            Err(e) => {
+                o.last_builds_error = Some(e.to_string());
                 o.sources.push(dockyard_api::SourceHealth {
                     name: "store".into(),
-                    health: dockyard_api::Health::Ok,
+                    health: dockyard_api::Health::Error,
                     updated_at: None,
-                    detail: st.0.describe(),
-                    hint: None,
-                });
+                    detail: e.to_string(),
+                    hint: Some("set [store] in the operator file, or --store".into()),
+                })
             }
-            Err(e) => o.sources.push(dockyard_api::SourceHealth {
-                name: "store".into(),
-                health: dockyard_api::Health::Error,
-                updated_at: None,
-                detail: e.to_string(),
-                hint: Some("set [store] in the operator file, or --store".into()),
-            }),
         }
         o
     }

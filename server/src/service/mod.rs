@@ -43,6 +43,8 @@ pub struct Service {
     pub events: tokio::sync::broadcast::Sender<dockyard_api::BuildEvent>,
     /// Images with unbumped changes in the work tree, per snapshot generation.
     unbumped: std::sync::Mutex<Option<(u64, Option<BTreeSet<String>>)>>,
+    /// When the store was first seen unreachable (since its last success).
+    pub store_down_since: std::sync::Mutex<Option<i64>>,
 }
 
 impl Service {
@@ -56,6 +58,7 @@ impl Service {
             store: OnceLock::new(),
             events: tokio::sync::broadcast::channel(4096).0,
             unbumped: std::sync::Mutex::new(None),
+            store_down_since: std::sync::Mutex::new(None),
         })
     }
 

@@ -174,8 +174,11 @@ impl Postgres {
         Ok(Postgres { shown, config, clients, next: AtomicUsize::new(0), reserved: AtomicUsize::new(usize::MAX) })
     }
 
-    /// Runs `f` on a free connection, or waits for one (taken in turn).
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
+    /// Runs `f` on a free connection, or waits for one (taken in turn). A
+    /// pooled connection the server closed (a restart, an outage) is found
+    /// out by the call that meets it: that call connects again and runs
+    /// once more, so the first request after an outage does not fail.
+    fn with<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
         let reserved = self.reserved.load(Ordering::Acquire);
         let mut slot = if let Some(i) = PINNED.get() {
             self.clients[i].lock().unwrap_or_else(|p| p.into_inner())
@@ -201,7 +204,15 @@ impl Postgres {
             *slot = Some(outside_runtime(|| self.config.connect(NoTls)).map_err(|e| classify(&self.shown, e))?);
         }
         let client = slot.as_mut().expect("connected above");
-        f(client).map_err(|e| classify(&self.shown, e))
+        match f(client) {
+            Err(e) if client.is_closed() && PINNED.get().is_none() => {
+                tracing::info!("{}: the connection was closed ({e}); connecting again", self.shown);
+                let fresh = outside_runtime(|| self.config.connect(NoTls)).map_err(|e| classify(&self.shown, e))?;
+                let client = slot.insert(fresh);
+                f(client).map_err(|e| classify(&self.shown, e))
+            }
+            r => r.map_err(|e| classify(&self.shown, e)),
+        }
     }
 }
 

@@ -154,6 +154,16 @@ fn log_event(l: &LogLine) -> Event {
     Event::default().event("log").id(l.seq.to_string()).data(serde_json::to_string(l).unwrap_or_default())
 }
 
+/// A stream that says the store is away and asks the browser to come back
+/// (`retry`): an outage is a retryable error, never "no such run".
+fn store_away(e: impl std::fmt::Display) -> Response {
+    let event = Event::default()
+        .event("error")
+        .retry(Duration::from_secs(2))
+        .data(format!("the store is unavailable ({e}); retrying"));
+    Sse::new(futures::stream::iter([Ok::<_, std::convert::Infallible>(event)])).into_response()
+}
+
 fn busy() -> Response {
     let mut resp = super::api::error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -179,7 +189,7 @@ pub async fn events(
     };
     let store = match state.service.store() {
         Ok(s) => s,
-        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, e),
+        Err(e) => return store_away(e),
     };
     // After the last line the client has: its Last-Event-ID on a
     // reconnection, else `?after=SEQ` (the lines the page came with).
@@ -194,11 +204,11 @@ pub async fn events(
     let detail: RunDetail = match store.call(move |s| s.get_run(id)).await {
         Ok(Some(d)) => d,
         Ok(None) => return super::api::error(StatusCode::NOT_FOUND, format!("no run {id}")),
-        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}")),
+        Err(e) => return store_away(e),
     };
     let backlog = match read_all(&store, id, after).await {
         Ok(l) => l,
-        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}")),
+        Err(e) => return store_away(e),
     };
     // A comment first, so that the response head goes out at once.
     let mut first: Vec<Event> = vec![Event::default().comment("live")];
@@ -223,7 +233,7 @@ pub async fn events(
             seen = more.last().map_or(seen, |l| l.seq);
             first.extend(more.iter().map(log_event));
         }
-        Err(e) => return super::api::error(StatusCode::SERVICE_UNAVAILABLE, format!("the store is unavailable: {e}")),
+        Err(e) => return store_away(e),
     }
     let deadline = tokio::time::Instant::now() + MAX_STREAM;
     let live = futures::stream::unfold((rx, seen, permit, false), move |(mut rx, mut seen, permit, done)| async move {

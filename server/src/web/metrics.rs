@@ -3,6 +3,11 @@
 //! with run durations, each engine's presence of the pinned images, and the
 //! latency of every request by route.
 //!
+//! While the store is unreachable, `dockyard_source_up{source="store"}` is
+//! 0 and the run series (`dockyard_runs`, `dockyard_run_duration_seconds`,
+//! `dockyard_image_builds`) are absent: dropped together, not reported as
+//! zero.
+//!
 //! Invariant: label values are bounded. A route is the template of the
 //! route that matched (`/api/v1/builds/{id}`), or `unmatched`, never the
 //! path a visitor sent; a method is `GET`, `POST` or `other`. So the

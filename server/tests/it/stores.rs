@@ -41,6 +41,26 @@ impl Pg {
         Pg { dir, port }
     }
 
+    fn pg_ctl(&self, what: &str) {
+        let d = self.dir.path().display();
+        let port = self.port;
+        let cmd = format!(
+            "{PG_BIN}/pg_ctl -D {d}/data -l {d}/pg.log -w -m fast -o '-k {d} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off' {what} > /dev/null"
+        );
+        let out = Command::new("su").args(["-s", "/bin/sh", "nobody", "-c", &cmd]).output().unwrap();
+        assert!(out.status.success(), "pg_ctl {what}: {}", stderr(&out));
+    }
+
+    /// Stops the server (an outage).
+    pub fn stop(&self) {
+        self.pg_ctl("stop");
+    }
+
+    /// Starts it again after [`Pg::stop`].
+    pub fn restart(&self) {
+        self.pg_ctl("start");
+    }
+
     /// A new empty database, as a URL.
     pub fn database(&self, name: &str) -> String {
         let out = Command::new(Path::new(PG_BIN).join("createdb"))
@@ -423,4 +443,56 @@ fn postgres_by_every_route_opens_and_closes_without_a_panic() {
         let out = run(&["builds", "--format", "json"]);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     }
+}
+
+/// Issue 23, items 3 and 4: while PostgreSQL is down, the overview said
+/// `store ✓ ok` and "No builds yet", /metrics kept the store up, the live
+/// stream said "no such run", and the first request after it came back got
+/// a 500 from a stale pooled connection.
+#[test]
+fn a_postgres_outage_shows_as_an_error_everywhere_and_the_store_comes_back() {
+    let pg = Pg::start();
+    let url = pg.database("outage");
+    let repo = tree(&[
+        ("dockerfiles/config.yaml", "registry: reg.example\nnamespace: ci\n"),
+        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/base/changelog", &changelog("base", &["1.0"])),
+        ("jjb/a.yaml", "- job:\n    image: reg.example/ci/base:1.0\n"),
+    ]);
+    let s = store::open(&Location::parse(&url)).unwrap();
+    let done = s.create_run(&new_run("elsewhere:1", 2)).unwrap();
+    s.finish_run(done, RunState::Succeeded, 3).unwrap();
+    let live = s.create_run(&new_run(&store::owner(), 4)).unwrap();
+    drop(s);
+    let server = Server::start_env(&["--repo", repo.path().to_str().unwrap()], &[("DOCKYARD_STORE", url.as_str())]);
+    let store_health = |o: &serde_json::Value| {
+        o["sources"].as_array().unwrap().iter().find(|s| s["name"] == "store").unwrap()["health"].clone()
+    };
+    let overview = || serde_json::from_str::<serde_json::Value>(&server.get("/api/v1/overview").2).unwrap();
+    assert_eq!(store_health(&overview()), "ok");
+
+    pg.stop();
+    let o = overview();
+    assert_eq!(store_health(&o), "error", "{o}");
+    assert!(o["last_builds_error"].as_str().unwrap().contains("unreachable"), "{o}");
+    let (_, _, page) = server.get("/");
+    assert!(page.contains("The build history cannot be read") && !page.contains("No builds yet"), "{page}");
+    let (status, _, _) = server.get("/api/v1/builds");
+    assert!(status >= 500, "the history answered {status} with the store down");
+    let (_, _, page) = server.get("/builds");
+    assert!(!page.contains("No builds"), "the builds page says there are none: {page}");
+    let (_, _, metrics) = server.get("/metrics");
+    assert!(metrics.contains("dockyard_source_up{source=\"store\"} 0"), "{metrics}");
+    assert!(!metrics.contains("dockyard_runs{"), "{metrics}");
+    let (status, _, events) = server.get(&format!("/api/v1/builds/{live}/events"));
+    assert_eq!(status, 200);
+    assert!(events.contains("event: error") && events.contains("retrying") && events.contains("retry:"), "{events}");
+    assert!(!events.contains("no such run"), "{events}");
+
+    pg.restart();
+    // The very first request after the outage is answered.
+    let (status, _, body) = server.get("/api/v1/builds");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&format!("\"id\": {done}")) || body.contains(&format!("\"id\":{done}")), "{body}");
+    assert_eq!(store_health(&overview()), "ok");
 }
