@@ -269,7 +269,8 @@ pub fn run_text(detail: &dockyard_api::RunDetail, logs: &[dockyard_api::LogLine]
     for i in detail.images.iter().filter(|i| i.action != dockyard_api::Action::Present) {
         let took = i.duration_ms.map(|d| format!(" {:.1}s", d as f64 / 1000.0)).unwrap_or_default();
         let err = i.error.as_deref().map(|e| format!(" — {}", sanitize(e))).unwrap_or_default();
-        let _ = writeln!(s, "  {:11} {}{took}{err}", i.state.as_str(), sanitize(&i.label));
+        let on = i.host.as_deref().map(|h| format!(" on {}", sanitize(h))).unwrap_or_default();
+        let _ = writeln!(s, "  {:11} {}{on}{took}{err}", i.state.as_str(), sanitize(&i.label));
     }
     let mut current = "";
     for l in logs {

@@ -306,7 +306,8 @@ impl Service {
     ) -> Result<(RunId, Plan), Failure> {
         let (plan, mut spec, prepared, engine) = self.plan_selection(&request).await?;
         spec.trigger = format!("web:{who}");
-        let hosts: Vec<String> = self.engines().iter().map(|e| e.name().to_owned()).collect();
+        // The run records the engine it runs on (it recorded every engine).
+        let hosts = vec![engine.name().to_owned()];
         let run = self.begin_run(&prepared, &spec, &hosts).await.map_err(|e| Failure::Internal(e.to_string()))?;
         let service = self.clone();
         tokio::spawn(async move {

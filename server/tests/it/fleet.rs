@@ -479,6 +479,8 @@ fn a_frozen_engine_is_a_lost_engine_before_and_during_a_build() {
     assert!(images.iter().all(|(n, st, _)| st == "published" || (n == "base" && st == "present")), "{images:?}");
     assert_eq!(images.iter().find(|i| i.0 == "x2").unwrap().2, "one", "{images:?}");
     assert!(run_log(s, 2).contains("two stopped answering during this image: queued again on another host"));
+    // The text history names the host of each image (issue 23, item 6).
+    assert!(run_log(s, 2).contains(&format!("published   {}/ci/x2:1 on one", reg.host)), "{}", run_log(s, 2));
     assert!(one.has(&format!("{}/ci/x2:1", reg.host)));
     two.thaw();
 }
