@@ -283,7 +283,9 @@ impl Files for Disk {
             .open(dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NONBLOCK)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e.to_string()))?;
         let mut out = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&fd)? {
+        // The stream owns the descriptor (read_from would reopen it: two more calls).
+        let mut dir = rustix::fs::Dir::new(fd)?;
+        while let Some(entry) = dir.read() {
             let entry = entry?;
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
@@ -293,7 +295,7 @@ impl Files for Disk {
                 FileType::RegularFile => Kind::File,
                 FileType::Directory => Kind::Dir,
                 FileType::Symlink => Kind::Symlink,
-                FileType::Unknown => rustix::fs::statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                FileType::Unknown => rustix::fs::statat(dir.fd()?, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
                     .map(|st| kind_of(st.st_mode))
                     .unwrap_or(Kind::Other),
                 _ => Kind::Other,
