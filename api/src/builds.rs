@@ -23,6 +23,10 @@ pub enum Action {
     /// Pull a pinned image onto one host (an item of a pull run, named
     /// `image:tag@host`).
     Pull,
+    /// Cannot be built: its files do not load (a broken changelog, control
+    /// or template), it is in a dependency cycle, or a parent is broken.
+    /// The reason says which; it never silently leaves a plan.
+    Broken,
 }
 
 impl Action {
@@ -32,6 +36,7 @@ impl Action {
             Action::Publish => "publish",
             Action::Present => "present",
             Action::Pull => "pull",
+            Action::Broken => "broken",
         }
     }
 }
@@ -75,9 +80,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Items with an action other than `present`.
+    /// Items with something to do (not `present`, not `broken`).
     pub fn work(&self) -> impl Iterator<Item = &PlanItem> {
-        self.items.iter().filter(|i| i.action != Action::Present)
+        self.items.iter().filter(|i| !matches!(i.action, Action::Present | Action::Broken))
     }
 }
 

@@ -24,6 +24,8 @@ pub struct PlanImage {
     pub parents: Vec<String>,
     pub in_registry: Option<bool>,
     pub in_engine: Option<bool>,
+    /// Why it cannot be built (its files do not load), when it cannot.
+    pub broken: Option<String>,
 }
 
 /// What the plan is for.
@@ -215,13 +217,30 @@ pub fn plan(images: &[PlanImage], opts: &PlanOptions) -> Plan {
         }
     }
     let cyclic: BTreeSet<usize> = cyclic.into_iter().collect();
+    // Why each image cannot be built: its own files, a cycle, or a broken
+    // parent (in build order, so a parent is decided before its children).
+    let mut broken: BTreeMap<usize, String> = BTreeMap::new();
+    for (i, im) in images.iter().enumerate() {
+        if let Some(why) = &im.broken {
+            broken.insert(i, why.clone());
+            problems.push(format!("{} cannot be built: {why}", im.name));
+        } else if cyclic.contains(&i) {
+            broken.insert(i, "in a dependency cycle: not built".into());
+        }
+    }
     let mut items = Vec::new();
     for i in ordered.into_iter().chain(cyclic.iter().copied()) {
         let im = &images[i];
         let (mut action, mut reason) = states[i].clone();
-        if cyclic.contains(&i) {
-            action = Action::Present;
-            reason = "in a dependency cycle: not built".into();
+        if !broken.contains_key(&i)
+            && let Some(p) =
+                im.parents.iter().find(|p| by_name.get(p.as_str()).is_some_and(|pi| broken.contains_key(pi)))
+        {
+            broken.insert(i, format!("parent {p} cannot be built"));
+        }
+        if let Some(why) = broken.get(&i) {
+            action = Action::Broken;
+            reason = why.clone();
         } else if !wanted.contains(&i) {
             reason = format!("not selected ({reason})");
             action = Action::Present;
@@ -277,14 +296,14 @@ pub fn critical_path(items: &[PlanItem]) -> Vec<String> {
     let pos: BTreeMap<&str, usize> = items.iter().enumerate().map(|(i, it)| (it.name.as_str(), i)).collect();
     let mut best: Vec<(usize, Option<usize>)> = vec![(0, None); items.len()];
     for (i, it) in items.iter().enumerate() {
-        if it.action == Action::Present {
+        if matches!(it.action, Action::Present | Action::Broken) {
             continue;
         }
         let mut b = (1, None);
         for p in &it.parents {
             if let Some(&pi) = pos.get(p.as_str())
                 && pi < i
-                && items[pi].action != Action::Present
+                && !matches!(items[pi].action, Action::Present | Action::Broken)
                 && best[pi].0 + 1 > b.0
             {
                 b = (best[pi].0 + 1, Some(pi));
@@ -310,6 +329,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn broken_and_cyclic_images_and_their_children_stay_in_the_plan_as_broken() {
+        let mut bad = img("php83", &["base"], Some(false), Some(false));
+        bad.broken = Some("dockerfiles/php83/changelog:1: malformed changelog header".into());
+        let images = vec![
+            img("base", &[], Some(true), Some(true)),
+            bad,
+            img("child", &["php83"], Some(false), Some(false)),
+            img("c1", &["c2"], Some(false), Some(false)),
+            img("c2", &["c1"], Some(false), Some(false)),
+            img("fine", &["base"], Some(false), Some(false)),
+        ];
+        let p = plan(&images, &PlanOptions { pull: true, push: true, jobs: 2, ..Default::default() });
+        let got: BTreeMap<&str, (Action, &str)> =
+            p.items.iter().map(|i| (i.name.as_str(), (i.action, i.reason.as_str()))).collect();
+        assert_eq!(got.len(), 6, "an image left the plan: {got:?}");
+        assert_eq!(got["php83"], (Action::Broken, "dockerfiles/php83/changelog:1: malformed changelog header"));
+        assert_eq!(got["child"], (Action::Broken, "parent php83 cannot be built"));
+        assert_eq!(got["c1"].0, Action::Broken);
+        assert_eq!(got["c2"].0, Action::Broken);
+        assert_eq!(got["fine"].0, Action::Build);
+        assert_eq!(p.work().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["fine"]);
+        assert!(p.problems.iter().any(|m| m.contains("php83 cannot be built: dockerfiles/php83/changelog:1")));
+        assert!(p.problems.iter().any(|m| m.contains("c1 is in a dependency cycle")));
+    }
+
+    #[test]
     fn fnmatch_like_python() {
         assert!(fnmatch("*python*", "reg/ns/python3:1.0"));
         assert!(fnmatch("*/ns/a:*", "reg/ns/a:1"));
@@ -328,6 +373,7 @@ mod tests {
             parents: parents.iter().map(|p| (*p).to_owned()).collect(),
             in_registry: reg,
             in_engine: local,
+            broken: None,
         }
     }
 

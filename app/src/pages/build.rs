@@ -135,7 +135,7 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
 }
 
 fn plan_table(p: Plan) -> impl IntoView {
-    let work = p.items.iter().filter(|i| i.action != Action::Present).count();
+    let work = p.work().count();
     view! {
         <h2>"Plan"</h2>
         {p.problems.iter().map(|x| view! { <div class="banner warn">{x.clone()}</div> }).collect_view()}

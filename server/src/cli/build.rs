@@ -93,18 +93,27 @@ pub fn build(args: &BuildArgs) -> ExitCode {
             Err(e) => return fail(e),
         };
         for p in &prepared.plan.problems {
-            eprintln!("warning: {}", sanitize(p));
+            eprintln!("error: {}", sanitize(p));
         }
+        // A broken image, a cycle, a selection that matches nothing or a
+        // registry that cannot be reached is a finding: the rest is still
+        // planned and built, and the exit code says so.
+        let problems = prepared.plan.problems.len();
+        let clean = if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) };
         if args.dry_run {
             return match args.format {
-                Format::Json => emit_code(dockyard_api::to_json(&prepared.plan), ExitCode::SUCCESS),
-                Format::Text => emit_code(print::plan_text(&prepared.plan), ExitCode::SUCCESS),
+                Format::Json => emit_code(dockyard_api::to_json(&prepared.plan), clean),
+                Format::Text => emit_code(print::plan_text(&prepared.plan), clean),
             };
         }
         let work = prepared.plan.work().count();
         if work == 0 {
-            eprintln!("nothing to build: every selected image is present (see --dry-run)");
-            return ExitCode::SUCCESS;
+            if problems == 0 {
+                eprintln!("nothing to build: every selected image is present (see --dry-run)");
+            } else {
+                eprintln!("nothing to build, and {problems} problem(s) above");
+            }
+            return clean;
         }
         let console = tokio::spawn(super::console::follow(service.events.subscribe(), work));
         let (run, state) = match service.run_build(prepared, &spec, engines).await {
@@ -122,7 +131,10 @@ pub fn build(args: &BuildArgs) -> ExitCode {
             }
         }
         eprintln!("logs: dockyard builds show {run}");
-        if state == RunState::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) }
+        if problems > 0 {
+            eprintln!("error: {problems} problem(s) in the plan (above): not everything selected was built");
+        }
+        if state == RunState::Succeeded { clean } else { ExitCode::from(EXIT_FINDINGS) }
     })
 }
 

@@ -116,11 +116,35 @@ impl Service {
         let snapshot = self.snapshot().map_err(BuildError::Load)?;
         // What the registry holds (a failing registry leaves it unknown).
         let mut knowledge: Vec<dockyard_api::RegistryIndex> = Vec::new();
+        let mut registry_problems: Vec<String> = Vec::new();
         if spec.pull || spec.push {
             let opts = crate::registry::RegistryOptions { max_age: 0, ..registry.clone() };
             match self.refresh_registry(&opts, &Default::default()).await {
                 Ok(r) => knowledge = r.into_iter().map(|r| r.index).collect(),
-                Err(e) => tracing::warn!("registry unknown: {e}"),
+                Err(e) => registry_problems.push(format!("the registry index could not be read: {e}")),
+            }
+            // A registry that failed now is said once, with the age of the
+            // knowledge the plan would otherwise use silently.
+            if !registry.offline {
+                for index in &knowledge {
+                    let failed: Vec<&dockyard_api::RegistryEntry> = index
+                        .entries
+                        .iter()
+                        .filter(|e| e.error.is_some() && e.state != dockyard_api::IndexState::Fresh)
+                        .collect();
+                    if let Some(first) = failed.first() {
+                        let now = crate::store::now();
+                        let age = match failed.iter().filter_map(|e| e.fetched_at).min() {
+                            Some(at) => format!("planning from its index of {} s ago", (now - at).max(0)),
+                            None => "nothing is known of it".to_owned(),
+                        };
+                        registry_problems.push(format!(
+                            "registry {} unreachable ({}): {age}; run with --offline to plan from the stored index on purpose",
+                            index.registry,
+                            first.error.as_deref().map_or("no answer", |e| e.trim_start_matches("unreachable: "))
+                        ));
+                    }
+                }
             }
         }
         let rendered = snapshot.rendered();
@@ -147,6 +171,22 @@ impl Service {
                         .collect()
                 })
                 .unwrap_or_default();
+            // An image whose files do not load stays in the plan as broken,
+            // with the error that names its file and line.
+            for image in catalog.images.iter().filter(|i| i.error.is_some()) {
+                let parents: Vec<String> =
+                    graph.parents.get(&image.name).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+                images.push(PlanImage {
+                    name: image.name.clone(),
+                    label: image
+                        .label(&catalog.config)
+                        .unwrap_or_else(|| format!("{}/{}", catalog.display_root.display(), image.rel_dir)),
+                    parents,
+                    in_registry: None,
+                    in_engine: None,
+                    broken: image.error.as_ref().map(|e| e.to_string()),
+                });
+            }
             for image in catalog.images.iter().filter(|i| i.error.is_none()) {
                 let Some(plain) = image.label(&catalog.config) else { continue };
                 let label = format!("{plain}{suffix}");
@@ -197,10 +237,17 @@ impl Service {
                         buildargs: buildargs.clone(),
                     },
                 );
-                images.push(PlanImage { name: image.name.clone(), label, parents, in_registry, in_engine });
+                images.push(PlanImage {
+                    name: image.name.clone(),
+                    label,
+                    parents,
+                    in_registry,
+                    in_engine,
+                    broken: None,
+                });
             }
         }
-        let plan = dockyard_core::plan::plan(
+        let mut plan = dockyard_core::plan::plan(
             &images,
             &PlanOptions {
                 globs: spec.globs.clone(),
@@ -211,6 +258,7 @@ impl Service {
                 base_images: base_images.into_iter().collect(),
             },
         );
+        plan.problems.extend(registry_problems);
         let facts: HashMap<&str, &PlanImage> = images.iter().map(|i| (i.name.as_str(), i)).collect();
         for item in &plan.items {
             if let Some(job) = jobs.get_mut(&item.name) {
@@ -395,8 +443,13 @@ impl Service {
         let plan = &prepared.plan;
         let order: Vec<&str> = plan.items.iter().map(|i| i.name.as_str()).collect();
         let position: HashMap<&str, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-        let work: BTreeSet<usize> =
-            plan.items.iter().enumerate().filter(|(_, i)| i.action != Action::Present).map(|(i, _)| i).collect();
+        let work: BTreeSet<usize> = plan
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| !matches!(i.action, Action::Present | Action::Broken))
+            .map(|(i, _)| i)
+            .collect();
         // Parents with work in this run, and children.
         let mut waiting: HashMap<usize, usize> = HashMap::new();
         let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
@@ -554,7 +607,7 @@ fn can_run_on(prepared: &Prepared, spec: &BuildSpec, engines: &[Arc<dyn Engine>]
     if engines.is_empty() {
         return Err(BuildError::Other("no engine to build on".into()));
     }
-    if engines.len() > 1 && !spec.push && prepared.plan.items.iter().any(|i| i.action != Action::Present) {
+    if engines.len() > 1 && !spec.push && prepared.plan.work().next().is_some() {
         return Err(BuildError::Other(
             "building on several hosts needs --push: a child built on another host than its parent gets the parent through the registry".into(),
         ));

@@ -255,6 +255,8 @@ pub(crate) fn add_counts<S: AsRef<str>>(runs: &mut [RunSummary], rows: impl Into
 pub(crate) fn initial_state(action: Action) -> ImageState {
     match action {
         Action::Present => ImageState::Present,
+        // Never attempted: skipped from the start (the plan says why).
+        Action::Broken => ImageState::Skipped,
         Action::Build | Action::Publish | Action::Pull => ImageState::Waiting,
     }
 }
@@ -282,6 +284,7 @@ pub(crate) fn action_of(s: &str) -> Action {
     match s {
         "publish" => Action::Publish,
         "present" => Action::Present,
+        "broken" => Action::Broken,
         "pull" => Action::Pull,
         _ => Action::Build,
     }

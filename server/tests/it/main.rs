@@ -18,3 +18,4 @@ mod review;
 mod service;
 mod stores;
 mod trust;
+mod workflow;
