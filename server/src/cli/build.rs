@@ -356,6 +356,12 @@ pub fn prune(args: &PruneArgs) -> ExitCode {
     let mut order = snapshot.rendered().graph.topo_order();
     order.reverse();
     let mut failed = false;
+    let mut out = super::Out::default();
+    let down = rt.block_on(async { engine.version().await.err() });
+    if let Some(e) = down {
+        // Said once, not once per image.
+        return fail(e);
+    }
     rt.block_on(async {
         for name in &order {
             let Some((catalog, image)) =
@@ -391,11 +397,11 @@ pub fn prune(args: &PruneArgs) -> ExitCode {
                         continue;
                     }
                     if args.dry_run {
-                        println!("would remove {}", sanitize(tag));
+                        out.line(&format!("would remove {}", sanitize(tag)));
                         continue;
                     }
                     match engine.remove(tag).await {
-                        Ok(()) => println!("removed {}", sanitize(tag)),
+                        Ok(()) => out.line(&format!("removed {}", sanitize(tag))),
                         Err(e) => {
                             eprintln!("error: {e}");
                             failed = true;

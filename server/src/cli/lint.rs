@@ -73,7 +73,7 @@ pub fn lint(args: &LintArgs) -> ExitCode {
         Err(d) => return fail(d),
     };
     if args.fix {
-        return fix(&service, &snapshot, args.registry);
+        return fix(&service, &snapshot, args.registry, &fail_on);
     }
     let failed = state.report.failures(&fail_on).next().is_some() || !state.report.errors.is_empty();
     let code = if failed { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
@@ -88,36 +88,57 @@ pub fn lint(args: &LintArgs) -> ExitCode {
     }
 }
 
-fn fix(service: &Service, snapshot: &crate::service::Snapshot, registry: bool) -> ExitCode {
+fn fix(service: &Service, snapshot: &crate::service::Snapshot, registry: bool, fail_on: &[Status]) -> ExitCode {
     let Ok(state) = snapshot.lint() else { return ExitCode::from(EXIT_USAGE) };
     let knowledge = crate::registry::Knowledge(&snapshot.registry);
     let published = registry.then_some(&knowledge as &dyn dockyard_core::lint::Published);
     let (fixes, skipped) = dockyard_core::lint::plan_fixes(&state.report, &state.sources, published);
-    let mut failed = false;
+    // Every file or none; nothing is printed until they are written, so a
+    // closed pipe (`lint --fix | head -1`) cannot stop a fix half-way.
+    let files: Vec<crate::fsio::Replace<'_>> = fixes
+        .iter()
+        .map(|f| crate::fsio::Replace {
+            path: &f.path,
+            contents: f.contents.as_bytes(),
+            original: f.original.as_bytes(),
+        })
+        .collect();
+    if let Err((path, e)) = crate::fsio::write_all_inside(&service.repo.root, &files) {
+        return fail(format!("{}: cannot write ({e}): no file was changed", path.display()));
+    }
+    let mut out = String::new();
     for f in &fixes {
-        match crate::fsio::atomic_write_inside(&service.repo.root, &f.path, f.contents.as_bytes()) {
-            Ok(_) => println!(
-                "fixed {} stale pin{} in {}",
-                f.fixed,
-                if f.fixed == 1 { "" } else { "s" },
-                sanitize(&f.display)
-            ),
-            Err(e) => {
-                eprintln!("error: {}: cannot write: {e}", sanitize(&f.display));
-                failed = true;
-            }
-        }
+        out.push_str(&format!(
+            "fixed {} stale pin{} in {}\n",
+            f.fixed,
+            if f.fixed == 1 { "" } else { "s" },
+            sanitize(&f.display)
+        ));
     }
     for s in &skipped {
         eprintln!("warning: {}", sanitize(&s.to_string()));
     }
-    if failed {
-        ExitCode::from(EXIT_USAGE)
-    } else if skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_FINDINGS)
-    }
+    // What is left after the fix decides the exit code, as a lint would.
+    let remaining = match service.load_snapshot() {
+        Ok(after) => {
+            after.lint().map(|l| l.report.failures(fail_on).count() + l.report.errors.len()).map_err(|d| d.to_string())
+        }
+        Err(d) => Err(d.to_string()),
+    };
+    let code = match remaining {
+        Ok(0) if skipped.is_empty() => ExitCode::SUCCESS,
+        Ok(n) => {
+            if n > 0 {
+                eprintln!("error: {n} finding(s) remain that --fix cannot change (run dockyard lint to see them)");
+            }
+            ExitCode::from(EXIT_FINDINGS)
+        }
+        Err(d) => {
+            eprintln!("error: the fixed files do not load: {}", sanitize(&d));
+            ExitCode::from(EXIT_USAGE)
+        }
+    };
+    emit_code(out, code)
 }
 
 /// `dockyard pull-script`.

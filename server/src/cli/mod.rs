@@ -85,10 +85,28 @@ pub fn emit(text: impl AsRef<[u8]>) -> Result<(), ExitCode> {
     }
 }
 
-/// [`emit`], then `code`.
+/// Lines to stdout as the work goes on; once the reader is gone (a closed
+/// pipe) the rest is dropped quietly and the work goes on.
+#[derive(Default)]
+pub struct Out {
+    closed: bool,
+}
+
+impl Out {
+    pub fn line(&mut self, text: &str) {
+        if !self.closed && emit(format!("{text}\n")).is_err() {
+            self.closed = true;
+        }
+    }
+}
+
+/// [`emit`], then `code`. A reader that went away (a closed pipe) does
+/// not change the command's own exit code: `lint | head -1` still says 1
+/// when there are findings.
 pub fn emit_code(text: impl AsRef<[u8]>, code: ExitCode) -> ExitCode {
     match emit(text) {
         Ok(()) => code,
+        Err(c) if c == ExitCode::SUCCESS => code,
         Err(c) => c,
     }
 }

@@ -99,3 +99,71 @@ fn a_registry_that_cannot_be_reached_is_said_once_and_fails_the_plan() {
     assert!(err.contains(&format!("registry {} unreachable", reg.host)), "{err}");
     assert!(err.contains("planning from its index of"), "{err}");
 }
+
+/// A repository with stale pins in three files and one pin to an image the
+/// catalog does not have.
+fn stale_repo() -> tempfile::TempDir {
+    tree(&[
+        ("dockerfiles/config.yaml", "registry: reg.example\nnamespace: ci\n"),
+        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/base/changelog", &changelog("base", &["2.0", "1.0"])),
+        ("jjb/a.yaml", "- job:\n    image: reg.example/ci/base:1.0\n"),
+        ("jjb/b.yaml", "- job:\n    image: reg.example/ci/base:1.0\n"),
+        ("jjb/c.yaml", "- job:\n    image: reg.example/ci/base:1.0\n    other: reg.example/ci/gone:3\n"),
+    ])
+}
+
+/// `dockyard ARGS` with its stdout a pipe whose reader is already gone.
+fn into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    command(args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap()
+}
+
+#[test]
+fn lint_fix_writes_every_file_through_a_closed_pipe_and_fails_while_findings_remain() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let out = into_closed_pipe(&["lint", "--repo", r, "--fix"]);
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    // The stale pins are fixed in every file; gone:3 is still there: exit 1.
+    for f in ["a", "b", "c"] {
+        let text = std::fs::read_to_string(repo.path().join(format!("jjb/{f}.yaml"))).unwrap();
+        assert!(text.contains("reg.example/ci/base:2.0"), "{f}.yaml was not fixed: {text}");
+    }
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 finding(s) remain"), "{err}");
+    // Nothing left to fix and nothing wrong: 0.
+    std::fs::write(repo.path().join("jjb/c.yaml"), "- job:\n    image: reg.example/ci/base:2.0\n").unwrap();
+    let out = dockyard(&["lint", "--repo", r, "--fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn no_command_panics_on_a_closed_pipe() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let store = repo.path().join("s.db");
+    let s = store.to_str().unwrap();
+    let commands: [&[&str]; 12] = [
+        &["render", "--repo", r],
+        &["render", "--repo", r, "--format", "json"],
+        &["graph", "--repo", r],
+        &["catalog", "--repo", r],
+        &["lint", "--repo", r],
+        &["lint", "--repo", r, "--format", "json"],
+        &["pull-script", "--repo", r],
+        &["registry", "--repo", r, "--offline", "--store", s],
+        &["builds", "--store", s],
+        &["completions", "bash"],
+        &["man"],
+        &["--help"],
+    ];
+    for args in commands {
+        let out = into_closed_pipe(args);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(matches!(out.status.code(), Some(0..=2)), "{args:?}: {:?} {err}", out.status);
+    }
+}
