@@ -64,9 +64,22 @@ pub fn plan(
         let original = image.changelog_text(&catalog.files)?;
         let old = image.version.clone().unwrap_or_default();
         let (new_version, text) = if n == name {
+            let next = next_version(&old, &catalog.config.update_id());
             let v = match version {
+                // A version at or below the current one can never be built:
+                // the first entry would not be the newest, or the tag exists.
+                Some(v) if crate::version::DebVersion::parse(v).is_some()
+                    && crate::version::compare(v, &old) != std::cmp::Ordering::Greater =>
+                {
+                    let hint = next.as_deref().map(|n| format!("; {n} would work")).unwrap_or_default();
+                    return Err(Diagnostic::at(
+                        &display,
+                        1,
+                        format!("--version {v} is not above the current version {old} (Debian order){hint}"),
+                    ));
+                }
                 Some(v) => v.to_owned(),
-                None => next_version(&old, &catalog.config.update_id()).ok_or_else(|| {
+                None => next.ok_or_else(|| {
                     Diagnostic::at(&display, 1, format!("cannot make a new version from `{old}` (docker-pkg's rule: digits, dots and dashes, then -{}N)", catalog.config.update_id()))
                 })?,
             };

@@ -261,6 +261,31 @@ pub fn update(args: &UpdateArgs) -> ExitCode {
         Ok(u) => u,
         Err(d) => return fail(d),
     };
+    // A version the registry already has (by the stored index) is a tag that
+    // would never be built again.
+    if let Some(u) = updates.first()
+        && args.version.is_some()
+    {
+        let rt = match super::runtime() {
+            Ok(r) => r,
+            Err(c) => return c,
+        };
+        let offline = crate::registry::RegistryOptions { offline: true, ..service.repo.registry.clone() };
+        if let Ok(reports) = rt.block_on(service.refresh_registry(&offline, &Default::default()))
+            && let Some(entry) =
+                reports.iter().find_map(|r| r.index.get(&u.image).filter(|e| e.tags.contains(&u.new_version)))
+        {
+            let next = dockyard_core::changelog::next_version(&u.old_version, &first.config.update_id());
+            return fail(format!(
+                "{}:1: --version {} of {} is already published ({}){}: a changelog entry for it would never be built",
+                u.display.display(),
+                sanitize(&u.new_version),
+                sanitize(&u.image),
+                sanitize(&entry.repo),
+                next.map(|n| format!("; {n} would work")).unwrap_or_default()
+            ));
+        }
+    }
     eprintln!("Will update the following images:");
     for u in &updates {
         eprintln!("* {} {} -> {}", sanitize(&u.image), sanitize(&u.old_version), sanitize(&u.new_version));

@@ -167,3 +167,58 @@ fn no_command_panics_on_a_closed_pipe() {
         assert!(matches!(out.status.code(), Some(0..=2)), "{args:?}: {:?} {err}", out.status);
     }
 }
+
+#[test]
+fn update_refuses_versions_that_can_never_build() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let changelog_before = std::fs::read_to_string(repo.path().join("dockerfiles/base/changelog")).unwrap();
+    // A downgrade, and the current version itself.
+    for v in ["1.5", "2.0"] {
+        let out = dockyard(&["update", "base", "--repo", r, "--version", v, "--reason", "x"]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{v}: {err}");
+        assert!(
+            err.contains("dockerfiles/base/changelog:1") && err.contains("is not above the current version 2.0"),
+            "{err}"
+        );
+        assert!(err.contains("2.0-s1 would work"), "{err}");
+    }
+    // A version the registry already has (the stored index says so).
+    let store = repo.path().join("s.db");
+    let s = dockyard::store::open(&dockyard::store::Location::Sqlite(store.clone())).unwrap();
+    s.save_tags("reg.example", "ci/base", Some(&["1.0".into(), "2.0".into(), "3.0".into()]), dockyard::store::now())
+        .unwrap();
+    drop(s);
+    let out = dockyard(&[
+        "update",
+        "base",
+        "--repo",
+        r,
+        "--version",
+        "3.0",
+        "--reason",
+        "x",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--version 3.0 of base is already published"), "{err}");
+    assert_eq!(std::fs::read_to_string(repo.path().join("dockerfiles/base/changelog")).unwrap(), changelog_before);
+    // A version above, not published: written.
+    let out = dockyard(&[
+        "update",
+        "base",
+        "--repo",
+        r,
+        "--version",
+        "3.1",
+        "--reason",
+        "x",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::read_to_string(repo.path().join("dockerfiles/base/changelog")).unwrap().starts_with("base (3.1)"));
+}
