@@ -106,6 +106,9 @@ pub struct Disk {
     /// `O_PATH` handle on the boundary; `None` when it could not be opened
     /// (every read then fails as not found).
     dir: Option<Arc<rustix::fd::OwnedFd>>,
+    /// Files the operator named (not the repository's): their paths may
+    /// go through symlinks (a symlinked home, `/tmp` elsewhere).
+    follow: bool,
 }
 
 impl Disk {
@@ -120,12 +123,14 @@ impl Disk {
         )
         .ok()
         .map(Arc::new);
-        Disk { boundary, dir }
+        Disk { boundary, dir, follow: false }
     }
 
-    /// A tree without a boundary: for files the user named on the command line.
+    /// A tree without a boundary, whose paths may go through symlinks: for
+    /// files the operator named (a config on the command line, the
+    /// user-level config), never for the repository's.
     pub fn unbounded() -> Disk {
-        Disk::new(Path::new("/"))
+        Disk { follow: true, ..Disk::new(Path::new("/")) }
     }
 
     pub fn boundary(&self) -> &Path {
@@ -152,6 +157,9 @@ impl Disk {
         } else {
             flags | OFlags::CLOEXEC | OFlags::NOCTTY
         };
+        if self.follow {
+            return rustix::fs::open(self.boundary.join(&rel), flags, Mode::empty()).map_err(open_error);
+        }
         if !NO_OPENAT2.load(std::sync::atomic::Ordering::Relaxed) {
             let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
             match rustix::fs::openat2(dir.as_ref(), &rel, flags, Mode::empty(), how) {

@@ -543,3 +543,24 @@ fn item10_store_import_is_all_or_nothing() {
     assert_eq!(import().status.code(), Some(0));
     assert_eq!((count("runs"), count("registry_tags")), (2, 1));
 }
+
+/// The operator's own paths (`--repo`, `--config`, a positional catalog)
+/// may go through symlinks (a symlinked home, `/tmp` elsewhere); only the
+/// paths inside the repository may not. Found by a CI-like run from a
+/// clone whose `shared/` was a symlink: the corpus's named config was
+/// refused as "a symlink".
+#[test]
+fn paths_the_operator_names_may_go_through_symlinks() {
+    let r = repo(&[]);
+    let links = tempfile::tempdir().unwrap();
+    let link = links.path().join("checkout");
+    std::os::unix::fs::symlink(r.path(), &link).unwrap();
+    let l = link.to_str().unwrap();
+    let config = link.join("dockerfiles/config.yaml");
+    let out =
+        dockyard(&["render", "--config", config.to_str().unwrap(), &format!("{l}/dockerfiles"), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let out = dockyard(&["lint", "--repo", l, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(stdout(&out).contains("reg.example/ci/base:1.0"), "{}", both(&out));
+}
