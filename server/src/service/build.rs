@@ -731,8 +731,9 @@ async fn run_job(
         }
         for tag in [job.tag.as_str(), "latest"] {
             let _ = log.send(format!("pushing {}:{tag}", job.repo));
-            if let Err(e) = engine.push(&job.repo, tag, job.auth.as_ref(), log.clone()).await {
-                return fail(e.to_string()).await;
+            match engine.push(&job.repo, tag, job.auth.as_ref(), log.clone()).await {
+                Ok(digest) => service.record_pushed(&job.repo, tag, digest).await,
+                Err(e) => return fail(e.to_string()).await,
             }
         }
         service.set_state(run, &job.name, ImageState::Published, host, None).await;
@@ -740,6 +741,37 @@ async fn run_job(
         service.set_state(run, &job.name, ImageState::Built, host, None).await;
     }
     Ok(())
+}
+
+impl Service {
+    /// A tag this process just pushed goes into the registry index at once
+    /// (with its digest), so that `dockyard registry`, `lint --registry` and
+    /// the next plan see it without waiting for `--max-age`. The time the
+    /// listing was last read is kept: other tags are no fresher than before.
+    pub async fn record_pushed(&self, repo: &str, tag: &str, digest: Option<String>) {
+        let Some((registry, path)) = repo.split_once('/') else { return };
+        let (registry, path, tag) = (registry.to_owned(), path.to_owned(), tag.to_owned());
+        let Ok(store) = self.store() else { return };
+        let saved = store
+            .call(move |s| {
+                let cached = s.load_tags(&registry, &path)?;
+                let mut tags = cached.as_ref().and_then(|c| c.tags.clone()).unwrap_or_default();
+                if !tags.contains(&tag) {
+                    tags.push(tag.clone());
+                }
+                // Nothing stored yet: the push itself is the first listing.
+                let at = cached.map(|c| c.fetched_at).filter(|at| *at > 0).unwrap_or_else(crate::store::now);
+                s.save_tags(&registry, &path, Some(&tags), at)?;
+                if let Some(d) = digest {
+                    s.save_digest(&registry, &path, &tag, &d, crate::store::now())?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = saved {
+            tracing::warn!("the registry index could not record the push of {repo}: {e}");
+        }
+    }
 }
 
 /// How long a verification may run.

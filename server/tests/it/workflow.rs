@@ -222,3 +222,30 @@ fn update_refuses_versions_that_can_never_build() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(std::fs::read_to_string(repo.path().join("dockerfiles/base/changelog")).unwrap().starts_with("base (3.1)"));
 }
+
+#[test]
+fn a_push_is_in_the_registry_index_at_once() {
+    let engine = Dockerd::start();
+    let reg = Registry::start(false);
+    let dir = busybox_repo(&reg.host);
+    let r = dir.path().to_str().unwrap();
+    let store = dir.path().join("s.db");
+    let s = store.to_str().unwrap();
+    std::fs::write(dir.path().join("jjb/a.yaml"), format!("- job:\n    image: {}/ci/base:1.0\n", reg.host)).unwrap();
+    // Indexed before the push: base is not there (kept for --max-age).
+    let out = command(&["registry", "--repo", r, "--store", s]).output().unwrap();
+    assert!(out.status.code().is_some(), "{}", stderr(&out));
+    let out =
+        command(&["build", "--repo", r, "--push", "--store", s]).env("DOCKER_HOST", &engine.host).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Right after, within --max-age, the index has the pushed tag.
+    let out = command(&["registry", "--repo", r, "--store", s, "--format", "json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let base = v["registries"][0]["entries"].as_array().unwrap().iter().find(|e| e["image"] == "base").unwrap().clone();
+    assert_eq!(base["published"], true, "{base}");
+    assert!(base["tags"].as_array().unwrap().iter().any(|t| t == "1.0"), "{base}");
+    // And the gate agrees: the pin is not unpublished.
+    let out = command(&["lint", "--repo", r, "--registry", "--store", s, "--format", "json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pins"][0]["status"], "ok", "{v}");
+}
