@@ -240,14 +240,19 @@ fn a_build_spreads_over_two_engines_and_children_get_parents_through_the_registr
     assert_eq!(String::from_utf8_lossy(&cat.stdout), "a\nb\n");
 }
 
+/// Two children of base that take a few seconds each (time to lose an engine).
+fn slow_children(d: &std::path::Path) {
+    for n in ["x1", "x2"] {
+        image(d, n, "1", &["base"], &format!("RUN sleep 4 && echo {n} > /{n}\n"), &[]);
+    }
+}
+
 #[test]
 fn a_host_lost_mid_build_has_its_image_built_again_on_the_other() {
     let (one, mut two, reg) = (Dockerd::start(), Dockerd::start(), Registry::start(false));
     let dir = two_host_repo(&reg.host, &one, &two);
     let d = dir.path().join("dockerfiles");
-    for n in ["x1", "x2"] {
-        image(&d, n, "1", &["base"], &format!("RUN sleep 4 && echo {n} > /{n}\n"), &[]);
-    }
+    slow_children(&d);
     let r = dir.path().to_str().unwrap();
     let store = dir.path().join("s.db");
     let s = store.to_str().unwrap();
@@ -423,9 +428,7 @@ fn a_frozen_engine_is_a_lost_engine_before_and_during_a_build() {
     let (one, two, reg) = (Dockerd::start(), Dockerd::start(), Registry::start(false));
     let dir = two_host_repo(&reg.host, &one, &two);
     let d = dir.path().join("dockerfiles");
-    for n in ["x1", "x2"] {
-        image(&d, n, "1", &["base"], &format!("RUN sleep 4 && echo {n} > /{n}\n"), &[]);
-    }
+    slow_children(&d);
     let r = dir.path().to_str().unwrap();
     let store = dir.path().join("s.db");
     let s = store.to_str().unwrap();
@@ -459,9 +462,7 @@ fn a_frozen_engine_is_a_lost_engine_before_and_during_a_build() {
     assert!(run_images(s, 1).iter().all(|(_, st, h)| st == "published" && h == "one"), "{:?}", run_images(s, 1));
     two.thaw();
     // Frozen while it builds x2: x2 is built again on one.
-    for n in ["x1", "x2"] {
-        image(&d, n, "1", &["base"], &format!("RUN sleep 4 && echo {n} > /{n}\n"), &[]);
-    }
+    slow_children(&d);
     let child = build();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

@@ -394,6 +394,16 @@ fn postgres_connects_again_after_the_server_drops_it() {
     assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [id]);
 }
 
+/// A repository on `registry`: the image `base` 1.0 and one pin to it.
+fn one_image_repo(registry: &str) -> tempfile::TempDir {
+    tree(&[
+        ("dockerfiles/config.yaml", &format!("registry: {registry}\nnamespace: ci\n")),
+        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/base/changelog", &changelog("base", &["1.0"])),
+        ("jjb/a.yaml", &format!("- job:\n    image: {registry}/ci/base:1.0\n")),
+    ])
+}
+
 /// Issue 23, items 1 and 2: with the store named by `$DOCKYARD_STORE` or
 /// the operator file's `database_env` (not `--store`), the commands that
 /// open it inside their runtime panicked ("Cannot start a runtime from
@@ -403,12 +413,7 @@ fn postgres_connects_again_after_the_server_drops_it() {
 fn postgres_by_every_route_opens_and_closes_without_a_panic() {
     let pg = Pg::start();
     let url = pg.database("routes");
-    let repo = tree(&[
-        ("dockerfiles/config.yaml", "registry: 127.0.0.1:9\nnamespace: ci\n"),
-        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
-        ("dockerfiles/base/changelog", &changelog("base", &["1.0"])),
-        ("jjb/a.yaml", "- job:\n    image: 127.0.0.1:9/ci/base:1.0\n"),
-    ]);
+    let repo = one_image_repo("127.0.0.1:9");
     let r = repo.path().to_str().unwrap();
     // serve with the store from the environment answers the history.
     let server = Server::start_env(&["--repo", r], &[("DOCKYARD_STORE", url.as_str())]);
@@ -453,12 +458,7 @@ fn postgres_by_every_route_opens_and_closes_without_a_panic() {
 fn a_postgres_outage_shows_as_an_error_everywhere_and_the_store_comes_back() {
     let pg = Pg::start();
     let url = pg.database("outage");
-    let repo = tree(&[
-        ("dockerfiles/config.yaml", "registry: reg.example\nnamespace: ci\n"),
-        ("dockerfiles/base/Dockerfile.template", "FROM scratch\n"),
-        ("dockerfiles/base/changelog", &changelog("base", &["1.0"])),
-        ("jjb/a.yaml", "- job:\n    image: reg.example/ci/base:1.0\n"),
-    ]);
+    let repo = one_image_repo("reg.example");
     let s = store::open(&Location::parse(&url)).unwrap();
     let done = s.create_run(&new_run("elsewhere:1", 2)).unwrap();
     s.finish_run(done, RunState::Succeeded, 3).unwrap();

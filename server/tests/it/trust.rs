@@ -366,16 +366,20 @@ fn item6_live_streams_are_capped_cheap_and_end_with_their_clients() {
 
 // ------------------------------------------ 7. git revisions from users
 
+/// `git init` and one commit of everything in `dir`.
+fn commit_all(dir: &Path) {
+    for args in
+        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
+    {
+        let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    }
+}
+
 #[test]
 fn item7_revisions_are_checked_before_git_sees_them() {
     let r = repo(&[]);
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git").arg("-C").arg(r.path()).args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]);
+    commit_all(r.path());
     let server = Server::start(&["--repo", r.path().to_str().unwrap()]);
     let evil = "HEAD%5E%7B%2F(.*)(.*)(.*)(.*)(.*)(.*)%5C1%5C2%5C3%5C4%7D";
     let t = Instant::now();
@@ -407,13 +411,7 @@ fn item8_many_stars_in_copy_against_a_long_name_are_linear() {
     let long = "a".repeat(200);
     let template = "FROM scratch\nCOPY *a*a*a*a*a*a*a*a*a*a*b /x\n";
     let r = repo(&[("dockerfiles/base/Dockerfile.template", template), (&format!("dockerfiles/base/{long}"), "x")]);
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git").arg("-C").arg(r.path()).args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    };
-    git(&["init", "-q"]);
-    git(&["add", "."]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]);
+    commit_all(r.path());
     std::fs::write(r.path().join(format!("dockerfiles/base/{long}")), "y").unwrap();
     let t = Instant::now();
     let out = dockyard(&["impact", "--repo", r.path().to_str().unwrap(), "--base", "HEAD", "--format", "json"]);
