@@ -355,7 +355,14 @@ impl Service {
     pub async fn finish_run(&self, run: RunId, state: RunState) -> Result<(), BuildError> {
         let store = self.store()?;
         let at = now();
-        store.call(move |s| s.finish_run(run, state, at)).await?;
+        // The end as it really was, once the store answers again.
+        store.write_retrying("the run's end", move |s| s.finish_run(run, state, at)).await?;
+        if self.history_lost.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(BuildError::Other(format!(
+                "run {run} ended {}, but some of its history could not be written (the store was unreachable)",
+                state.as_str()
+            )));
+        }
         let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
         Ok(())
     }
@@ -410,10 +417,13 @@ impl Service {
             at_ms,
             error: error.clone(),
         };
+        // Retried through an outage: a state is never lost to a failed write
+        // (a lost "published" became "skipped" when the run ended).
         if let Ok(store) = self.store()
-            && let Err(e) = store.call(move |s| s.update_image(&update)).await
+            && let Err(e) = store.write_retrying("an image state", move |s| s.update_image(&update)).await
         {
-            tracing::warn!("build history: {e}");
+            tracing::error!("build history: an image state could not be written: {e}");
+            self.history_lost.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         let _ = self.events.send(BuildEvent::Image {
             run,
@@ -635,8 +645,12 @@ fn image_sink(tx: &tokio::sync::mpsc::UnboundedSender<(String, String)>, image: 
 }
 
 /// Numbers log lines, and writes them to the store in batches.
+/// Log lines a run keeps in memory while the store is unreachable.
+const MAX_PENDING_LOG_LINES: usize = 100_000;
+
 async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
     let seq = AtomicI64::new(0);
+    let mut lost = 0usize;
     let store = service.store().ok();
     let mut batch: Vec<LogLine> = Vec::new();
     loop {
@@ -655,11 +669,51 @@ async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc
             batch.push(line);
         }
         if !batch.is_empty() && (batch.len() >= 200 || idle || closed) {
-            let lines = std::mem::take(&mut batch);
-            if let Some(store) = &store
-                && let Err(e) = store.call(move |s| s.append_logs(run, &lines)).await
-            {
-                tracing::warn!("build logs: {e}");
+            // Kept and retried (in order) through an outage; past the bound
+            // the oldest are dropped and counted, never silently.
+            if let Some(store) = &store {
+                let lines = batch.clone();
+                match store.call(move |s| s.append_logs(run, &lines)).await {
+                    Ok(()) => batch.clear(),
+                    Err(e) => {
+                        if !closed && batch.len() < MAX_PENDING_LOG_LINES {
+                            tracing::warn!("build logs: {e}; kept ({} lines) and retried", batch.len());
+                        } else if !closed {
+                            let drop = batch.len() - MAX_PENDING_LOG_LINES / 2;
+                            batch.drain(..drop);
+                            lost += drop;
+                        }
+                    }
+                }
+            } else {
+                batch.clear();
+            }
+        }
+        if closed && !batch.is_empty() {
+            // The run is over: what is left gets the outage's patience.
+            if let Some(store) = &store {
+                let lines = std::mem::take(&mut batch);
+                let n = lines.len();
+                if store.write_retrying("log lines", move |s| s.append_logs(run, &lines)).await.is_err() {
+                    lost += n;
+                }
+            }
+        }
+        if closed && lost > 0 {
+            tracing::error!("build logs: {lost} line(s) of run {run} could not be stored (the store was unreachable)");
+            service.history_lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            let note = LogLine {
+                image: "(run)".into(),
+                seq: seq.fetch_add(1, Ordering::Relaxed) + 1,
+                at_ms: now_ms(),
+                line: format!("{lost} log line(s) were lost while the store was unreachable"),
+            };
+            if let Some(store) = &store {
+                let _ = store
+                    .write_retrying("the count of lost log lines", move |s| {
+                        s.append_logs(run, std::slice::from_ref(&note))
+                    })
+                    .await;
             }
         }
         if closed {

@@ -45,6 +45,8 @@ pub struct Service {
     unbumped: std::sync::Mutex<Option<(u64, Option<BTreeSet<String>>)>>,
     /// When the store was first seen unreachable (since its last success).
     pub store_down_since: std::sync::Mutex<Option<i64>>,
+    /// Some history of a run could not be written, even after retries.
+    pub history_lost: std::sync::atomic::AtomicBool,
 }
 
 impl Service {
@@ -59,6 +61,7 @@ impl Service {
             events: tokio::sync::broadcast::channel(4096).0,
             unbumped: std::sync::Mutex::new(None),
             store_down_since: std::sync::Mutex::new(None),
+            history_lost: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

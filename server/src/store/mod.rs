@@ -161,6 +161,48 @@ impl Shared {
     }
 }
 
+/// How long a run's history writes are retried through a store outage.
+pub const OUTAGE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
+impl Shared {
+    /// A write of a run's history, retried in order with backoff (0.2 s,
+    /// doubling to 5 s) until it succeeds or [`OUTAGE_PATIENCE`] has passed:
+    /// a database outage delays the history, it does not lose it. The
+    /// caller waits, so writes of one image stay in order.
+    pub async fn write_retrying(
+        &self,
+        what: &str,
+        f: impl Fn(&dyn Store) -> Result<(), StoreError> + Clone + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
+        let mut wait = std::time::Duration::from_millis(200);
+        let mut said = false;
+        loop {
+            let g = f.clone();
+            match self.call(move |s| g(s)).await {
+                Ok(()) => {
+                    if said {
+                        tracing::info!("build history: {what} written after the store came back");
+                    }
+                    return Ok(());
+                }
+                Err(e) if started.elapsed() + wait > OUTAGE_PATIENCE => return Err(e),
+                Err(e) => {
+                    if !said {
+                        tracing::warn!(
+                            "build history: {what}: {e}; retrying for up to {} s",
+                            OUTAGE_PATIENCE.as_secs()
+                        );
+                        said = true;
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
 /// Where the store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {

@@ -496,3 +496,73 @@ fn a_postgres_outage_shows_as_an_error_everywhere_and_the_store_comes_back() {
     assert!(body.contains(&format!("\"id\": {done}")) || body.contains(&format!("\"id\":{done}")), "{body}");
     assert_eq!(store_health(&overview()), "ok");
 }
+
+/// Issue 23, item 3: PostgreSQL stopped for a few seconds in the middle of
+/// a build lost log lines, recorded a published image as skipped inside a
+/// succeeded run, or left the run running for good. The history must agree
+/// with what the registry and the engine hold, with every log line, in order.
+#[test]
+fn a_postgres_outage_mid_build_delays_the_history_and_loses_none_of_it() {
+    use crate::engines::{Dockerd, busybox_repo, image};
+    let pg = Pg::start();
+    let url = pg.database("midbuild");
+    let (engine, reg) = (Dockerd::start(), crate::regsupport::Registry::start(false));
+    let dir = busybox_repo(&reg.host);
+    let body = "RUN sleep 3; for i in $(seq 1 30); do echo line-$i; done\n";
+    image(&dir.path().join("dockerfiles"), "x1", "1", &["base"], body, &[]);
+    let r = dir.path().to_str().unwrap();
+    let mut child = command(&["build", "--repo", r, "--push", "-j", "1"])
+        .env("DOCKYARD_STORE", &url)
+        .env("DOCKER_HOST", &engine.host)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let watcher = store::open(&Location::parse(&url)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let building = watcher
+            .get_run(1)
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.images.iter().any(|i| i.name == "x1" && i.state == ImageState::Building));
+        if building {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "x1 never started building");
+        assert!(child.try_wait().unwrap().is_none(), "the build ended before x1 was built");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    drop(watcher);
+    pg.stop();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    pg.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "the build did not end after the outage");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // What the registry holds.
+    for (repo, tag) in [("ci/base", "1.0"), ("ci/x1", "1")] {
+        let (status, _, body) = http(&format!("http://{}/v2/{repo}/tags/list", reg.host), "GET", &[], "");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(&format!("\"{tag}\"")), "{repo}: {body}");
+    }
+    // The history agrees, and has every line.
+    let s = store::open(&Location::parse(&url)).unwrap();
+    let detail = s.get_run(1).unwrap().unwrap();
+    assert_eq!(detail.run.state, RunState::Succeeded, "{detail:?}");
+    for i in &detail.images {
+        assert_eq!(i.state, ImageState::Published, "{}: {i:?}", i.name);
+    }
+    let x1 = detail.images.iter().find(|i| i.name == "x1").unwrap();
+    assert!(x1.duration_ms.unwrap_or(0) >= 3000, "x1 took {:?}", x1.duration_ms);
+    let logs = s.logs(1, None, 0, 100_000).unwrap();
+    let seqs: Vec<i64> = logs.iter().map(|l| l.seq).collect();
+    assert_eq!(seqs, (1..=logs.len() as i64).collect::<Vec<_>>(), "log lines are missing");
+    let text: Vec<&str> = logs.iter().map(|l| l.line.as_str()).collect();
+    assert!(text.iter().any(|l| l.contains("line-30")), "{text:?}");
+    assert!(!text.iter().any(|l| l.contains("lost")), "{text:?}");
+}
