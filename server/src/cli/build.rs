@@ -110,6 +110,18 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         if work == 0 {
             if problems == 0 {
                 eprintln!("nothing to build: every selected image is present (see --dry-run)");
+                // docker-pkg's "No images are built": a change without a bump.
+                let selected: Vec<&str> =
+                    prepared.plan.items.iter().filter(|i| i.selected).map(|i| i.name.as_str()).collect();
+                let service = service.clone();
+                let unbumped =
+                    tokio::task::spawn_blocking(move || service.unbumped_in_work_tree()).await.ok().flatten();
+                for name in unbumped.iter().flatten().filter(|n| selected.contains(&n.as_str())) {
+                    eprintln!(
+                        "hint: {name}: its folder changed since HEAD without a version bump, so its tag is the old \
+                         one; run `dockyard update {name}`"
+                    );
+                }
             } else {
                 eprintln!("nothing to build, and {problems} problem(s) above");
             }

@@ -249,3 +249,35 @@ fn a_push_is_in_the_registry_index_at_once() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["pins"][0]["status"], "ok", "{v}");
 }
+
+#[test]
+fn nothing_to_build_names_the_images_changed_without_a_bump() {
+    let engine = Dockerd::start();
+    let dir = busybox_repo("127.0.0.1:9");
+    let r = dir.path().to_str().unwrap();
+    let store = dir.path().join("s.db");
+    let s = store.to_str().unwrap();
+    let build = |extra: &[&str]| {
+        command(&[&["build", "--repo", r, "--offline", "--store", s][..], extra].concat())
+            .env("DOCKER_HOST", &engine.host)
+            .output()
+            .unwrap()
+    };
+    let out = build(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for args in
+        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
+    {
+        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
+    }
+    // The wiki's "No images are built": the template changed, the version did not.
+    let t = dir.path().join("dockerfiles/base/Dockerfile.template");
+    let text = std::fs::read_to_string(&t).unwrap();
+    std::fs::write(&t, format!("{text}LABEL changed=yes\n")).unwrap();
+    let out = build(&["--select", "*/base:*"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("nothing to build"), "{err}");
+    assert!(err.contains("base: its folder changed since HEAD without a version bump"), "{err}");
+    assert!(err.contains("run `dockyard update base`"), "{err}");
+}
