@@ -496,9 +496,9 @@ impl Store for Postgres {
             c.execute(
                 "UPDATE run_images SET state = $3,
                     host = COALESCE($4, host),
-                    started_ms = CASE WHEN $5 AND started_ms IS NULL THEN $6 ELSE started_ms END,
-                    finished_ms = CASE WHEN $7 THEN $6 ELSE finished_ms END,
-                    error = COALESCE($8, error)
+                    started_ms = CASE WHEN $3 = 'waiting' THEN NULL WHEN $5 AND started_ms IS NULL THEN $6 ELSE started_ms END,
+                    finished_ms = CASE WHEN $3 = 'waiting' THEN NULL WHEN $7 THEN $6 ELSE finished_ms END,
+                    error = CASE WHEN $3 = 'waiting' THEN NULL ELSE COALESCE($8, error) END
                  WHERE run_id = $1 AND name = $2",
                 &[&u.run, &u.image, &u.state.as_str(), &u.host, &active, &u.at_ms, &last, &u.error],
             )

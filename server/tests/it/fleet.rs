@@ -480,6 +480,13 @@ fn a_frozen_engine_is_a_lost_engine_before_and_during_a_build() {
     assert!(images.iter().all(|(n, st, _)| st == "published" || (n == "base" && st == "present")), "{images:?}");
     assert_eq!(images.iter().find(|i| i.0 == "x2").unwrap().2, "one", "{images:?}");
     assert!(run_log(s, 2).contains("two stopped answering during this image: queued again on another host"));
+    // The requeued image's record is its second attempt's: no error from
+    // the lost engine, and its time from its start on one (issue 23, item 6).
+    let shown = command(&["builds", "show", "2", "--format", "json", "--store", s]).output().unwrap();
+    let v: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let x2 = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "x2").unwrap().clone();
+    assert!(x2["error"].is_null(), "{x2}");
+    assert!(x2["duration_ms"].as_i64().unwrap() < 9000, "the lost attempt is counted: {x2}");
     // The text history names the host of each image (issue 23, item 6).
     assert!(run_log(s, 2).contains(&format!("published   {}/ci/x2:1 on one", reg.host)), "{}", run_log(s, 2));
     assert!(one.has(&format!("{}/ci/x2:1", reg.host)));
