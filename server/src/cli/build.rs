@@ -88,10 +88,12 @@ pub fn build(args: &BuildArgs) -> ExitCode {
             Err(why) => return fail(why),
         };
         let engine = engines[0].clone();
-        let prepared = match service.plan_build(&spec, engine.as_ref(), &reg_opts).await {
+        let mut prepared = match service.plan_build(&spec, engine.as_ref(), &reg_opts).await {
             Ok(p) => p,
             Err(e) => return fail(e),
         };
+        // -j is per engine: the plan says how many run at once in all.
+        prepared.plan.jobs = spec.jobs * engines.len();
         for p in &prepared.plan.problems {
             eprintln!("error: {}", sanitize(p));
         }

@@ -170,10 +170,14 @@ pub fn plan_text(plan: &dockyard_api::Plan) -> String {
     let count = |a: dockyard_api::Action| plan.items.iter().filter(|i| i.action == a).count();
     let _ = writeln!(
         s,
-        "{} to build, {} to verify and publish, {} left as they are; {} at once{}{}",
+        "{} to build, {} to verify and publish, {} left as they are{}; {} at once{}{}",
         count(dockyard_api::Action::Build),
         count(dockyard_api::Action::Publish),
         count(dockyard_api::Action::Present),
+        match count(dockyard_api::Action::Broken) {
+            0 => String::new(),
+            n => format!(", {n} broken"),
+        },
         plan.jobs,
         if plan.push { ", publishing" } else { "" },
         if plan.pull { "" } else { ", no pulls" }

@@ -142,7 +142,13 @@ fn import_all(store: &dyn Store, dump: &Dump, done: &mut Imported) -> Result<(),
             owner: "import:0".into(),
         })?;
         for i in &d.images {
-            let start_ms = i.started_at.map(|t| t * 1000);
+            // The dump has seconds for the ends and milliseconds for the
+            // duration: a start that keeps both (the end was moved back a
+            // second when the start was taken as the whole second).
+            let start_ms = match (i.started_at, i.duration_ms, i.finished_at) {
+                (Some(st), Some(ms), Some(f)) => Some((st * 1000).max(f * 1000 - ms)),
+                (st, ..) => st.map(|t| t * 1000),
+            };
             if let Some(at_ms) = start_ms {
                 store.update_image(&ImageUpdate {
                     run: id,
@@ -221,7 +227,8 @@ mod tests {
                 owner: "h:1".into(),
             })
             .unwrap();
-        for (name, state, at) in [("a", ImageState::Building, 200_000), ("a", ImageState::Built, 203_500)] {
+        // Sub-second times: an import moved such an end back by a second.
+        for (name, state, at) in [("a", ImageState::Building, 200_900), ("a", ImageState::Built, 202_500)] {
             a.update_image(&ImageUpdate {
                 run,
                 image: name.into(),

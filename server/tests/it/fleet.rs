@@ -351,6 +351,12 @@ fn a_host_lost_mid_pull_fails_alone_and_the_other_gets_every_image() {
     }
     let two_failed = images.iter().filter(|(n, st, h)| n.ends_with("@two") && st == "failed" && h == "two").count();
     assert!(two_failed >= 1 && images.len() == 4, "{images:?}");
+    // The text history says where each pull went (the same label twice,
+    // once per host, was all it said: issue 23, item 6).
+    let text = run_log(s, run);
+    for n in ["big1", "big2"] {
+        assert!(text.contains(&format!("pulled      {}/ci/{n}:1 on one", reg.host)), "{text}");
+    }
     // Each pull says how long it took (tens of MiB: not nothing), as a build does.
     for item in detail["images"].as_array().unwrap().iter().filter(|i| i["state"] == "pulled") {
         assert!(item["duration_ms"].as_i64().is_some_and(|ms| ms > 0), "{item}");

@@ -566,3 +566,46 @@ fn a_postgres_outage_mid_build_delays_the_history_and_loses_none_of_it() {
     assert!(text.iter().any(|l| l.contains("line-30")), "{text:?}");
     assert!(!text.iter().any(|l| l.contains("lost")), "{text:?}");
 }
+
+/// Issue 23, item 2: `build --hosts all` on PostgreSQL exited 134 (an abort
+/// as the client was dropped) after a run stored as succeeded. The exit
+/// code is the run's, and the history agrees with the registry.
+#[test]
+fn a_build_over_two_engines_on_postgres_exits_as_its_run_ended() {
+    use crate::engines::{Dockerd, busybox_repo, image};
+    let pg = Pg::start();
+    let url = pg.database("twohosts");
+    let (one, two, reg) = (Dockerd::start(), Dockerd::start(), crate::regsupport::Registry::start(false));
+    let dir = busybox_repo(&reg.host);
+    for n in ["y1", "y2"] {
+        image(&dir.path().join("dockerfiles"), n, "1", &["base"], &format!("RUN echo {n} > /{n}\n"), &[]);
+    }
+    let _operator = operator_file(&format!(
+        "[[hosts]]\nname = \"one\"\nurl = \"{}\"\n\n[[hosts]]\nname = \"two\"\nurl = \"{}\"\n",
+        one.host, two.host
+    ));
+    let r = dir.path().to_str().unwrap();
+    let dry = command(&["build", "--repo", r, "--hosts", "all", "--push", "-j", "1", "--dry-run"])
+        .env("DOCKYARD_STORE", &url)
+        .output()
+        .unwrap();
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    // -j is per engine: two engines, two at once.
+    assert!(stdout(&dry).contains("; 2 at once, publishing"), "{}", stdout(&dry));
+    let out = command(&["build", "--repo", r, "--hosts", "all", "--push", "-j", "1"])
+        .env("DOCKYARD_STORE", &url)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let shown = command(&["builds", "show", "1", "--format", "json"]).env("DOCKYARD_STORE", &url).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(v["run"]["state"], "succeeded", "{v}");
+    for (name, tag) in [("base", "1.0"), ("y1", "1"), ("y2", "1")] {
+        let item = v["images"].as_array().unwrap().iter().find(|i| i["name"] == name).unwrap();
+        assert_eq!(item["state"], "published", "{item}");
+        let (status, _, body) = http(&format!("http://{}/v2/ci/{name}/tags/list", reg.host), "GET", &[], "");
+        assert!(status == 200 && body.contains(&format!("\"{tag}\"")), "{name}: {body}");
+    }
+}
