@@ -20,6 +20,10 @@ pub enum Change {
     /// Only files of its folder changed that no `COPY`/`ADD` takes.
     OutsideImage,
     Unchanged,
+    /// Its files do not load at the head (a broken changelog, control or
+    /// template): it can be neither built nor compared. `files` names the
+    /// error (file and line).
+    Broken,
 }
 
 impl Change {
@@ -32,12 +36,14 @@ impl Change {
             Change::Removed => "removed",
             Change::OutsideImage => "outside-image",
             Change::Unchanged => "unchanged",
+            Change::Broken => "broken",
         }
     }
 
     /// Worst first: what needs action before merge comes first.
     pub fn rank(self) -> u8 {
         match self {
+            Change::Broken => 0,
             Change::Unbumped => 0,
             Change::Removed => 1,
             Change::StaleParent => 2,
@@ -106,6 +112,7 @@ pub struct ImpactReport {
 impl ImpactReport {
     /// True when the gate should fail: an unbumped image or a pin error.
     pub fn fails(&self) -> bool {
-        self.images.iter().any(|i| i.change == Change::Unbumped) || self.pins.iter().any(|p| p.error)
+        self.images.iter().any(|i| matches!(i.change, Change::Unbumped | Change::Broken))
+            || self.pins.iter().any(|p| p.error)
     }
 }

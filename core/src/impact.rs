@@ -29,6 +29,14 @@ impl Side<'_> {
         self.catalogs.iter().find_map(|c| c.images.iter().find(|i| i.name == name && i.error.is_none()).map(|i| (c, i)))
     }
 
+    /// The load error of an image that is in the catalog but does not load.
+    fn error(&self, name: &str) -> Option<String> {
+        self.catalogs
+            .iter()
+            .find_map(|c| c.images.iter().find(|i| i.name == name).and_then(|i| i.error.as_ref()))
+            .map(|e| e.to_string())
+    }
+
     fn names(&self) -> BTreeSet<String> {
         self.render.images.keys().cloned().collect()
     }
@@ -110,6 +118,14 @@ pub fn impact(
             let _ = side;
             cat.display_root.join(&img.rel_dir).display().to_string()
         };
+        // At the head its files do not load: broken, with the error, never
+        // "removed" (it is still there).
+        if h.is_none()
+            && let Some(error) = head.error(name)
+        {
+            images.insert(name.clone(), entry(Change::Broken, vec![error]));
+            continue;
+        }
         let (Some((bc, bi)), Some((hc, hi))) = (b, h) else {
             let e = match (b, h) {
                 (None, Some((hc, hi))) => entry(Change::Added, vec![folder_of(head, hc, hi)]),

@@ -56,7 +56,24 @@ pub fn plan(
         ));
     };
     let mut names: Vec<String> = vec![name.to_owned()];
-    names.extend(graph.descendants(name));
+    names.extend(graph.descendants(name).into_iter().filter(|n| n != name));
+    // In a control cycle there is no order to bump in (docker-pkg bumped
+    // every member, one of them twice, and the build never ran).
+    let mut in_cycle: Vec<&String> = names.iter().filter(|n| graph.descendants(n).contains(*n)).collect();
+    in_cycle.sort();
+    if let Some(first) = in_cycle.first()
+        && let Some((catalog, image)) = find(first)
+    {
+        return Err(Diagnostic::new(
+            catalog.display_root.join(&image.rel_dir).join("control"),
+            None,
+            format!(
+                "{} in a dependency cycle: fix the cycle before updating (nothing was changed)",
+                in_cycle.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+                    + if in_cycle.len() == 1 { " is" } else { " are" }
+            ),
+        ));
+    }
     let mut out = Vec::new();
     for n in &names {
         let Some((catalog, image)) = find(n) else { continue };

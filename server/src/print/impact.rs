@@ -14,6 +14,7 @@ fn what(c: Change) -> &'static str {
         Change::Removed => "removed",
         Change::OutsideImage => "only files outside the image changed",
         Change::Unchanged => "unchanged",
+        Change::Broken => "does not load: it can be neither built nor compared",
     }
 }
 
@@ -30,9 +31,15 @@ fn versions(i: &dockyard_api::ImpactImage) -> String {
 pub fn text(r: &ImpactReport) -> String {
     let mut s = String::new();
     let mut counts: Vec<String> = Vec::new();
-    for c in
-        [Change::Unbumped, Change::Removed, Change::StaleParent, Change::Bumped, Change::Added, Change::OutsideImage]
-    {
+    for c in [
+        Change::Broken,
+        Change::Unbumped,
+        Change::Removed,
+        Change::StaleParent,
+        Change::Bumped,
+        Change::Added,
+        Change::OutsideImage,
+    ] {
         let n = r.images.iter().filter(|i| i.change == c).count();
         if n > 0 {
             counts.push(format!("{n} {}", c.as_str()));
@@ -49,7 +56,7 @@ pub fn text(r: &ImpactReport) -> String {
     );
     for i in &r.images {
         let mark = match i.change {
-            Change::Unbumped | Change::Removed => "✗",
+            Change::Broken | Change::Unbumped | Change::Removed => "✗",
             Change::StaleParent => "!",
             _ => "·",
         };
@@ -105,8 +112,8 @@ pub fn text(r: &ImpactReport) -> String {
 
 /// JUnit: one test case per image touched and per pin.
 pub fn junit(r: &ImpactReport) -> String {
-    let failures =
-        r.images.iter().filter(|i| i.change == Change::Unbumped).count() + r.pins.iter().filter(|p| p.error).count();
+    let failures = r.images.iter().filter(|i| matches!(i.change, Change::Unbumped | Change::Broken)).count()
+        + r.pins.iter().filter(|p| p.error).count();
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
@@ -116,10 +123,11 @@ pub fn junit(r: &ImpactReport) -> String {
     for i in &r.images {
         let name = xml(&format!("{} {}", i.name, i.change.as_str()));
         let class = "dockyard-impact.images";
-        if i.change == Change::Unbumped {
+        if matches!(i.change, Change::Unbumped | Change::Broken) {
             let _ = writeln!(
                 s,
-                "  <testcase classname=\"{class}\" name=\"{name}\"><failure type=\"unbumped\" message=\"{}\">{}</failure></testcase>",
+                "  <testcase classname=\"{class}\" name=\"{name}\"><failure type=\"{}\" message=\"{}\">{}</failure></testcase>",
+                i.change.as_str(),
                 xml(what(i.change)),
                 xml(&i.files.join("\n"))
             );
