@@ -39,8 +39,24 @@ fn multi_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .map_err(|e| fail(format!("cannot start the runtime: {e}")))
 }
 
+/// Who runs this: `$USER`, `$LOGNAME`, else the account of this process's
+/// user id (never "unknown" without asking the system).
 fn user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
+    if let Some(u) = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty())) {
+        return u;
+    }
+    // SAFETY: getuid cannot fail; getpwuid_r fills `pw` and `buf` (both
+    // ours, of the sizes given) and sets `found` to `pw` or null.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        if libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) == 0 && !found.is_null() {
+            return std::ffi::CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned();
+        }
+        format!("uid {uid}")
+    }
 }
 
 /// `dockyard build`.

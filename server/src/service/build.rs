@@ -645,6 +645,40 @@ fn image_sink(tx: &tokio::sync::mpsc::UnboundedSender<(String, String)>, image: 
 }
 
 /// Numbers log lines, and writes them to the store in batches.
+/// `line` without ANSI escape sequences: CSI (`ESC [ … final`), OSC
+/// (`ESC ] … BEL` or `ESC \\`), and two-byte escapes.
+pub fn strip_escapes(line: &str) -> String {
+    if !line.contains('\u{1b}') {
+        return line.to_owned();
+    }
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Log lines a run keeps in memory while the store is unreachable.
 const MAX_PENDING_LOG_LINES: usize = 100_000;
 
@@ -662,8 +696,12 @@ async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc
                 image,
                 seq: seq.fetch_add(1, Ordering::Relaxed) + 1,
                 at_ms: now_ms(),
-                // A log line is kept to 8 KiB.
-                line: if line.len() > 8192 { format!("{}…", &line[..line.floor_char_boundary(8192)]) } else { line },
+                // Stored without terminal escapes (colours, cursor moves),
+                // and kept to 8 KiB.
+                line: {
+                    let line = strip_escapes(&line);
+                    if line.len() > 8192 { format!("{}…", &line[..line.floor_char_boundary(8192)]) } else { line }
+                },
             };
             let _ = service.events.send(BuildEvent::Log { run, line: line.clone() });
             batch.push(line);
@@ -875,8 +913,11 @@ async fn verify(
     if status.success() {
         Ok(())
     } else {
+        // The script by name (`…/test.sh`, not `/bin/bash`); the whole
+        // command line is in the log's "verifying:" line.
+        let script = args.iter().find_map(|a| a.split_whitespace().find(|w| w.ends_with(".sh"))).unwrap_or(command);
         Err(format!(
-            "verification failed: {command} exited with {}",
+            "verification failed: {script} exited with {}",
             status.code().map_or("a signal".into(), |c| c.to_string())
         ))
     }
@@ -891,4 +932,15 @@ pub fn summary_line(r: &RunSummary) -> String {
         .map(|(s, n)| format!("{n} {}", s.as_str()))
         .collect();
     format!("run {}: {} ({})", r.id, r.state.as_str(), counts.join(", "))
+}
+
+#[cfg(test)]
+mod escape_tests {
+    #[test]
+    fn escapes_are_stripped_and_text_kept() {
+        assert_eq!(super::strip_escapes("\u{1b}[1;32mok\u{1b}[0m done"), "ok done");
+        assert_eq!(super::strip_escapes("a\u{1b}]0;title\u{7}b\u{1b}]8;;x\u{1b}\\c"), "abc");
+        assert_eq!(super::strip_escapes("plain ünïcode"), "plain ünïcode");
+        assert_eq!(super::strip_escapes("cut\u{1b}["), "cut");
+    }
 }

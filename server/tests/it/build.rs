@@ -120,6 +120,9 @@ fn builds_verifies_and_publishes_along_the_graph_and_a_failure_skips_only_what_i
     assert!(log_of("vfail").contains("verification says no"), "{}", log_of("vfail"));
     assert!(log_of("a").contains("verifying"), "{}", log_of("a"));
     let images = detail["images"].as_array().unwrap();
+    // A failed verification names its script, not only the shell (issue 22, item 11).
+    let vfail = images.iter().find(|i| i["name"] == "vfail").unwrap();
+    assert!(vfail["error"].as_str().unwrap().contains("test.sh exited with 1"), "{vfail}");
     let bad = images.iter().find(|i| i["name"] == "bad").unwrap();
     assert!(bad["duration_ms"].as_i64().unwrap() > 0);
     let skipped = images.iter().find(|i| i["name"] == "bad-child").unwrap();

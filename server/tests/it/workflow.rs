@@ -263,8 +263,29 @@ fn nothing_to_build_names_the_images_changed_without_a_bump() {
             .output()
             .unwrap()
     };
-    let out = build(&[]);
+    // A build by someone the environment does not name, whose log has colours.
+    image(
+        &dir.path().join("dockerfiles"),
+        "colour",
+        "1",
+        &["base"],
+        "RUN printf '\\033[1;31mred\\033[0m text\\n'\n",
+        &[],
+    );
+    let out = command(&["build", "--repo", r, "--offline", "--store", s])
+        .env("DOCKER_HOST", &engine.host)
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown = command(&["builds", "show", "1", "--format", "json", "--store", s]).output().unwrap();
+    let v: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    let trigger = v["run"]["trigger"].as_str().unwrap();
+    assert!(trigger.starts_with("cli:") && trigger != "cli:unknown", "{trigger}");
+    let lines: Vec<&str> = v["logs"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap()).collect();
+    assert!(lines.iter().any(|l| l.contains("red text")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains('\u{1b}')), "an escape was stored: {lines:?}");
     for args in
         [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
     {
@@ -280,4 +301,38 @@ fn nothing_to_build_names_the_images_changed_without_a_bump() {
     assert!(err.contains("nothing to build"), "{err}");
     assert!(err.contains("base: its folder changed since HEAD without a version bump"), "{err}");
     assert!(err.contains("run `dockyard update base`"), "{err}");
+}
+
+#[test]
+fn update_refuses_a_cycle_and_impact_calls_a_broken_image_broken() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let d = repo.path().join("dockerfiles");
+    for (n, p) in [("c1", "c2"), ("c2", "c1")] {
+        std::fs::create_dir_all(d.join(n)).unwrap();
+        std::fs::write(d.join(format!("{n}/Dockerfile.template")), format!("FROM {{{{ \"{p}\" | image_tag }}}}\n"))
+            .unwrap();
+        std::fs::write(d.join(format!("{n}/changelog")), changelog(n, &["1"])).unwrap();
+        std::fs::write(d.join(format!("{n}/control")), format!("Depends: {p}\n")).unwrap();
+    }
+    let out = dockyard(&["update", "c1", "--repo", r, "--reason", "x"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("dockerfiles/c1/control") && err.contains("c1, c2 are in a dependency cycle"), "{err}");
+    assert_eq!(std::fs::read_to_string(d.join("c1/changelog")).unwrap(), changelog("c1", &["1"]));
+    // impact: a changelog broken by the change is broken, not removed.
+    std::fs::remove_dir_all(d.join("c1")).unwrap();
+    std::fs::remove_dir_all(d.join("c2")).unwrap();
+    for args in
+        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
+    {
+        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
+    }
+    std::fs::write(d.join("base/changelog"), "base 3.0 wikimedia; urgency=high\n").unwrap();
+    let out = dockyard(&["impact", "--repo", r, "--base", "HEAD", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let base = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "base").unwrap().clone();
+    assert_eq!(base["change"], "broken", "{v}");
+    assert!(base["files"][0].as_str().unwrap().contains("dockerfiles/base/changelog:1"), "{base}");
 }
