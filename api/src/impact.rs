@@ -107,10 +107,20 @@ pub struct ImpactReport {
     pub update_commands: Vec<String>,
     /// Files that could not be read or rendered at either revision.
     pub problems: Vec<crate::Problem>,
+    /// Changed files under a catalog root that belong to no image: a change
+    /// there builds nothing.
+    #[serde(default)]
+    pub unowned: Vec<String>,
 }
 
 impl ImpactReport {
-    /// True when the gate should fail: an unbumped image or a pin error.
+    /// Images left on an old parent.
+    pub fn stale_parents(&self) -> bool {
+        self.images.iter().any(|i| i.change == Change::StaleParent)
+    }
+
+    /// True when the gate should fail: an unbumped or broken image, or a pin
+    /// error (stale parents are the caller's choice: `--allow-stale-parents`).
     pub fn fails(&self) -> bool {
         self.images.iter().any(|i| matches!(i.change, Change::Unbumped | Change::Broken))
             || self.pins.iter().any(|p| p.error)

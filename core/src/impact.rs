@@ -169,7 +169,9 @@ pub fn impact(
         if dockerfile_changed || !into_image.is_empty() {
             let mut files = Vec::new();
             if dockerfile_changed {
-                files.push(format!("{} (rendered)", shown("Dockerfile")));
+                // The template renders differently (never the rendered
+                // Dockerfile's path: that file does not exist).
+                files.push(shown("Dockerfile.template"));
                 files.extend(
                     changed
                         .iter()
@@ -252,11 +254,49 @@ pub fn impact(
         .filter(|n| !head.graph.ancestors(n).iter().any(|a| unbumped.contains(a.as_str())))
         .map(|n| {
             let first = out.iter().find(|i| i.name == *n).and_then(|i| i.files.first()).cloned().unwrap_or_default();
-            let reason = format!("Rebuild for {}", first.trim_end_matches(" (rendered)"));
+            let reason = format!("Rebuild for {first}");
             format!("dockyard update {n} --reason {}", shell_word(&reason))
         })
-        .collect();
+        .collect::<Vec<String>>();
+    // A stale parent: one `update` per topmost stale image (its children
+    // are bumped with it).
+    let stale: BTreeSet<&str> =
+        out.iter().filter(|i| i.change == Change::StaleParent).map(|i| i.name.as_str()).collect();
+    let mut commands = commands;
+    commands.extend(stale.iter().filter(|n| !head.graph.ancestors(n).iter().any(|a| stale.contains(a.as_str()))).map(
+        |n| {
+            let parents = out.iter().find(|i| i.name == *n).map(|i| i.bumped_ancestors.join(", ")).unwrap_or_default();
+            let reason = format!("Rebuild on the new {parents}");
+            format!("dockyard update {n} --reason {}", shell_word(&reason))
+        },
+    ));
     (out, pins, commands)
+}
+
+/// Files under a catalog root that changed between the sides and belong to
+/// no image (`README.md`, `shared/`, …): a change there builds nothing.
+pub fn unowned_changes(base: &Side<'_>, head: &Side<'_>) -> Vec<String> {
+    let mut out = BTreeSet::new();
+    for c in head.catalogs {
+        let b = base.catalogs.iter().find(|b| b.root == c.root);
+        let image_dirs: BTreeSet<&str> = c
+            .images
+            .iter()
+            .map(|i| i.rel_dir.as_str())
+            .chain(b.into_iter().flat_map(|b| b.images.iter().map(|i| i.rel_dir.as_str())))
+            .collect();
+        let owned = |rel: &str| {
+            rel == "config.yaml" || image_dirs.iter().any(|d| rel == *d || rel.starts_with(&format!("{d}/")))
+        };
+        let hf = folder(c.files.as_ref(), &c.root);
+        let bf = b.map(|b| folder(b.files.as_ref(), &b.root)).unwrap_or_default();
+        for rel in hf.keys().chain(bf.keys()) {
+            if !owned(rel) && hf.get(rel) != bf.get(rel) {
+                out.insert(c.display_root.join(rel).display().to_string());
+            }
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `s` quoted for a POSIX shell when it needs to be.

@@ -475,6 +475,10 @@ pub struct ImpactArgs {
     /// Say whether the versions pins wait for are published (registry index).
     #[arg(long)]
     pub registry: bool,
+    /// Exit 0 when images are left on a bumped parent (they keep the old one
+    /// until they are bumped); by default that fails the gate.
+    #[arg(long)]
+    pub allow_stale_parents: bool,
     #[command(flatten)]
     pub registry_args: RegistryArgs,
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]

@@ -27,7 +27,8 @@ pub fn impact(args: &ImpactArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let code = if report.fails() { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
+    let stale = report.stale_parents() && !args.allow_stale_parents;
+    let code = if report.fails() || stale { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
     match args.format {
         ReportFormat::Json => emit_code(dockyard_api::to_json(&report), code),
         ReportFormat::Junit => emit_code(crate::print::impact::junit(&report), code),

@@ -98,6 +98,9 @@ pub fn text(r: &ImpactReport) -> String {
         };
         let _ = writeln!(s, "{}", sanitize(&line));
     }
+    for f in &r.unowned {
+        let _ = writeln!(s, "· {}: in no image (a change here builds nothing)", sanitize(f));
+    }
     for p in &r.problems {
         let _ = writeln!(s, "error: {}", sanitize(&p.to_string()));
     }

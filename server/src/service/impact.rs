@@ -66,6 +66,7 @@ impl Service {
         let knowledge = crate::registry::Knowledge(&head_snap.registry);
         let registry = (!head_snap.registry.is_empty()).then_some(&knowledge as &dyn dockyard_core::lint::Published);
         let (images, pins, update_commands) = impact(&side(&base_snap), &side(&head_snap), registry);
+        let unowned = dockyard_core::impact::unowned_changes(&side(&base_snap), &side(&head_snap));
         let mut problems: Vec<Problem> = Vec::new();
         for (s, label) in [(&base_snap, base), (&*head_snap, head.unwrap_or("the work tree"))] {
             for e in &s.rendered().report.errors {
@@ -86,6 +87,7 @@ impl Service {
             pins,
             update_commands,
             problems,
+            unowned,
         })
     }
 }

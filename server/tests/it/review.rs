@@ -145,7 +145,13 @@ fn a_bumped_parent_leaves_its_unbumped_children_on_the_old_parent() {
             ("dockerfiles/base/run.sh", "echo v2\n"),
         ],
     );
+    // A stale parent fails the gate, with the update that mends it (issue
+    // 22, item 8); --allow-stale-parents lets it pass.
     let (code, rep) = impact(r, &[]);
+    assert_eq!(code, Some(1), "{rep}");
+    let commands = rep["update_commands"].as_array().unwrap();
+    assert!(commands.iter().any(|c| c.as_str().unwrap().starts_with("dockyard update child --reason")), "{rep}");
+    let (code, rep) = impact(r, &["--allow-stale-parents"]);
     assert_eq!(code, Some(0), "{rep}");
     assert_eq!(
         classes(&rep),

@@ -336,3 +336,33 @@ fn update_refuses_a_cycle_and_impact_calls_a_broken_image_broken() {
     assert_eq!(base["change"], "broken", "{v}");
     assert!(base["files"][0].as_str().unwrap().contains("dockerfiles/base/changelog:1"), "{base}");
 }
+
+#[test]
+fn impact_names_only_paths_that_exist_and_the_files_of_no_image() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    std::fs::write(repo.path().join("dockerfiles/README.md"), "catalog\n").unwrap();
+    for args in
+        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
+    {
+        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
+    }
+    std::fs::write(repo.path().join("dockerfiles/README.md"), "the catalog\n").unwrap();
+    std::fs::create_dir_all(repo.path().join("dockerfiles/shared")).unwrap();
+    std::fs::write(repo.path().join("dockerfiles/shared/lib.sh"), "x\n").unwrap();
+    std::fs::write(repo.path().join("dockerfiles/base/Dockerfile.template"), "FROM scratch\nLABEL x=1\n").unwrap();
+    let out = dockyard(&["impact", "--repo", r, "--base", "HEAD", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unowned"], serde_json::json!(["dockerfiles/README.md", "dockerfiles/shared/lib.sh"]), "{v}");
+    let base = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "base").unwrap().clone();
+    assert_eq!(base["change"], "unbumped");
+    for f in base["files"].as_array().unwrap() {
+        assert!(repo.path().join(f.as_str().unwrap()).exists(), "{f} does not exist: {base}");
+    }
+    for c in v["update_commands"].as_array().unwrap() {
+        assert!(!c.as_str().unwrap().contains("(rendered)"), "{c}");
+    }
+    let text = dockyard(&["impact", "--repo", r, "--base", "HEAD"]);
+    assert!(stdout(&text).contains("dockerfiles/shared/lib.sh: in no image"), "{}", stdout(&text));
+}
