@@ -32,12 +32,18 @@ fn with_registry(
     match rt.block_on(service.refresh_registry(&opts, want)) {
         Ok(reports) => {
             for r in &reports {
+                // One line per distinct error (an unreachable registry is one).
+                let mut said = std::collections::BTreeMap::<&str, Vec<&str>>::new();
                 for e in r.index.entries.iter().filter(|e| e.error.is_some()) {
-                    eprintln!(
-                        "warning: registry: {}: {}",
-                        sanitize(&e.image),
-                        sanitize(e.error.as_deref().unwrap_or(""))
-                    );
+                    said.entry(e.error.as_deref().unwrap_or("")).or_default().push(&e.image);
+                }
+                for (err, images) in said {
+                    let which = if images.len() == r.index.entries.len() {
+                        "every repository".to_owned()
+                    } else {
+                        images.join(", ")
+                    };
+                    eprintln!("warning: registry {}: {which}: {}", sanitize(&r.index.registry), sanitize(err));
                 }
             }
             // A snapshot that lints with what the registry holds.

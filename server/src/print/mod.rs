@@ -114,6 +114,12 @@ pub fn registry_table(report: &RegistryReport, now: i64) -> String {
     let mut s = String::new();
     for r in &report.registries {
         let _ = writeln!(s, "registry {}: {} repositories", sanitize(&r.registry), r.entries.len());
+        // One error for the whole registry (it is unreachable) is said once.
+        let first = r.entries.first().and_then(|e| e.error.as_deref());
+        let common = first.filter(|f| r.entries.iter().all(|e| e.error.as_deref() == Some(*f)));
+        if let Some(err) = common {
+            let _ = writeln!(s, "{}: every repository below is from the stored index", sanitize(err));
+        }
         let w = r.entries.iter().map(|e| e.image.len()).max().unwrap_or(5).max(5);
         let _ = writeln!(
             s,
@@ -138,7 +144,7 @@ pub fn registry_table(report: &RegistryReport, now: i64) -> String {
                 age(e.fetched_at.map(|t| now - t)),
                 sanitize(&newest.join(" "))
             );
-            if let Some(err) = &e.error {
+            if let Some(err) = e.error.as_deref().filter(|e| Some(*e) != common) {
                 let _ = writeln!(s, "{:w$}  ^ {}", "", sanitize(err));
             }
         }

@@ -98,6 +98,30 @@ fn a_registry_that_cannot_be_reached_is_said_once_and_fails_the_plan() {
     assert_eq!(said, 1, "said {said} times: {err}");
     assert!(err.contains(&format!("registry {} unreachable", reg.host)), "{err}");
     assert!(err.contains("planning from its index of"), "{err}");
+    // `dockyard registry` and `lint --registry` say it once, not once per image.
+    let out =
+        command(&["registry", "--repo", r, "--store", store.to_str().unwrap(), "--max-age", "0", "--retries", "0"])
+            .output()
+            .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(text.lines().filter(|l| l.contains("refused")).count(), 1, "{text}");
+    let out = command(&[
+        "lint",
+        "--repo",
+        r,
+        "--registry",
+        "--store",
+        store.to_str().unwrap(),
+        "--max-age",
+        "0",
+        "--retries",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    let text = stderr(&out);
+    assert_eq!(text.lines().filter(|l| l.contains("refused")).count(), 1, "{text}");
+    assert!(text.contains("every repository"), "{text}");
 }
 
 /// A repository with stale pins in three files and one pin to an image the
