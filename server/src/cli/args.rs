@@ -53,8 +53,8 @@ pub enum Command {
     Store(StoreArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
-    /// Print the man page (roff).
-    Man,
+    /// Print the man page (roff): dockyard(1), or a command's, dockyard-COMMAND(1).
+    Man(ManArgs),
 }
 
 /// Which repository, catalog roots and pin paths (every command takes these).
@@ -276,6 +276,13 @@ pub struct ServeArgs {
     /// Seconds a client has to send its request headers.
     #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
     pub header_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command whose page to print (`dockyard man build` is dockyard-build(1)).
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -55,9 +55,20 @@ pub fn run(cli: Cli) -> ExitCode {
             clap_complete::generate(a.shell, &mut cmd, "dockyard", &mut out);
             emit_code(&out, ExitCode::SUCCESS)
         }
-        Command::Man => {
+        Command::Man(a) => {
+            // Every page dockyard(1) lists is one this prints.
+            // Built, so that clap's own `help` command is there too.
+            let mut top = Cli::command();
+            top.build();
+            let page = match &a.command {
+                None => clap_mangen::Man::new(top),
+                Some(name) => match top.find_subcommand(name) {
+                    Some(sub) => clap_mangen::Man::new(sub.clone()).title(format!("dockyard-{name}")),
+                    None => return fail(format!("no command `{name}` (dockyard --help lists them)")),
+                },
+            };
             let mut out = Vec::new();
-            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+            match page.render(&mut out) {
                 Ok(()) => emit_code(&out, ExitCode::SUCCESS),
                 Err(e) => fail(e),
             }

@@ -390,3 +390,20 @@ fn impact_names_only_paths_that_exist_and_the_files_of_no_image() {
     let text = dockyard(&["impact", "--repo", r, "--base", "HEAD"]);
     assert!(stdout(&text).contains("dockerfiles/shared/lib.sh: in no image"), "{}", stdout(&text));
 }
+
+#[test]
+fn every_page_the_man_page_lists_can_be_printed() {
+    let top = stdout(&dockyard(&["man"]));
+    let listed: Vec<String> = top
+        .lines()
+        .filter_map(|l| l.strip_prefix("dockyard\\-").and_then(|r| r.strip_suffix("(1)")))
+        .map(|n| n.replace("\\-", "-"))
+        .collect();
+    assert!(listed.len() >= 15, "{top}");
+    for name in &listed {
+        let out = dockyard(&["man", name]);
+        assert_eq!(out.status.code(), Some(0), "dockyard man {name}: {}", stderr(&out));
+        assert!(stdout(&out).contains(&format!(".TH dockyard-{name} 1")), "{name}");
+    }
+    assert_eq!(dockyard(&["man", "nosuch"]).status.code(), Some(2));
+}
