@@ -564,6 +564,9 @@ async fn answering(engines: Vec<Arc<dyn Engine>>) -> Result<Vec<Arc<dyn Engine>>
     let probes = futures::future::join_all(engines.iter().map(|e| async move {
         match tokio::time::timeout(PROBE, e.version()).await {
             Ok(Ok(_)) => Ok(e.clone()),
+            Ok(Err(crate::engine::EngineError::Unreachable(_, why))) => {
+                Err(format!("{}: unreachable: {why}", e.name()))
+            }
             Ok(Err(err)) => Err(format!("{}: {err}", e.name())),
             Err(_) => Err(format!("{}: no answer in {} s: the engine stopped answering", e.name(), PROBE.as_secs())),
         }

@@ -120,8 +120,8 @@ impl DockerEngine {
             } else {
                 return Err(EngineError::Config(self.name.clone(), format!("unknown endpoint `{}`", self.endpoint)));
             }
-            .map_err(|e| self.unreachable(e))?;
-            docker.negotiate_version().await.map_err(|e| self.unreachable(e))
+            .map_err(|e| self.lost("connect", e))?;
+            docker.negotiate_version().await.map_err(|e| self.lost("connect", e))
         });
         match tokio::time::timeout(PROBE_TIMEOUT, init).await {
             Ok(r) => r,
@@ -132,6 +132,24 @@ impl DockerEngine {
         }
     }
 
+    /// An engine that cannot be reached, said as what happened rather than
+    /// as the HTTP client's internals ("Error in the hyper legacy client:
+    /// client error (Connect)").
+    fn lost(&self, what: &str, e: bollard::errors::Error) -> EngineError {
+        use bollard::errors::Error as B;
+        let why = match &e {
+            B::SocketNotFoundError(path) => format!("no engine socket at {path}"),
+            B::RequestTimeoutError => "no answer in time".to_owned(),
+            B::IOError { err } => format!("the connection failed ({})", err.kind()),
+            B::HyperResponseError { .. } | B::HyperLegacyError { .. } => {
+                "the connection to it was refused or lost".to_owned()
+            }
+            other => other.to_string(),
+        };
+        tracing::debug!("{}: {what}: {e}", self.name);
+        self.unreachable(format!("{what}: {why}"))
+    }
+
     fn failed(&self, what: &str, e: bollard::errors::Error) -> EngineError {
         use bollard::errors::Error as B;
         match e {
@@ -139,9 +157,11 @@ impl DockerEngine {
                 EngineError::Failed(format!("{what}: the engine answered {status_code}: {}", message.trim()))
             }
             B::DockerStreamError { error } => EngineError::Failed(format!("{what}: {}", error.trim())),
-            B::HyperResponseError { .. } | B::IOError { .. } | B::RequestTimeoutError | B::SocketNotFoundError(_) => {
-                self.unreachable(format!("{what}: {e}"))
-            }
+            B::HyperResponseError { .. }
+            | B::HyperLegacyError { .. }
+            | B::IOError { .. }
+            | B::RequestTimeoutError
+            | B::SocketNotFoundError(_) => self.lost(what, e),
             other => EngineError::Failed(format!("{what}: {other}")),
         }
     }

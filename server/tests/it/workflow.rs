@@ -407,3 +407,23 @@ fn every_page_the_man_page_lists_can_be_printed() {
     }
     assert_eq!(dockyard(&["man", "nosuch"]).status.code(), Some(2));
 }
+
+#[test]
+fn an_engine_that_cannot_be_reached_is_said_plainly() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let store = repo.path().join("s.db");
+    for (host, said) in [
+        ("unix:///nonexistent/docker.sock", "no engine socket at /nonexistent/docker.sock"),
+        ("tcp://127.0.0.1:9", "the connection to it was refused or lost"),
+    ] {
+        let out = command(&["build", "--repo", r, "--dry-run", "--offline", "--store", store.to_str().unwrap()])
+            .env("DOCKER_HOST", host)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&format!("local: unreachable: connect: {said}")), "{err}");
+        assert!(!err.contains("hyper"), "{err}");
+    }
+}
