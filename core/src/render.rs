@@ -152,22 +152,44 @@ impl Renderer {
                 .ok_or_else(|| op_error(format!("image_tag: image {full} not found, or it has no tag")))
         });
         let root = dir.to_owned();
-        let files = files.clone();
-        env.set_loader(move |name| load_inside(files.as_ref(), &root, name));
-        let to_diag = |e: Error| {
+        let loader_files = files.clone();
+        env.set_loader(move |name| load_inside(loader_files.as_ref(), &root, name));
+        let to_diag = |e: Error, source: Option<&str>| {
             let file = display_dir.join(e.name().unwrap_or(TEMPLATE));
             let mut msg = match e.detail() {
                 Some(d) => format!("{}: {d}", e.kind()),
                 None => e.kind().to_string(),
             };
+            // An unclosed block is reported where it opens, not at the end.
+            let mut line = e.line();
+            if e.kind() == ErrorKind::SyntaxError
+                && e.detail().is_some_and(|d| d.contains("unexpected end of input"))
+                && let Some((tag, at)) = source.and_then(unclosed_block)
+            {
+                msg.push_str(&format!(": the `{{% {tag} %}}` of line {at} is never closed"));
+                line = Some(at);
+            }
+            // Which value was undefined: the template's line, quoted.
+            if e.kind() == ErrorKind::UndefinedError
+                && let (Some(src), Some(line)) = (source, e.line())
+                && let Some(text) = src.lines().nth(line.saturating_sub(1))
+            {
+                let text: String = text.trim().chars().take(100).collect();
+                msg.push_str(&format!(" in `{text}`"));
+            }
             let mut src = std::error::Error::source(&e);
             while let Some(cause) = src {
                 msg.push_str(&format!(": {cause}"));
                 src = cause.source();
             }
-            Diagnostic::new(file, e.line(), msg)
+            Diagnostic::new(file, line, msg)
         };
-        let mut result = env.get_template(TEMPLATE).and_then(|t| t.render(())).map_err(to_diag);
+        let mut result = env.get_template(TEMPLATE).and_then(|t| t.render(())).map_err(|e| {
+            // The source as the loader gives it (a template that does not
+            // compile has no Template to ask).
+            let source = load_inside(files.as_ref(), dir, e.name().unwrap_or(TEMPLATE)).ok().flatten();
+            to_diag(e, source.as_deref())
+        });
         if crate::pyobj::release() {
             result = Err(collection_limit(&display_dir.join(TEMPLATE)));
         }
@@ -267,8 +289,44 @@ fn apt_remove(s: &Shared, packages: &str) -> String {
     out
 }
 
+/// The innermost block tag (`if`, `for`, …) of `src` that is opened and
+/// never closed, with its 1-based line.
+fn unclosed_block(src: &str) -> Option<(String, usize)> {
+    const OPENERS: [&str; 9] = ["if", "for", "macro", "block", "call", "filter", "with", "raw", "autoescape"];
+    let mut stack: Vec<(String, usize)> = Vec::new();
+    let mut rest = src;
+    let mut offset = 0;
+    while let Some(start) = rest.find("{%") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("%}") else { break };
+        let tag = after[..end].trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        let word = tag.split_whitespace().next().unwrap_or("");
+        let line = src[..offset + start].matches('\n').count() + 1;
+        let raw_open = stack.last().is_some_and(|(w, _)| w == "raw");
+        if let Some(closed) = word.strip_prefix("end") {
+            if stack.last().is_some_and(|(w, _)| w == closed) {
+                stack.pop();
+            }
+        } else if !raw_open && (OPENERS.contains(&word) || (word == "set" && !tag.contains('='))) {
+            stack.push((word.to_owned(), line));
+        }
+        let consumed = start + 2 + end + 2;
+        offset += consumed;
+        rest = &rest[consumed..];
+    }
+    stack.pop()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_unclosed_block_is_found_where_it_opens() {
+        assert_eq!(super::unclosed_block("a\n{% if x %}\n{% for y in z %}{% endfor %}\n"), Some(("if".into(), 2)));
+        assert_eq!(super::unclosed_block("{% if x %}{% endif %}{% set a = 1 %}"), None);
+        assert_eq!(super::unclosed_block("{% set a %}x\n\n{%- macro m() -%}"), Some(("macro".into(), 3)));
+        assert_eq!(super::unclosed_block("{% raw %}{% if %}"), Some(("raw".into(), 1)));
+    }
+
     use super::*;
 
     #[test]

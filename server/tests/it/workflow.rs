@@ -427,3 +427,19 @@ fn an_engine_that_cannot_be_reached_is_said_plainly() {
         assert!(!err.contains("hyper"), "{err}");
     }
 }
+
+#[test]
+fn template_errors_say_which_value_and_which_block() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let t = repo.path().join("dockerfiles/base/Dockerfile.template");
+    std::fs::write(&t, "FROM scratch\nRUN echo {{ nosuch.attr }}\n").unwrap();
+    let err = stderr(&dockyard(&["render", "--repo", r]));
+    assert!(err.contains("Dockerfile.template:2: undefined value in `RUN echo {{ nosuch.attr }}`"), "{err}");
+    std::fs::write(&t, "FROM scratch\n{% if true %}\nRUN x\n\nRUN y\n").unwrap();
+    let err = stderr(&dockyard(&["render", "--repo", r]));
+    assert!(
+        err.contains("Dockerfile.template:2: syntax error") && err.contains("the `{% if %}` of line 2 is never closed"),
+        "{err}"
+    );
+}
