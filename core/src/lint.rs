@@ -409,6 +409,25 @@ pub fn plan_fixes(
     sources: &[Source],
     registry: Option<&dyn Published>,
 ) -> (Vec<FileFix>, Vec<Skipped>) {
+    plan_fixes_with(report, sources, registry, false)
+}
+
+/// [`plan_fixes`] that also skips versions the registry does not know to
+/// be published (unknown as well as missing): `lint --fix`'s default.
+pub fn plan_fixes_known(
+    report: &LintReport,
+    sources: &[Source],
+    registry: Option<&dyn Published>,
+) -> (Vec<FileFix>, Vec<Skipped>) {
+    plan_fixes_with(report, sources, registry, true)
+}
+
+fn plan_fixes_with(
+    report: &LintReport,
+    sources: &[Source],
+    registry: Option<&dyn Published>,
+    known_only: bool,
+) -> (Vec<FileFix>, Vec<Skipped>) {
     let mut by_span: BTreeMap<(usize, usize), Vec<&Finding>> = BTreeMap::new();
     for f in report.findings.iter().filter(|f| f.tag_span.is_some()) {
         by_span.entry((f.source, f.tag_span.as_ref().map_or(0, |s| s.start))).or_default().push(f);
@@ -438,6 +457,15 @@ pub fn plan_fixes(
             registry.is_some_and(|r| group.iter().any(|f| r.is_published(&f.pin.image, latest) == Some(false)));
         if unpublished {
             skipped.push(skip(format!("waits for a publish: {}:{latest} is not in the registry yet", first.pin.image)));
+            continue;
+        }
+        let unknown = known_only
+            && registry.is_some_and(|r| group.iter().any(|f| r.is_published(&f.pin.image, latest).is_none()));
+        if unknown {
+            skipped.push(skip(format!(
+                "not known to be published: the registry did not say whether {}:{latest} is there (--allow-unpublished pins it anyway)",
+                first.pin.image
+            )));
             continue;
         }
         edits.entry(source).or_default().push((span, latest));

@@ -208,9 +208,15 @@ pub struct LintArgs {
     /// Default: stale,not-in-catalog,unknown-version.
     #[arg(long, value_name = "STATUS,...")]
     pub fail_on: Option<String>,
-    /// Rewrite stale pins to the latest version in place (only the tag changes).
+    /// Rewrite stale pins to the latest version in place (only the tag
+    /// changes). It asks the registry first (or, with --offline, its stored
+    /// index), and pins only versions known to be published.
     #[arg(long)]
     pub fix: bool,
+    /// With --fix: also pin versions not known to be published (they fail
+    /// until the image is built and pushed).
+    #[arg(long, requires = "fix")]
+    pub allow_unpublished: bool,
     /// Also list warnings (include targets that do not exist).
     #[arg(long, short = 'v')]
     pub verbose: bool,

@@ -65,7 +65,9 @@ pub fn lint(args: &LintArgs) -> ExitCode {
         Ok(s) => s,
         Err(c) => return c,
     };
-    if args.registry
+    // --fix consults the registry too: a pin is never moved to a version
+    // that is not published, unless --allow-unpublished.
+    if (args.registry || args.fix)
         && let Err(c) = with_registry(&service, &args.registry_args, &Default::default())
     {
         return c;
@@ -79,7 +81,7 @@ pub fn lint(args: &LintArgs) -> ExitCode {
         Err(d) => return fail(d),
     };
     if args.fix {
-        return fix(&service, &snapshot, args.registry, &fail_on);
+        return fix(&service, &snapshot, !args.allow_unpublished, &fail_on);
     }
     let failed = state.report.failures(&fail_on).next().is_some() || !state.report.errors.is_empty();
     let code = if failed { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
@@ -94,11 +96,12 @@ pub fn lint(args: &LintArgs) -> ExitCode {
     }
 }
 
-fn fix(service: &Service, snapshot: &crate::service::Snapshot, registry: bool, fail_on: &[Status]) -> ExitCode {
+fn fix(service: &Service, snapshot: &crate::service::Snapshot, guarded: bool, fail_on: &[Status]) -> ExitCode {
     let Ok(state) = snapshot.lint() else { return ExitCode::from(EXIT_USAGE) };
     let knowledge = crate::registry::Knowledge(&snapshot.registry);
-    let published = registry.then_some(&knowledge as &dyn dockyard_core::lint::Published);
-    let (fixes, skipped) = dockyard_core::lint::plan_fixes(&state.report, &state.sources, published);
+    // Guarded: only versions the registry is known to have.
+    let published = guarded.then_some(&knowledge as &dyn dockyard_core::lint::Published);
+    let (fixes, skipped) = dockyard_core::lint::plan_fixes_known(&state.report, &state.sources, published);
     // Every file or none; nothing is printed until they are written, so a
     // closed pipe (`lint --fix | head -1`) cannot stop a fix half-way.
     let files: Vec<crate::fsio::Replace<'_>> = fixes

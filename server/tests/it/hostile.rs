@@ -439,10 +439,19 @@ fn item6_fix_writes_each_real_file_at_its_own_offsets() {
     std::fs::create_dir_all(cwd.path().join("jjb")).unwrap();
     let other = "a much longer first line pushes the offsets\ny: reg.example/ci/base:1.0\n";
     std::fs::write(cwd.path().join("jjb/a.yaml"), other).unwrap();
-    let out = command(&["lint", "--repo", repo.path().to_str().unwrap(), "--pins", "jjb", "--fix"])
-        .current_dir(cwd.path())
-        .output()
-        .unwrap();
+    let out = command(&[
+        "lint",
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--pins",
+        "jjb",
+        "--fix",
+        "--offline",
+        "--allow-unpublished",
+    ])
+    .current_dir(cwd.path())
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(repo.path().join("jjb/a.yaml")).unwrap(), "x: reg.example/ci/base:2.0\n");
     assert_eq!(
@@ -486,7 +495,7 @@ fn item7_symlinks_out_of_the_repository_and_fifos_are_not_followed() {
     assert!(!body.contains("d3adb33f"), "the token leaked through the API");
     drop(server);
     // --fix writes the repository's file and nothing behind the symlink.
-    let out = dockyard(&["lint", "--repo", repo.path().to_str().unwrap(), "--fix"]);
+    let out = dockyard(&["lint", "--repo", repo.path().to_str().unwrap(), "--fix", "--offline", "--allow-unpublished"]);
     assert!(out.status.code().is_some());
     assert_eq!(std::fs::read_to_string(outside.path().join("o.yaml")).unwrap(), "y: reg.example/ci/base:1.0\n");
     assert_eq!(std::fs::read_to_string(repo.path().join("jjb/a.yaml")).unwrap(), "x: reg.example/ci/base:2.0\n");

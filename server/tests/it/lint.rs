@@ -109,7 +109,7 @@ fn fix_rewrites_exactly_the_stale_tags_and_a_rerun_is_clean() {
             .unwrap();
     let catalog = &expected["catalog"];
 
-    let out = dockyard(&["lint", "--repo", work.path().to_str().unwrap(), "--fix"]);
+    let out = dockyard(&["lint", "--repo", work.path().to_str().unwrap(), "--fix", "--offline", "--allow-unpublished"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let fixed: usize =
         stdout(&out).lines().map(|l| l.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap()).sum();
@@ -149,7 +149,8 @@ fn fix_rewrites_exactly_the_stale_tags_and_a_rerun_is_clean() {
     let (code, rerun) = lint_json(work.path(), &[]);
     assert_eq!(code, Some(0));
     assert_eq!(rerun["summary"]["by_status"]["stale"], 0);
-    let again = dockyard(&["lint", "--repo", work.path().to_str().unwrap(), "--fix"]);
+    let again =
+        dockyard(&["lint", "--repo", work.path().to_str().unwrap(), "--fix", "--offline", "--allow-unpublished"]);
     assert_eq!((again.status.code(), stdout(&again)), (Some(0), String::new()));
 }
 
@@ -316,7 +317,7 @@ fn fix_keeps_quotes_comments_and_crlf_and_writes_atomically() {
     let text = "# header comment\r\n- job:\r\n    a: 'reg.example/ci/base:1.0' # keep me\r\n    b: \"reg.example/ci/base:2.0\"\r\n    c: reg.example/ci/py-{os}:2.0\r\n    os: [bullseye, bookworm]\r\n";
     let repo = synthetic(&[("a.yaml", text)]);
     let file = repo.path().join("jjb/a.yaml");
-    let out = dockyard(&["lint", "--repo", repo.path().to_str().unwrap(), "--fix"]);
+    let out = dockyard(&["lint", "--repo", repo.path().to_str().unwrap(), "--fix", "--offline", "--allow-unpublished"]);
     // py-{os}:2.0 expands to two images, both stale with latest 3.0: fixed too.
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let after = std::fs::read_to_string(&file).unwrap();

@@ -148,7 +148,7 @@ fn into_closed_pipe(args: &[&str]) -> std::process::Output {
 fn lint_fix_writes_every_file_through_a_closed_pipe_and_fails_while_findings_remain() {
     let repo = stale_repo();
     let r = repo.path().to_str().unwrap();
-    let out = into_closed_pipe(&["lint", "--repo", r, "--fix"]);
+    let out = into_closed_pipe(&["lint", "--repo", r, "--fix", "--offline", "--allow-unpublished"]);
     let err = stderr(&out);
     assert!(!err.contains("panicked"), "{err}");
     // The stale pins are fixed in every file; gone:3 is still there: exit 1.
@@ -160,7 +160,7 @@ fn lint_fix_writes_every_file_through_a_closed_pipe_and_fails_while_findings_rem
     assert!(err.contains("1 finding(s) remain"), "{err}");
     // Nothing left to fix and nothing wrong: 0.
     std::fs::write(repo.path().join("jjb/c.yaml"), "- job:\n    image: reg.example/ci/base:2.0\n").unwrap();
-    let out = dockyard(&["lint", "--repo", r, "--fix"]);
+    let out = dockyard(&["lint", "--repo", r, "--fix", "--offline", "--allow-unpublished"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -442,4 +442,26 @@ fn template_errors_say_which_value_and_which_block() {
         err.contains("Dockerfile.template:2: syntax error") && err.contains("the `{% if %}` of line 2 is never closed"),
         "{err}"
     );
+}
+
+#[test]
+fn lint_fix_pins_only_versions_known_to_be_published() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let store = repo.path().join("s.db");
+    let s = store.to_str().unwrap();
+    let before = std::fs::read_to_string(repo.path().join("jjb/a.yaml")).unwrap();
+    // Nothing is known of the registry: nothing is moved, and it says why.
+    let out = dockyard(&["lint", "--repo", r, "--fix", "--offline", "--store", s]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not known to be published") && err.contains("--allow-unpublished"), "{err}");
+    assert_eq!(std::fs::read_to_string(repo.path().join("jjb/a.yaml")).unwrap(), before);
+    // Known to be published (the stored index says so): fixed.
+    let st = dockyard::store::open(&dockyard::store::Location::Sqlite(store.clone())).unwrap();
+    st.save_tags("reg.example", "ci/base", Some(&["1.0".into(), "2.0".into()]), dockyard::store::now()).unwrap();
+    drop(st);
+    let out = dockyard(&["lint", "--repo", r, "--fix", "--offline", "--store", s]);
+    assert_eq!(out.status.code(), Some(1), "gone:3 remains: {}", stderr(&out));
+    assert!(std::fs::read_to_string(repo.path().join("jjb/a.yaml")).unwrap().contains("base:2.0"));
 }
