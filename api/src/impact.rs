@@ -68,6 +68,11 @@ pub struct ImpactImage {
     /// For `stale-parent`: the bumped ancestors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bumped_ancestors: Vec<String>,
+    /// Parents this change gives the image that are neither published
+    /// (by the registry index) nor built by the change: its build would
+    /// fail on them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unbuilt_parents: Vec<String>,
 }
 
 /// How a pin fares in the change.
@@ -122,7 +127,9 @@ impl ImpactReport {
     /// True when the gate should fail: an unbumped or broken image, or a pin
     /// error (stale parents are the caller's choice: `--allow-stale-parents`).
     pub fn fails(&self) -> bool {
-        self.images.iter().any(|i| matches!(i.change, Change::Unbumped | Change::Broken))
+        self.images
+            .iter()
+            .any(|i| matches!(i.change, Change::Unbumped | Change::Broken) || !i.unbuilt_parents.is_empty())
             || self.pins.iter().any(|p| p.error)
     }
 }

@@ -113,6 +113,7 @@ pub fn impact(
             head_version: head.version(name),
             files,
             bumped_ancestors: Vec::new(),
+            unbuilt_parents: Vec::new(),
         };
         let folder_of = |side: &Side<'_>, cat: &Catalog, img: &Image| {
             let _ = side;
@@ -195,6 +196,26 @@ pub fn impact(
                 let mut e = entry(Change::StaleParent, Vec::new());
                 e.bumped_ancestors = ancestors;
                 images.insert(name.clone(), e);
+            }
+        }
+    }
+    // New parents: in the head's graph, not the base's, neither bumped or
+    // added by the change nor (by the registry) published at their version.
+    if let Some(reg) = registry {
+        for (name, img) in images.iter_mut() {
+            let before: BTreeSet<String> =
+                base.graph.parents.get(name).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+            for parent in
+                head.graph.parents.get(name).map(|p| p.keys().cloned().collect::<Vec<_>>()).unwrap_or_default()
+            {
+                if before.contains(&parent) || bumped.contains(&parent) || base.version(&parent).is_none() {
+                    continue;
+                }
+                if let Some(v) = head.version(&parent)
+                    && reg.is_published(&parent, &v) == Some(false)
+                {
+                    img.unbuilt_parents.push(format!("{parent}:{v}"));
+                }
             }
         }
     }

@@ -22,6 +22,14 @@ pub fn impact(args: &ImpactArgs) -> ExitCode {
         if let Err(e) = rt.block_on(service.refresh_registry(&opts, &Default::default())) {
             eprintln!("warning: registry: {e}");
         }
+        // The work tree's snapshot was loaded to know what to ask: load it
+        // again, so that it holds what the registry said.
+        match service.load_snapshot() {
+            Ok(s) => {
+                service.publish(std::sync::Arc::new(s));
+            }
+            Err(d) => return fail(d),
+        }
     }
     let report = match service.impact(&args.base, args.head.as_deref()) {
         Ok(r) => r,

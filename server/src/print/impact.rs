@@ -72,6 +72,10 @@ pub fn text(r: &ImpactReport) -> String {
             let _ = write!(s, " ({} bumped)", sanitize(&i.bumped_ancestors.join(", ")));
         }
         s.push('\n');
+        for p in &i.unbuilt_parents {
+            let _ =
+                writeln!(s, "✗     its new parent {} is not published, and this change does not build it", sanitize(p));
+        }
         if matches!(i.change, Change::Unbumped | Change::OutsideImage | Change::Bumped) {
             for f in i.files.iter().take(8) {
                 let _ = writeln!(s, "      {}", sanitize(f));
@@ -115,7 +119,11 @@ pub fn text(r: &ImpactReport) -> String {
 
 /// JUnit: one test case per image touched and per pin.
 pub fn junit(r: &ImpactReport) -> String {
-    let failures = r.images.iter().filter(|i| matches!(i.change, Change::Unbumped | Change::Broken)).count()
+    let failures = r
+        .images
+        .iter()
+        .filter(|i| matches!(i.change, Change::Unbumped | Change::Broken) || !i.unbuilt_parents.is_empty())
+        .count()
         + r.pins.iter().filter(|p| p.error).count();
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(

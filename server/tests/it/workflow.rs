@@ -465,3 +465,51 @@ fn lint_fix_pins_only_versions_known_to_be_published() {
     assert_eq!(out.status.code(), Some(1), "gone:3 remains: {}", stderr(&out));
     assert!(std::fs::read_to_string(repo.path().join("jjb/a.yaml")).unwrap().contains("base:2.0"));
 }
+
+#[test]
+fn impact_catches_a_new_parent_that_is_not_built_or_published() {
+    let repo = stale_repo();
+    let r = repo.path().to_str().unwrap();
+    let d = repo.path().join("dockerfiles");
+    std::fs::create_dir_all(d.join("php")).unwrap();
+    std::fs::write(d.join("php/Dockerfile.template"), "FROM scratch\n").unwrap();
+    std::fs::write(d.join("php/changelog"), changelog("php", &["8.1"])).unwrap();
+    std::fs::create_dir_all(d.join("app")).unwrap();
+    std::fs::write(d.join("app/Dockerfile.template"), "FROM {{ \"base\" | image_tag }}\n").unwrap();
+    std::fs::write(d.join("app/changelog"), changelog("app", &["1"])).unwrap();
+    std::fs::write(d.join("app/control"), "Depends: base\n").unwrap();
+    for args in
+        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
+    {
+        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
+    }
+    // app moves onto php, bumped; php 8.1 was never published (the stored index).
+    std::fs::write(d.join("app/Dockerfile.template"), "FROM {{ \"php\" | image_tag }}\n").unwrap();
+    std::fs::write(d.join("app/control"), "Depends: php\n").unwrap();
+    std::fs::write(d.join("app/changelog"), changelog("app", &["2", "1"])).unwrap();
+    let store = repo.path().join("s.db");
+    let st = dockyard::store::open(&dockyard::store::Location::Sqlite(store.clone())).unwrap();
+    st.save_tags("reg.example", "ci/php", Some(&["8.0".into()]), dockyard::store::now()).unwrap();
+    drop(st);
+    let s = store.to_str().unwrap();
+    let out = dockyard(&[
+        "impact",
+        "--repo",
+        r,
+        "--base",
+        "HEAD",
+        "--registry",
+        "--offline",
+        "--store",
+        s,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}{}", stdout(&out), stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let app = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "app").unwrap().clone();
+    assert_eq!(app["change"], "bumped", "{app}");
+    assert_eq!(app["unbuilt_parents"], serde_json::json!(["php:8.1"]), "{app}");
+    let text = stdout(&dockyard(&["impact", "--repo", r, "--base", "HEAD", "--registry", "--offline", "--store", s]));
+    assert!(text.contains("its new parent php:8.1 is not published"), "{text}");
+}
