@@ -256,6 +256,7 @@ impl Catalog {
     /// A renderer for this catalog's config and known images.
     pub fn renderer(&self) -> Renderer {
         Renderer::new(&self.config, self.known_images())
+            .with_broken(self.images.iter().filter(|i| i.error.is_some()).map(|i| i.name.as_str()))
     }
 
     /// A renderer for a nightly or snapshot build: the catalog's images are
@@ -265,6 +266,7 @@ impl Catalog {
         let mut known = self.config.base_images();
         known.extend(self.images.iter().filter_map(|i| i.label(&self.config)).map(|l| format!("{l}{suffix}")));
         Renderer::new(&self.config, known)
+            .with_broken(self.images.iter().filter(|i| i.error.is_some()).map(|i| i.name.as_str()))
     }
 
     /// Renders one image; a load error short-circuits.

@@ -22,11 +22,14 @@ pub const FUEL: u64 = RENDER_FUEL;
 /// The template file name docker-pkg renders in each image folder.
 pub const TEMPLATE: &str = "Dockerfile.template";
 
+#[derive(Clone)]
 struct Shared {
     registry: String,
     namespace: String,
     /// `registry/namespace/name` → `registry/namespace/name:tag`.
     known: HashMap<String, String>,
+    /// `registry/namespace/name` of catalog images whose files do not load.
+    broken: std::collections::HashSet<String>,
     uid_mappings: Value,
     apt_options: String,
     apt_only_proxy: Option<String>,
@@ -44,6 +47,16 @@ fn op_error(msg: impl Into<String>) -> Error {
 }
 
 impl Renderer {
+    /// Names (short) of catalog images whose files do not load: `image_tag`
+    /// says so instead of "not found".
+    pub fn with_broken<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        let shared = Arc::make_mut(&mut self.shared);
+        for n in names {
+            shared.broken.insert(image_name(&shared.registry, &shared.namespace, n));
+        }
+        self
+    }
+
     /// `known_images` are full labels (`name:tag`): the catalog's images plus
     /// `base_images`, the set docker-pkg's `image_tag` filter searches.
     pub fn new(config: &Config, known_images: impl IntoIterator<Item = String>) -> Self {
@@ -60,6 +73,7 @@ impl Renderer {
             registry: config.registry(),
             namespace: config.namespace(),
             known,
+            broken: Default::default(),
             uid_mappings: config.get("known_uid_mappings").cloned().unwrap_or_default(),
             apt_options: config.get("apt_options").map(py_str).unwrap_or_default(),
             apt_only_proxy: proxy,
@@ -146,10 +160,16 @@ impl Renderer {
                 .ok_or_else(|| op_error(format!("image_tag: expected an image name, got {}", name.kind())))?;
             seen.lock().unwrap_or_else(|p| p.into_inner()).push(short.to_owned());
             let full = image_name(&s.registry, &s.namespace, short);
-            s.known
-                .get(&full)
-                .cloned()
-                .ok_or_else(|| op_error(format!("image_tag: image {full} not found, or it has no tag")))
+            s.known.get(&full).cloned().ok_or_else(|| {
+                if s.broken.contains(&full) {
+                    // Not a second error of its own: the parent's files do not load.
+                    op_error(format!(
+                        "image_tag: {short} is in the catalog, but its own files do not load (see its error)"
+                    ))
+                } else {
+                    op_error(format!("image_tag: image {full} not found, or it has no tag"))
+                }
+            })
         });
         let root = dir.to_owned();
         let loader_files = files.clone();

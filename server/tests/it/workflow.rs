@@ -41,6 +41,11 @@ fn broken_images_cycles_and_empty_selections_are_findings_and_nothing_vanishes()
     assert!(err.contains("error: php83 cannot be built: dockerfiles/php83/changelog:1"), "{err}");
     assert_eq!(action(&plan, "php83").0, "broken");
     assert_eq!(action(&plan, "child"), ("broken".into(), "parent php83 cannot be built".into()));
+    // The child's own error says why, not "php83 not found".
+    let cat = stderr(&dockyard(&["catalog", "--repo", dir.path().to_str().unwrap()]))
+        + &stdout(&dockyard(&["catalog", "--repo", dir.path().to_str().unwrap()]));
+    assert!(cat.contains("image_tag: php83 is in the catalog, but its own files do not load"), "{cat}");
+    assert!(!cat.contains("php83 not found"), "{cat}");
     assert_eq!(action(&plan, "ok").0, "build", "{plan}");
 
     // A control cycle.
