@@ -179,6 +179,16 @@ pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// `git init` and one commit of everything in `dir`.
+pub fn commit_all(dir: &Path) {
+    for args in
+        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
+    {
+        let out = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    }
+}
+
 /// A Debian changelog with one entry per version, newest first.
 pub fn changelog(name: &str, versions: &[&str]) -> String {
     versions

@@ -366,16 +366,6 @@ fn item6_live_streams_are_capped_cheap_and_end_with_their_clients() {
 
 // ------------------------------------------ 7. git revisions from users
 
-/// `git init` and one commit of everything in `dir`.
-fn commit_all(dir: &Path) {
-    for args in
-        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
-    {
-        let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    }
-}
-
 #[test]
 fn item7_revisions_are_checked_before_git_sees_them() {
     let r = repo(&[]);

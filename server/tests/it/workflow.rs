@@ -315,11 +315,7 @@ fn nothing_to_build_names_the_images_changed_without_a_bump() {
     let lines: Vec<&str> = v["logs"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap()).collect();
     assert!(lines.iter().any(|l| l.contains("red text")), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains('\u{1b}')), "an escape was stored: {lines:?}");
-    for args in
-        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
-    {
-        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
-    }
+    commit_all(std::path::Path::new(r));
     // The wiki's "No images are built": the template changed, the version did not.
     let t = dir.path().join("dockerfiles/base/Dockerfile.template");
     let text = std::fs::read_to_string(&t).unwrap();
@@ -352,11 +348,7 @@ fn update_refuses_a_cycle_and_impact_calls_a_broken_image_broken() {
     // impact: a changelog broken by the change is broken, not removed.
     std::fs::remove_dir_all(d.join("c1")).unwrap();
     std::fs::remove_dir_all(d.join("c2")).unwrap();
-    for args in
-        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
-    {
-        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
-    }
+    commit_all(std::path::Path::new(r));
     std::fs::write(d.join("base/changelog"), "base 3.0 wikimedia; urgency=high\n").unwrap();
     let out = dockyard(&["impact", "--repo", r, "--base", "HEAD", "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -371,11 +363,7 @@ fn impact_names_only_paths_that_exist_and_the_files_of_no_image() {
     let repo = stale_repo();
     let r = repo.path().to_str().unwrap();
     std::fs::write(repo.path().join("dockerfiles/README.md"), "catalog\n").unwrap();
-    for args in
-        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
-    {
-        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
-    }
+    commit_all(std::path::Path::new(r));
     std::fs::write(repo.path().join("dockerfiles/README.md"), "the catalog\n").unwrap();
     std::fs::create_dir_all(repo.path().join("dockerfiles/shared")).unwrap();
     std::fs::write(repo.path().join("dockerfiles/shared/lib.sh"), "x\n").unwrap();
@@ -483,11 +471,7 @@ fn impact_catches_a_new_parent_that_is_not_built_or_published() {
     std::fs::write(d.join("app/Dockerfile.template"), "FROM {{ \"base\" | image_tag }}\n").unwrap();
     std::fs::write(d.join("app/changelog"), changelog("app", &["1"])).unwrap();
     std::fs::write(d.join("app/control"), "Depends: base\n").unwrap();
-    for args in
-        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
-    {
-        assert!(std::process::Command::new("git").arg("-C").arg(r).args(args).status().unwrap().success());
-    }
+    commit_all(std::path::Path::new(r));
     // app moves onto php, bumped; php 8.1 was never published (the stored index).
     std::fs::write(d.join("app/Dockerfile.template"), "FROM {{ \"php\" | image_tag }}\n").unwrap();
     std::fs::write(d.join("app/control"), "Depends: php\n").unwrap();
