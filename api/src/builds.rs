@@ -77,6 +77,10 @@ pub struct Plan {
     pub critical_path: Vec<String>,
     /// Images or selection globs that matched nothing, problems with the graph.
     pub problems: Vec<String>,
+    /// Things worth knowing that do not stop the plan (a `FROM` that is
+    /// never pulled fresh).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Plan {

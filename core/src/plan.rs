@@ -288,6 +288,7 @@ pub fn plan(images: &[PlanImage], opts: &PlanOptions) -> Plan {
         jobs: opts.jobs.max(1),
         critical_path,
         problems,
+        notes: Vec::new(),
     }
 }
 
@@ -324,8 +325,40 @@ pub fn critical_path(items: &[PlanItem]) -> Vec<String> {
     path
 }
 
+/// The images a Dockerfile's `FROM` lines name, without build stages
+/// (`FROM x AS stage` … `FROM stage`), `scratch` or `--platform=…`.
+pub fn from_images(dockerfile: &str) -> Vec<String> {
+    let mut stages: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for line in dockerfile.lines() {
+        let mut words = line.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            continue;
+        }
+        let Some(image) = words.find(|w| !w.starts_with("--")) else { continue };
+        let rest: Vec<&str> = words.collect();
+        if let [as_, name, ..] = rest.as_slice()
+            && as_.eq_ignore_ascii_case("as")
+        {
+            stages.push(name.to_ascii_lowercase());
+        }
+        if image != "scratch" && !stages.contains(&image.to_ascii_lowercase()) && !out.iter().any(|o| o == image) {
+            out.push(image.to_owned());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use super::from_images;
+
+    #[test]
+    fn from_lines_name_images_not_stages() {
+        let df = "FROM reg/ns/a:1 AS build\nRUN x\nFROM --platform=linux/amd64 docker.io/debian:12\nCOPY --from=build /a /a\nFROM build\nFROM scratch\n";
+        assert_eq!(from_images(df), ["reg/ns/a:1", "docker.io/debian:12"]);
+    }
+
     use super::*;
 
     #[test]

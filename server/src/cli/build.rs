@@ -113,6 +113,9 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         for p in &prepared.plan.problems {
             eprintln!("error: {}", sanitize(p));
         }
+        for n in &prepared.plan.notes {
+            eprintln!("warning: {}", sanitize(n));
+        }
         // A broken image, a cycle, a selection that matches nothing or a
         // registry that cannot be reached is a finding: the rest is still
         // planned and built, and the exit code says so.

@@ -255,7 +255,7 @@ impl Service {
                 push: spec.push,
                 use_cache: spec.use_cache,
                 jobs: spec.jobs,
-                base_images: base_images.into_iter().collect(),
+                base_images: base_images.iter().cloned().collect(),
             },
         );
         plan.problems.extend(registry_problems);
@@ -271,6 +271,23 @@ impl Service {
                         .filter(|p| p.in_registry == Some(true) && p.in_engine != Some(true))
                         .map(|p| p.label.clone())
                         .collect();
+                }
+            }
+        }
+        // A FROM that is neither a catalog image nor in base_images is never
+        // pulled fresh: an old copy in the engine is built on for good.
+        let catalog_labels: BTreeSet<&str> = images.iter().map(|i| i.label.as_str()).collect();
+        let mut said = BTreeSet::new();
+        for job in jobs.values() {
+            let Ok(df) = &job.dockerfile else { continue };
+            for from in dockyard_core::plan::from_images(df) {
+                if !catalog_labels.contains(from.as_str()) && !base_images.contains(&from) && said.insert(from.clone())
+                {
+                    plan.notes.push(format!(
+                        "{}: FROM {from} is neither a catalog image nor in base_images, so it is never pulled fresh \
+                         (add it to base_images in config.yaml)",
+                        job.name
+                    ));
                 }
             }
         }

@@ -79,6 +79,16 @@ fn broken_images_cycles_and_empty_selections_are_findings_and_nothing_vanishes()
     std::fs::remove_dir_all(d.join("child")).unwrap();
     let (code, _, err) = dry_run(dir.path(), &engine, &["--offline"]);
     assert_eq!(code, Some(0), "{err}");
+    // A FROM outside the catalog and base_images is said (and is no failure).
+    image(&d, "ext", "1", &[], "", &[]);
+    std::fs::write(d.join("ext/Dockerfile.template"), "FROM docker.io/library/debian:12 AS b\nFROM b\n").unwrap();
+    let (code, _, err) = dry_run(dir.path(), &engine, &["--offline"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("warning: ext: FROM docker.io/library/debian:12 is neither a catalog image nor in base_images"),
+        "{err}"
+    );
+    assert!(!err.contains("FROM b "), "{err}");
 }
 
 #[test]
