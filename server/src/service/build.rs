@@ -374,7 +374,7 @@ impl Service {
         let at = now();
         // The end as it really was, once the store answers again.
         store.write_retrying("the run's end", move |s| s.finish_run(run, state, at)).await?;
-        if self.history_lost.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.history_lost.lock().unwrap_or_else(|p| p.into_inner()).remove(&run) {
             return Err(BuildError::Other(format!(
                 "run {run} ended {}, but some of its history could not be written (the store was unreachable)",
                 state.as_str()
@@ -440,7 +440,7 @@ impl Service {
             && let Err(e) = store.write_retrying("an image state", move |s| s.update_image(&update)).await
         {
             tracing::error!("build history: an image state could not be written: {e}");
-            self.history_lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            self.history_lost.lock().unwrap_or_else(|p| p.into_inner()).insert(run);
         }
         let _ = self.events.send(BuildEvent::Image {
             run,
@@ -756,7 +756,7 @@ async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc
         }
         if closed && lost > 0 {
             tracing::error!("build logs: {lost} line(s) of run {run} could not be stored (the store was unreachable)");
-            service.history_lost.store(true, std::sync::atomic::Ordering::Relaxed);
+            service.history_lost.lock().unwrap_or_else(|p| p.into_inner()).insert(run);
             let note = LogLine {
                 image: "(run)".into(),
                 seq: seq.fetch_add(1, Ordering::Relaxed) + 1,

@@ -45,8 +45,9 @@ pub struct Service {
     unbumped: std::sync::Mutex<Option<(u64, Option<BTreeSet<String>>)>>,
     /// When the store was first seen unreachable (since its last success).
     pub store_down_since: std::sync::Mutex<Option<i64>>,
-    /// Some history of a run could not be written, even after retries.
-    pub history_lost: std::sync::atomic::AtomicBool,
+    /// Runs some of whose history could not be written, even after retries
+    /// (their end says so; other runs of a long-lived server are not touched).
+    pub history_lost: std::sync::Mutex<BTreeSet<dockyard_api::RunId>>,
 }
 
 impl Service {
@@ -61,7 +62,7 @@ impl Service {
             events: tokio::sync::broadcast::channel(4096).0,
             unbumped: std::sync::Mutex::new(None),
             store_down_since: std::sync::Mutex::new(None),
-            history_lost: std::sync::atomic::AtomicBool::new(false),
+            history_lost: std::sync::Mutex::new(BTreeSet::new()),
         })
     }
 

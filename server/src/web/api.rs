@@ -227,13 +227,7 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
     }
 }
 
-async fn read(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    path: Option<Path<String>>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let _ = headers;
+async fn read(State(state): State<AppState>, path: Option<Path<String>>, RawQuery(query): RawQuery) -> Response {
     let path = path.map(|Path(p)| p).unwrap_or_else(|| "builds".into());
     match get(&state, &path, query.as_deref().unwrap_or("")).await {
         Ok(a) => {

@@ -53,16 +53,6 @@ impl Streams {
         Streams { permits: Arc::new(Semaphore::new(max_streams.max(1))), hubs: Mutex::default() }
     }
 
-    /// Streams open now.
-    pub fn open(&self, max_streams: usize) -> usize {
-        max_streams.saturating_sub(self.permits.available_permits())
-    }
-
-    /// Pollers running now.
-    pub fn pollers(&self) -> usize {
-        self.hubs.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
     /// A receiver of run `id`'s events, starting the run's poller (from
     /// `seq`) when it has none.
     fn subscribe(self: &Arc<Self>, store: &Shared, id: i64, seq: i64) -> broadcast::Receiver<Live> {

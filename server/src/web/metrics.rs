@@ -117,13 +117,6 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-/// Series of the request histogram (for tests of its bound).
-impl HttpMetrics {
-    pub fn series(&self) -> usize {
-        self.series.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-}
-
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let service = &state.service;
