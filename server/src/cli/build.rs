@@ -323,16 +323,17 @@ pub fn update(args: &UpdateArgs) -> ExitCode {
     for u in &updates {
         eprintln!("* {} {} -> {}", sanitize(&u.image), sanitize(&u.old_version), sanitize(&u.new_version));
     }
-    // All files, or none: on a failure the ones already written are restored.
-    let mut written: Vec<&dockyard_core::update::ChangelogUpdate> = Vec::new();
-    for u in &updates {
-        if let Err(e) = crate::fsio::atomic_write_inside(&service.repo.root, &u.path, u.contents.as_bytes()) {
-            for w in written.iter().rev() {
-                let _ = crate::fsio::atomic_write_inside(&service.repo.root, &w.path, w.original.as_bytes());
-            }
-            return fail(format!("{}: cannot write ({e}); no changelog was changed", u.display.display()));
-        }
-        written.push(u);
+    // All files, or none (fsio::write_all_inside).
+    let files: Vec<crate::fsio::Replace<'_>> = updates
+        .iter()
+        .map(|u| crate::fsio::Replace {
+            path: &u.path,
+            contents: u.contents.as_bytes(),
+            original: u.original.as_bytes(),
+        })
+        .collect();
+    if let Err((path, e)) = crate::fsio::write_all_inside(&service.repo.root, &files) {
+        return fail(format!("{}: cannot write ({e}); no changelog was changed", service.repo.shown(&path)));
     }
     if args.pins {
         return bump_pins(&service, args, &updates);
@@ -378,13 +379,20 @@ fn bump_pins(
     let knowledge = crate::registry::Knowledge(&snapshot.registry);
     let published = known.then_some(&knowledge as &dyn dockyard_core::lint::Published);
     let (fixes, skipped) = dockyard_core::lint::plan_fixes(&report, &state.sources, published);
+    // All pin files, or none.
+    let files: Vec<crate::fsio::Replace<'_>> = fixes
+        .iter()
+        .map(|f| crate::fsio::Replace {
+            path: &f.path,
+            contents: f.contents.as_bytes(),
+            original: f.original.as_bytes(),
+        })
+        .collect();
+    if let Err((path, e)) = crate::fsio::write_all_inside(&service.repo.root, &files) {
+        return fail(format!("{}: cannot write ({e}); no pin file was changed", service.repo.shown(&path)));
+    }
     for f in &fixes {
-        match crate::fsio::atomic_write_inside(&service.repo.root, &f.path, f.contents.as_bytes()) {
-            Ok(_) => {
-                eprintln!("bumped {} pin{} in {}", f.fixed, if f.fixed == 1 { "" } else { "s" }, sanitize(&f.display))
-            }
-            Err(e) => return fail(format!("{}: cannot write: {e}", f.display)),
-        }
+        eprintln!("bumped {} pin{} in {}", f.fixed, if f.fixed == 1 { "" } else { "s" }, sanitize(&f.display));
     }
     for s in &skipped {
         eprintln!("waiting: {}", sanitize(&s.to_string()));

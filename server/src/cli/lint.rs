@@ -113,7 +113,7 @@ fn fix(service: &Service, snapshot: &crate::service::Snapshot, guarded: bool, fa
         })
         .collect();
     if let Err((path, e)) = crate::fsio::write_all_inside(&service.repo.root, &files) {
-        return fail(format!("{}: cannot write ({e}): no file was changed", path.display()));
+        return fail(format!("{}: cannot write ({e}): no file was changed", service.repo.shown(&path)));
     }
     let mut out = String::new();
     for f in &fixes {
