@@ -27,6 +27,11 @@ pub enum Action {
     /// or template), it is in a dependency cycle, or a parent is broken.
     /// The reason says which; it never silently leaves a plan.
     Broken,
+    /// The tag is in the engine, but was built from other inputs than the
+    /// files have now (its labels say what it was built from: the rendered
+    /// Dockerfile, the context, the parents' images). Built again; never
+    /// published as it is.
+    StaleBuild,
 }
 
 impl Action {
@@ -37,6 +42,7 @@ impl Action {
             Action::Present => "present",
             Action::Pull => "pull",
             Action::Broken => "broken",
+            Action::StaleBuild => "stale-build",
         }
     }
 }
@@ -123,10 +129,11 @@ impl RunState {
 }
 
 /// One image's state within a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageState {
     /// Waiting for its parents or a free worker.
+    #[default]
     Waiting,
     /// Pulling its parents or base images.
     Pulling,
@@ -219,6 +226,27 @@ pub struct RunImage {
     pub duration_ms: Option<i64>,
     /// Why it failed or was skipped.
     pub error: Option<String>,
+    /// The image id (`sha256:…`, its config's digest) it built.
+    #[serde(default)]
+    pub built: Option<String>,
+    /// The manifest digest the registry gave its pushed tag.
+    #[serde(default)]
+    pub pushed: Option<String>,
+}
+
+/// Where a run came from, so that runs from two clones can be told apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunSource {
+    /// The repository's folder, as the process that ran it saw it.
+    pub repo: String,
+    /// `git rev-parse HEAD` of the repository (none outside git).
+    pub commit: Option<String>,
+    /// Whether the work tree differed from that commit (`git status`).
+    pub dirty: Option<bool>,
+    /// The command line (`dockyard build --push …`) or the dashboard form.
+    pub command: Vec<String>,
+    /// The dockyard version that ran it.
+    pub dockyard: String,
 }
 
 /// A stored run, without its images.
@@ -243,6 +271,9 @@ pub struct RunDetail {
     pub run: RunSummary,
     pub images: Vec<RunImage>,
     pub plan: Plan,
+    /// Where it came from (runs recorded before this was kept have none).
+    #[serde(default)]
+    pub source: Option<RunSource>,
 }
 
 /// `dockyard builds --format json` and `GET /api/v1/builds`.

@@ -73,6 +73,11 @@ pub struct ImpactImage {
     /// fail on them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unbuilt_parents: Vec<String>,
+    /// Its new version is already in the registry, built from other inputs
+    /// than this change gives it (by the published image's labels): two
+    /// changes gave one version to different contents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_differs: Option<String>,
 }
 
 /// How a pin fares in the change.
@@ -127,9 +132,10 @@ impl ImpactReport {
     /// True when the gate should fail: an unbumped or broken image, or a pin
     /// error (stale parents are the caller's choice: `--allow-stale-parents`).
     pub fn fails(&self) -> bool {
-        self.images
-            .iter()
-            .any(|i| matches!(i.change, Change::Unbumped | Change::Broken) || !i.unbuilt_parents.is_empty())
-            || self.pins.iter().any(|p| p.error)
+        self.images.iter().any(|i| {
+            matches!(i.change, Change::Unbumped | Change::Broken)
+                || !i.unbuilt_parents.is_empty()
+                || i.published_differs.is_some()
+        }) || self.pins.iter().any(|p| p.error)
     }
 }

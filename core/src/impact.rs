@@ -114,6 +114,7 @@ pub fn impact(
             files,
             bumped_ancestors: Vec::new(),
             unbuilt_parents: Vec::new(),
+            published_differs: None,
         };
         let folder_of = |side: &Side<'_>, cat: &Catalog, img: &Image| {
             let _ = side;

@@ -35,6 +35,15 @@ pub fn split_tag_strict(label: &str) -> Option<(&str, &str)> {
     (!tag.contains(':')).then_some((name, tag))
 }
 
+/// Whether `tag` is a Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn valid_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
 /// Splits `name[:tag]` where a `:` in the registry host (a port) is not a tag.
 pub fn split_tag(label: &str) -> (&str, Option<&str>) {
     let last_slash = label.rfind('/').map_or(0, |i| i + 1);

@@ -21,6 +21,7 @@ pub mod lint;
 pub mod ops;
 pub mod pins;
 pub mod plan;
+pub mod provenance;
 pub mod pyfmt;
 pub mod pyobj;
 pub mod render;

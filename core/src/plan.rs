@@ -26,6 +26,12 @@ pub struct PlanImage {
     pub in_engine: Option<bool>,
     /// Why it cannot be built (its files do not load), when it cannot.
     pub broken: Option<String>,
+    /// Why the engine's copy of the tag is stale: its labels say it was
+    /// built from other inputs (see [`crate::provenance`]).
+    pub stale: Option<String>,
+    /// Why the registry's copy of the tag was built from other inputs than
+    /// the files give now: the version must be bumped.
+    pub registry_stale: Option<String>,
 }
 
 /// What the plan is for.
@@ -186,8 +192,26 @@ pub fn plan(images: &[PlanImage], opts: &PlanOptions) -> Plan {
     let by_name: BTreeMap<&str, usize> = images.iter().enumerate().map(|(i, im)| (im.name.as_str(), i)).collect();
     let selected: Vec<bool> =
         images.iter().map(|im| opts.globs.is_empty() || opts.globs.iter().any(|g| fnmatch(g, &im.label))).collect();
-    let states: Vec<(Action, String)> =
+    let mut states: Vec<(Action, String)> =
         images.iter().map(|im| state(opts.pull, im.in_registry, im.in_engine)).collect();
+    // A tag the engine holds from other inputs is built again, never
+    // published as it is; so is one built on a parent this plan builds
+    // again (parents first, so a rebuild carries down).
+    for &i in &ordered {
+        let im = &images[i];
+        let engine_copy = states[i].0 == Action::Publish || (!opts.pull && states[i].0 == Action::Present);
+        if !engine_copy || im.registry_stale.is_some() && im.in_registry == Some(true) {
+            continue;
+        }
+        if let Some(why) = &im.stale {
+            states[i] = (Action::StaleBuild, format!("stale-build: the engine's tag was {why}"));
+        } else if let Some(p) = im.parents.iter().find(|p| {
+            by_name.get(p.as_str()).is_some_and(|&pi| matches!(states[pi].0, Action::Build | Action::StaleBuild))
+        }) {
+            states[i] =
+                (Action::StaleBuild, format!("stale-build: the engine's tag was built on a {p} that is built again"));
+        }
+    }
     let mut problems = Vec::new();
     for g in &opts.globs {
         if !images.iter().any(|im| fnmatch(g, &im.label)) {
@@ -208,7 +232,7 @@ pub fn plan(images: &[PlanImage], opts: &PlanOptions) -> Plan {
         }
         for p in &images[i].parents {
             if let Some(&pi) = by_name.get(p.as_str())
-                && states[pi].0 == Action::Build
+                && matches!(states[pi].0, Action::Build | Action::StaleBuild)
                 && !selected[pi]
             {
                 pulled_in.entry(pi).or_insert_with(|| images[i].name.clone());
@@ -224,6 +248,15 @@ pub fn plan(images: &[PlanImage], opts: &PlanOptions) -> Plan {
         if let Some(why) = &im.broken {
             broken.insert(i, why.clone());
             problems.push(format!("{} cannot be built: {why}", im.name));
+        } else if let Some(why) = im.registry_stale.as_ref().filter(|_| im.in_registry == Some(true)) {
+            let (_, tag) = crate::label::split_tag(&im.label);
+            let why = format!(
+                "{} is already published, {why}: give the change a new version (dockyard update {})",
+                tag.unwrap_or("latest"),
+                im.name
+            );
+            problems.push(format!("{}: {why}", im.name));
+            broken.insert(i, why);
         } else if cyclic.contains(&i) {
             broken.insert(i, "in a dependency cycle: not built".into());
         }
@@ -251,7 +284,7 @@ pub fn plan(images: &[PlanImage], opts: &PlanOptions) -> Plan {
             action = Action::Present;
             reason = format!("{reason}; --push would verify and publish it");
         }
-        if action == Action::Build && opts.pull {
+        if matches!(action, Action::Build | Action::StaleBuild) && opts.pull {
             let from_registry: Vec<&str> = im
                 .parents
                 .iter()
@@ -407,7 +440,39 @@ mod tests {
             in_registry: reg,
             in_engine: local,
             broken: None,
+            stale: None,
+            registry_stale: None,
         }
+    }
+
+    #[test]
+    fn a_stale_engine_copy_is_built_again_and_carries_down_and_a_stale_published_tag_is_broken() {
+        let mut php = img("php83", &["bookworm"], Some(false), Some(true));
+        php.stale = Some("built from another Dockerfile (sha256:0123)".into());
+        let mut pub_stale = img("node", &[], Some(true), Some(true));
+        pub_stale.registry_stale = Some("built from another context".into());
+        let images = vec![
+            img("bookworm", &[], Some(false), Some(false)),
+            // In the engine only, but its parent is built again in this run.
+            img("python", &["bookworm"], Some(false), Some(true)),
+            php,
+            img("composer", &["php83"], Some(false), Some(true)),
+            pub_stale,
+            img("fine", &[], Some(false), Some(true)),
+        ];
+        let p = plan(&images, &PlanOptions { pull: true, push: true, jobs: 2, ..Default::default() });
+        let got: BTreeMap<&str, (Action, &str)> =
+            p.items.iter().map(|i| (i.name.as_str(), (i.action, i.reason.as_str()))).collect();
+        assert_eq!(got["bookworm"].0, Action::Build);
+        assert_eq!(got["python"].0, Action::StaleBuild, "{:?}", got["python"]);
+        assert!(got["python"].1.contains("bookworm"));
+        assert_eq!(got["php83"].0, Action::StaleBuild);
+        assert!(got["php83"].1.contains("another Dockerfile"));
+        assert_eq!(got["composer"].0, Action::StaleBuild, "a child of a rebuilt parent is never published as is");
+        assert_eq!(got["node"].0, Action::Broken);
+        assert!(got["node"].1.contains("dockyard update node"), "{}", got["node"].1);
+        assert_eq!(got["fine"].0, Action::Publish);
+        assert!(p.problems.iter().any(|m| m.starts_with("node: 1 is already published")), "{:?}", p.problems);
     }
 
     #[test]
@@ -452,8 +517,15 @@ mod tests {
         );
         assert!(p.items[1].reason.contains("needed to build mid"), "{}", p.items[1].reason);
         assert_eq!(p.critical_path, ["base", "mid", "leaf"]);
-        // Everything, with push: `other` is only local, so it is published.
+        // Everything, with push: `other` is only local, but base is built
+        // again, so it is too (docker-pkg would publish the copy built on
+        // the old base).
         let p = plan(&images, &PlanOptions { pull: true, push: true, jobs: 2, ..Default::default() });
+        assert_eq!(p.items.iter().find(|i| i.name == "other").unwrap().action, Action::StaleBuild);
+        // With base in the engine, `other` is verified and published as it is.
+        let mut kept = images.clone();
+        kept[0].in_engine = Some(true);
+        let p = plan(&kept, &PlanOptions { pull: true, push: true, jobs: 2, ..Default::default() });
         assert_eq!(p.items.iter().find(|i| i.name == "other").unwrap().action, Action::Publish);
         let p = plan(&images, &PlanOptions { globs: vec!["nothing".into()], pull: true, ..Default::default() });
         assert_eq!(p.problems.len(), 1);

@@ -205,6 +205,17 @@ pub fn resolve(root: &Path, rev: &str) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// The commit `HEAD` names and whether the work tree differs from it
+/// (tracked changes or untracked files, as `git status` shows them), or
+/// `None` outside a git work tree.
+pub fn head_state(root: &Path) -> Option<(String, bool)> {
+    let commit = resolve(root, "HEAD").ok()?;
+    let mut cmd = git(root);
+    cmd.args(["status", "--porcelain", "-z"]);
+    let out = output(cmd).ok()?;
+    out.status.success().then_some((commit, !out.stdout.is_empty()))
+}
+
 /// One blob `ls-tree` listed: mode, object id, path, size.
 struct Listed {
     mode: String,

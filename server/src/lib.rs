@@ -14,6 +14,7 @@ pub mod git;
 pub mod print;
 pub mod registry;
 pub mod service;
+pub mod sha;
 pub mod store;
 pub mod web;
 

@@ -508,10 +508,13 @@ pub struct TryArgs {
     /// The project checkout mounted at /src (default: the working folder).
     #[arg(long, value_name = "DIR")]
     pub src: Option<PathBuf>,
-    /// Mounted at /var/lib/jenkins/log (default: SRC/log, created with mode 777).
+    /// Mounted at /var/lib/jenkins/log, outside the checkout (default: a
+    /// temporary folder, kept and named afterwards when the job wrote to it).
+    /// Created with mode 777.
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
-    /// Mounted at /cache (default: SRC/cache, created with mode 777).
+    /// Mounted at /cache, outside the checkout (default: a temporary folder,
+    /// removed afterwards). Created with mode 777.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// KEY=VALUE lines for the container's environment.

@@ -86,6 +86,7 @@ pub fn build(args: &BuildArgs) -> ExitCode {
             None
         },
         trigger: format!("cli:{}", user()),
+        command: std::env::args().collect(),
     };
     let rt = match multi_runtime() {
         Ok(r) => r,

@@ -31,10 +31,23 @@ pub fn impact(args: &ImpactArgs) -> ExitCode {
             Err(d) => return fail(d),
         }
     }
-    let report = match service.impact(&args.base, args.head.as_deref()) {
-        Ok(r) => r,
+    let mut report = match service.impact_with_head(&args.base, args.head.as_deref()) {
+        Ok((mut r, head)) => {
+            if args.registry {
+                let opts = registry_options(&args.registry_args, &service.repo.registry);
+                let notes = match super::runtime() {
+                    Ok(rt) => rt.block_on(service.impact_published(&mut r, &head, &opts)),
+                    Err(c) => return c,
+                };
+                for n in notes {
+                    eprintln!("warning: {n}");
+                }
+            }
+            r
+        }
         Err(e) => return fail(e),
     };
+    report.images.sort_by_key(|i| (i.published_differs.is_none(), i.change.rank(), i.name.clone()));
     let stale = report.stale_parents() && !args.allow_stale_parents;
     let code = if report.fails() || stale { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
     match args.format {

@@ -1,8 +1,11 @@
 //! `dockyard try`: a catalog image run the way CI runs it: the project at
 //! /src, `log` and `cache` folders (mode 777) at /var/lib/jenkins/log and
-//! /cache, variables from an env file, `-e` and (with `--zuul`) the git
-//! checkout; an interactive shell with `--shell`; the container removed
-//! afterwards, and its exit code is dockyard's.
+//! /cache, beside the checkout as CI's workspace has them, never inside it
+//! (a temporary workspace unless `--log-dir`/`--cache-dir` say where);
+//! variables from an env file, `-e` and (with `--zuul`) the git checkout;
+//! an interactive shell with `--shell`; the container and the temporary
+//! folders removed afterwards (a log the job wrote is kept and named), and
+//! its exit code is dockyard's.
 
 use super::args::TryArgs;
 use super::build::{engine_auth, engine_for};
@@ -91,6 +94,15 @@ pub fn zuul_env(src: &Path) -> Result<Vec<String>, String> {
     ])
 }
 
+/// `w` as one shell word, quoted only when it needs to be.
+fn word(w: &str) -> String {
+    if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+".contains(&b)) {
+        w.to_owned()
+    } else {
+        quote(w)
+    }
+}
+
 /// A folder created (if missing) with mode 777, as CI's are.
 fn open_folder(path: &Path) -> Result<PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
@@ -131,7 +143,11 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
     else {
         return fail(format!("no image named `{}` in the catalog", crate::print::sanitize(name)));
     };
-    let version = version.map(str::to_owned).or_else(|| image.version.clone()).unwrap_or_default();
+    let current = image.version.clone().unwrap_or_default();
+    let version = version.map(str::to_owned).unwrap_or_else(|| current.clone());
+    if version.is_empty() || !dockyard_core::label::valid_tag(&version) {
+        return fail(format!("`{}` is not a tag", crate::print::sanitize(&version)));
+    }
     let repo_name = dockyard_core::label::image_name(&catalog.config.registry(), &catalog.config.namespace(), name);
     let label = format!("{repo_name}:{version}");
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
@@ -168,10 +184,27 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
         ]
     });
     let cmd = (!args.args.is_empty()).then(|| args.args.clone());
+    // CI's workspace: the checkout at /src, and log and cache beside it.
+    // Without --log-dir/--cache-dir they go in a temporary workspace, never
+    // into the checkout.
+    let workspace = std::env::temp_dir().join(format!(
+        "dockyard-try-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+    ));
     let (log, cache) = (
-        args.log_dir.clone().unwrap_or_else(|| src.join("log")),
-        args.cache_dir.clone().unwrap_or_else(|| src.join("cache")),
+        args.log_dir.clone().unwrap_or_else(|| workspace.join("log")),
+        args.cache_dir.clone().unwrap_or_else(|| workspace.join("cache")),
     );
+    for (dir, flag) in [(&log, "--log-dir"), (&cache, "--cache-dir")] {
+        let abs = if dir.is_absolute() { dir.clone() } else { cwd.join(dir) };
+        if abs.starts_with(&src) {
+            return fail(format!(
+                "{flag} {} is inside the checkout mounted at /src; CI keeps it beside the checkout",
+                dir.display()
+            ));
+        }
+    }
     if args.print {
         let mut words: Vec<String> =
             vec!["docker".into(), "run".into(), "--rm".into(), if tty { "-it".into() } else { "-i".into() }];
@@ -193,27 +226,25 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
         } else if args.shell {
             words.extend(["-c".into(), "if [ -x /bin/bash ]; then exec /bin/bash; else exec /bin/sh; fi".into()]);
         }
-        println!(
-            "{}",
-            words
-                .iter()
-                .map(|w| if w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+".contains(&b)) {
-                    w.clone()
-                } else {
-                    quote(w)
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
+        println!("{}", words.iter().map(|w| word(w)).collect::<Vec<_>>().join(" "));
         return ExitCode::SUCCESS;
     }
-    let (log, cache) = match (open_folder(&log), open_folder(&cache)) {
-        (Ok(l), Ok(c)) => (l, c),
-        (Err(e), _) | (_, Err(e)) => return fail(e),
-    };
     let engine = match engine_for(&service.repo, &args.engine) {
         Ok(e) => e,
         Err(e) => return fail(e),
+    };
+    if args.log_dir.is_none() || args.cache_dir.is_none() {
+        use std::os::unix::fs::DirBuilderExt;
+        if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&workspace) {
+            return fail(format!("{}: {e}", workspace.display()));
+        }
+    }
+    let (log, cache) = match (open_folder(&log), open_folder(&cache)) {
+        (Ok(l), Ok(c)) => (l, c),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = std::fs::remove_dir_all(&workspace);
+            return fail(e);
+        }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
@@ -229,13 +260,26 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
         if !have {
             let pulled = engine.pull(&label, engine_auth(&snapshot).as_ref(), crate::engine::discard()).await.is_ok();
             if !pulled {
-                if !args.build {
+                // Only the changelog's first version can be built: a command
+                // that cannot work is never suggested, and nothing is recorded.
+                if version != current {
                     return Err(format!(
-                        "neither the engine nor the registry has {label}; build it first: dockyard build --select '{label}' (or try again with --build)"
+                        "neither the engine nor the registry has {label}, and it cannot be built: {name}'s version is {current} \
+                         (first entry of its changelog). Try {name}:{current}, or give it that version first: dockyard update {name} --version {}",
+                        word(&version)
                     ));
                 }
-                let spec = BuildSpec { globs: vec![label.clone()], pull: true, push: false, use_cache: true, jobs: 2, suffix: None, trigger: "cli:try".into() };
+                if !args.build {
+                    return Err(format!(
+                        "neither the engine nor the registry has {label}; build it first: dockyard build --select {} (or try again with --build)",
+                        word(&label)
+                    ));
+                }
+                let spec = BuildSpec { globs: vec![label.clone()], pull: true, push: false, use_cache: true, jobs: 2, suffix: None, trigger: "cli:try".into(), command: std::env::args().collect() };
                 let prepared = service.plan_build(&spec, engine.as_ref(), &reg_opts).await.map_err(|e| e.to_string())?;
+                if let Some(item) = prepared.plan.items.iter().find(|i| i.name == name && i.action == dockyard_api::Action::Broken) {
+                    return Err(format!("{name} cannot be built: {}", item.reason));
+                }
                 let (run, state) = service.run_build(prepared, &spec, vec![engine.clone()]).await.map_err(|e| e.to_string())?;
                 if state != dockyard_api::RunState::Succeeded {
                     return Err(format!("the build of {label} failed: dockyard builds show {run}"));
@@ -260,6 +304,19 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
     });
     // A read of stdin may still be blocked: do not wait for it.
     rt.shutdown_background();
+    // The temporary workspace goes; a log the job wrote is kept and named.
+    if args.cache_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&cache);
+    }
+    if args.log_dir.is_none() {
+        let written = std::fs::read_dir(&log).map(|d| d.count()).unwrap_or(0);
+        if written == 0 {
+            let _ = std::fs::remove_dir_all(&log);
+            let _ = std::fs::remove_dir(&workspace);
+        } else {
+            eprintln!("the job's log folder (/var/lib/jenkins/log): {} ({written} entries)", log.display());
+        }
+    }
     match code {
         Ok(c) => ExitCode::from(c.clamp(0, 255) as u8),
         Err(e) => fail(e),

@@ -211,6 +211,7 @@ impl Engine for DockerEngine {
                     id: i.id.unwrap_or_default(),
                     tags: i.repo_tags.unwrap_or_default(),
                     digests: i.repo_digests.unwrap_or_default(),
+                    labels: i.config.and_then(|c| c.labels).map(|l| l.into_iter().collect()).unwrap_or_default(),
                 })),
                 Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
                 Err(e) => Err(self.failed(&format!("inspect {reference}"), e)),
@@ -226,7 +227,15 @@ impl Engine for DockerEngine {
                 .list_images(Some(ListImagesOptions { all: false, filters: Some(filters), ..Default::default() }))
                 .await
                 .map_err(|e| self.failed(&format!("list images of {repo}"), e))?;
-            Ok(list.into_iter().map(|i| ImageInfo { id: i.id, tags: i.repo_tags, digests: i.repo_digests }).collect())
+            Ok(list
+                .into_iter()
+                .map(|i| ImageInfo {
+                    id: i.id,
+                    tags: i.repo_tags,
+                    digests: i.repo_digests,
+                    labels: i.labels.into_iter().collect(),
+                })
+                .collect())
         }))
     }
 
@@ -246,6 +255,8 @@ impl Engine for DockerEngine {
                 rm: true,
                 forcerm: true,
                 buildargs: (!opts.buildargs.is_empty()).then(|| opts.buildargs.clone()),
+                labels: (!opts.labels.is_empty())
+                    .then(|| opts.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
                 ..Default::default()
             };
             let mut stream = d.build_image(options, None, Some(bollard::body_full(context.into())));
@@ -290,6 +301,16 @@ impl Engine for DockerEngine {
     ) -> BoxFuture<'a, Result<Option<String>, EngineError>> {
         Box::pin(async move {
             let d = self.client().await?;
+            // The layers, by the digest of their content (bottom first).
+            let reference = format!("{repo}:{tag}");
+            if let Ok(image) = d.inspect_image(&reference).await {
+                let layers = image.root_fs.and_then(|r| r.layers).unwrap_or_default();
+                log_lines(&log, &format!("{reference} has {} layer(s):", layers.len()));
+                for (n, layer) in layers.iter().enumerate() {
+                    log_lines(&log, &format!("  layer {}: {layer}", n + 1));
+                }
+            }
+            let (mut pushed, mut existed) = (0usize, 0usize);
             let mut stream = d.push_image(
                 repo,
                 Some(PushImageOptions { tag: Some(tag.to_owned()), ..Default::default() }),
@@ -303,8 +324,16 @@ impl Engine for DockerEngine {
                     return Err(EngineError::Failed(format!("push {repo}:{tag}: {}", err.trim())));
                 }
                 if let Some(status) = &info.status {
-                    if info.progress_detail.is_none() || !status.starts_with("Pushing") {
-                        log_lines(&log, status);
+                    // The stream's per-layer lines ("Preparing", "Waiting",
+                    // "Pushing", "Pushed", "Layer already exists") lose
+                    // their layer id in the Engine API's typed stream: they
+                    // are counted, and the layers were named above.
+                    match status.as_str() {
+                        "Preparing" | "Waiting" => {}
+                        s if s.starts_with("Pushing") => {}
+                        "Pushed" => pushed += 1,
+                        "Layer already exists" => existed += 1,
+                        _ => log_lines(&log, status),
                     }
                     // "1.0: digest: sha256:… size: 528"
                     if let Some(rest) = status.split("digest: ").nth(1) {
@@ -312,6 +341,7 @@ impl Engine for DockerEngine {
                     }
                 }
             }
+            log_lines(&log, &format!("{pushed} layer(s) pushed, {existed} already in the registry"));
             Ok(digest)
         })
     }

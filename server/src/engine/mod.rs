@@ -22,6 +22,9 @@ pub struct ImageInfo {
     pub tags: Vec<String>,
     /// `name@sha256:…` references (the registry digests it was pulled or pushed with).
     pub digests: Vec<String>,
+    /// The image config's labels (what dockyard built it from: see
+    /// `service::provenance`).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl ImageInfo {
@@ -65,6 +68,8 @@ pub type LogSink = tokio::sync::mpsc::UnboundedSender<String>;
 pub struct BuildOptions {
     pub nocache: bool,
     pub buildargs: HashMap<String, String>,
+    /// Labels the image gets (`LABEL`s added by the engine).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A container to run, attached to this process's terminal.

@@ -76,6 +76,9 @@ pub fn text(r: &ImpactReport) -> String {
             let _ =
                 writeln!(s, "✗     its new parent {} is not published, and this change does not build it", sanitize(p));
         }
+        if let Some(why) = &i.published_differs {
+            let _ = writeln!(s, "✗     {}", sanitize(why));
+        }
         if matches!(i.change, Change::Unbumped | Change::OutsideImage | Change::Bumped) {
             for f in i.files.iter().take(8) {
                 let _ = writeln!(s, "      {}", sanitize(f));
@@ -117,14 +120,16 @@ pub fn text(r: &ImpactReport) -> String {
     s
 }
 
+/// Whether an image fails the gate (as `ImpactReport::fails` counts it).
+fn image_fails(i: &dockyard_api::ImpactImage) -> bool {
+    matches!(i.change, Change::Unbumped | Change::Broken)
+        || !i.unbuilt_parents.is_empty()
+        || i.published_differs.is_some()
+}
+
 /// JUnit: one test case per image touched and per pin.
 pub fn junit(r: &ImpactReport) -> String {
-    let failures = r
-        .images
-        .iter()
-        .filter(|i| matches!(i.change, Change::Unbumped | Change::Broken) || !i.unbuilt_parents.is_empty())
-        .count()
-        + r.pins.iter().filter(|p| p.error).count();
+    let failures = r.images.iter().filter(|i| image_fails(i)).count() + r.pins.iter().filter(|p| p.error).count();
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
@@ -134,12 +139,19 @@ pub fn junit(r: &ImpactReport) -> String {
     for i in &r.images {
         let name = xml(&format!("{} {}", i.name, i.change.as_str()));
         let class = "dockyard-impact.images";
-        if matches!(i.change, Change::Unbumped | Change::Broken) {
+        if image_fails(i) {
+            let message = i.published_differs.clone().unwrap_or_else(|| {
+                if i.unbuilt_parents.is_empty() {
+                    what(i.change).to_owned()
+                } else {
+                    format!("new parents not published: {}", i.unbuilt_parents.join(", "))
+                }
+            });
             let _ = writeln!(
                 s,
                 "  <testcase classname=\"{class}\" name=\"{name}\"><failure type=\"{}\" message=\"{}\">{}</failure></testcase>",
                 i.change.as_str(),
-                xml(what(i.change)),
+                xml(&message),
                 xml(&i.files.join("\n"))
             );
         } else {

@@ -177,7 +177,7 @@ pub fn plan_text(plan: &dockyard_api::Plan) -> String {
     let _ = writeln!(
         s,
         "{} to build, {} to verify and publish, {} left as they are{}; {} at once{}{}",
-        count(dockyard_api::Action::Build),
+        count(dockyard_api::Action::Build) + count(dockyard_api::Action::StaleBuild),
         count(dockyard_api::Action::Publish),
         count(dockyard_api::Action::Present),
         match count(dockyard_api::Action::Broken) {
@@ -276,11 +276,29 @@ pub fn run_text(detail: &dockyard_api::RunDetail, logs: &[dockyard_api::LogLine]
         sanitize(&r.trigger),
         sanitize(&r.hosts.join(", "))
     );
+    if let Some(src) = &detail.source {
+        let commit = match (&src.commit, src.dirty) {
+            (Some(c), Some(true)) => format!(" at {c} with uncommitted changes"),
+            (Some(c), _) => format!(" at {c}"),
+            (None, _) => " (not a git work tree)".to_owned(),
+        };
+        let _ = writeln!(s, "  from {}{commit}", sanitize(&src.repo));
+        if !src.command.is_empty() {
+            let _ = writeln!(s, "  command: {}", sanitize(&src.command.join(" ")));
+        }
+        let _ = writeln!(s, "  dockyard {}", sanitize(&src.dockyard));
+    }
     for i in detail.images.iter().filter(|i| i.action != dockyard_api::Action::Present) {
         let took = i.duration_ms.map(|d| format!(" {:.1}s", d as f64 / 1000.0)).unwrap_or_default();
         let err = i.error.as_deref().map(|e| format!(" — {}", sanitize(e))).unwrap_or_default();
         let on = i.host.as_deref().map(|h| format!(" on {}", sanitize(h))).unwrap_or_default();
         let _ = writeln!(s, "  {:11} {}{on}{took}{err}", i.state.as_str(), sanitize(&i.label));
+        if let Some(id) = &i.built {
+            let _ = writeln!(s, "              built {}", sanitize(id));
+        }
+        if let Some(d) = &i.pushed {
+            let _ = writeln!(s, "              pushed {}", sanitize(d));
+        }
     }
     let mut current = "";
     for l in logs {

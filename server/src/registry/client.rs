@@ -341,7 +341,26 @@ impl RegistryClient {
     }
 
     async fn fetch_token(&self, realm: &str, service: Option<&str>, repos: &[String]) -> Result<String, RegistryError> {
-        let mut query: Vec<(&str, String)> = repos.iter().map(|r| ("scope", format!("repository:{r}:pull"))).collect();
+        let scopes: Vec<String> = repos.iter().map(|r| format!("repository:{r}:pull")).collect();
+        self.fetch_token_for(realm, service, &scopes).await
+    }
+
+    async fn fetch_token_scoped(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<String, RegistryError> {
+        self.fetch_token_for(realm, service, &[scope.to_owned()]).await
+    }
+
+    async fn fetch_token_for(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<String, RegistryError> {
+        let mut query: Vec<(&str, String)> = scopes.iter().map(|s| ("scope", s.clone())).collect();
         if let Some(s) = service {
             query.push(("service", s.to_owned()));
         }
@@ -499,6 +518,99 @@ impl RegistryClient {
             s => Err(RegistryError::Status(s.as_u16())),
         }
     }
+}
+
+impl RegistryClient {
+    /// The manifest `reference` (a tag or a digest) names in `repo`: its
+    /// digest, checked against the body, and its JSON; `None` when missing.
+    pub async fn manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<(String, serde_json::Value, u64)>, RegistryError> {
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base);
+        let resp = self.get_for(repo, reqwest::Method::GET, &url, Some(MANIFEST_ACCEPT)).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => return Ok(None),
+            s if !s.is_success() => return Err(RegistryError::Status(s.as_u16())),
+            _ => {}
+        }
+        let said = resp.headers().get("docker-content-digest").and_then(|h| h.to_str().ok()).map(str::to_owned);
+        let body = read_body(resp).await?;
+        let digest = crate::sha::digest(&body);
+        if said.as_deref().is_some_and(|d| d != digest) || (reference.starts_with("sha256:") && reference != digest) {
+            return Err(RegistryError::Protocol(format!(
+                "the manifest of {repo}:{reference} does not match its digest"
+            )));
+        }
+        let json = serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol(format!("not JSON: {e}")))?;
+        Ok(Some((digest, json, body.len() as u64)))
+    }
+
+    /// A JSON blob (an image config), checked against its digest.
+    pub async fn blob_json(&self, repo: &str, digest: &str) -> Result<serde_json::Value, RegistryError> {
+        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);
+        let resp = self.get_for(repo, reqwest::Method::GET, &url, None).await?;
+        if !resp.status().is_success() {
+            return Err(RegistryError::Status(resp.status().as_u16()));
+        }
+        let body = read_body(resp).await?;
+        if crate::sha::digest(&body) != digest {
+            return Err(RegistryError::Protocol(format!("the blob {digest} of {repo} does not match its digest")));
+        }
+        serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol(format!("not JSON: {e}")))
+    }
+
+    /// Deletes the manifest `digest` of `repo` (every tag on it goes with it).
+    /// A registry that does not allow deletion answers 405 (distribution
+    /// without `storage.delete.enabled`), said as such.
+    pub async fn delete_manifest(&self, repo: &str, digest: &str) -> Result<(), RegistryError> {
+        if !digest.starts_with("sha256:") || digest.len() != 71 {
+            return Err(RegistryError::Config(format!(
+                "`{}` is not a manifest digest",
+                dockyard_core::limits::quote(digest)
+            )));
+        }
+        // Token registries want the delete action in the token's scope.
+        if matches!(&*self.mode.lock().await, AuthMode::Bearer { .. }) {
+            self.prepare(&[repo.to_owned()]).await?;
+            let (realm, service) = match &*self.mode.lock().await {
+                AuthMode::Bearer { realm, service } => (realm.clone(), service.clone()),
+                _ => unreachable!("checked above"),
+            };
+            let token =
+                self.fetch_token_scoped(&realm, service.as_deref(), &format!("repository:{repo}:delete")).await?;
+            self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(repo.to_owned(), token);
+        }
+        let url = format!("{}/v2/{repo}/manifests/{digest}", self.base);
+        let resp = self.get_for(repo, reqwest::Method::DELETE, &url, None).await?;
+        // A pull-only token must not linger for the next reads.
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(repo);
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::METHOD_NOT_ALLOWED => Err(RegistryError::Refused(format!(
+                "{} does not allow deletion (405; distribution needs storage.delete.enabled: true)",
+                self.host
+            ))),
+            StatusCode::NOT_FOUND => Err(RegistryError::Refused(format!("{repo}@{digest} is not in the registry"))),
+            s => Err(RegistryError::Status(s.as_u16())),
+        }
+    }
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`].
+async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, RegistryError> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(RegistryError::Protocol(format!("a response larger than {MAX_BODY_BYTES} bytes")));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| RegistryError::Unreachable(root_cause(&e)))? {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(RegistryError::Protocol(format!("a response larger than {MAX_BODY_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Reads a JSON body of at most [`MAX_BODY_BYTES`].

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod client;
 pub mod index;
+pub mod manifests;
 
 pub use client::{ClientOptions, RegistryClient, RegistryError};
 pub use index::{IndexOptions, IndexReport, Knowledge};

@@ -30,6 +30,8 @@ pub struct BuildSpec {
     pub suffix: Option<String>,
     /// Who or what starts it: `cli:USER`, `web:USER`.
     pub trigger: String,
+    /// The command line (or the dashboard form) it came from, for the history.
+    pub command: Vec<String>,
 }
 
 /// Why a build could not start.
@@ -63,12 +65,32 @@ struct Job {
     verify: Option<(String, Vec<String>)>,
     auth: Option<RegistryAuth>,
     buildargs: HashMap<String, String>,
+    /// The labels of its catalog parents (what its `FROM`s name).
+    parent_labels: Vec<String>,
+}
+
+impl Job {
+    /// The digest of its build context now (`None` when it cannot be made).
+    async fn context_digest(&self) -> Option<String> {
+        let Ok(dockerfile) = self.dockerfile.clone() else { return None };
+        let (files, dir, display) = (self.files.clone(), self.dir.clone(), self.display.clone());
+        tokio::task::spawn_blocking(move || {
+            crate::engine::context::tar(files.as_ref(), &dir, &display, &dockerfile)
+                .ok()
+                .map(|t| crate::sha::digest(&t))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
 }
 
 /// A plan with what running it needs.
 pub struct Prepared {
     pub plan: Plan,
     jobs: BTreeMap<String, Job>,
+    /// Where the files came from (the repository, its commit, dirty or not).
+    pub source: dockyard_api::RunSource,
 }
 
 /// `-YYYYMMDD` or `-YYYYMMDD-HHMMSS` for now (UTC).
@@ -114,6 +136,7 @@ impl Service {
         registry: &crate::registry::RegistryOptions,
     ) -> Result<Prepared, BuildError> {
         let snapshot = self.snapshot().map_err(BuildError::Load)?;
+        let source = self.run_source(spec.command.clone()).await;
         // What the registry holds (a failing registry leaves it unknown).
         let mut knowledge: Vec<dockyard_api::RegistryIndex> = Vec::new();
         let mut registry_problems: Vec<String> = Vec::new();
@@ -152,7 +175,10 @@ impl Service {
         let mut images = Vec::new();
         let mut jobs = BTreeMap::new();
         let mut base_images = BTreeSet::new();
-        for catalog in &snapshot.catalogs {
+        let mut engine_labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+        let mut registry_tags: Vec<(String, usize, String)> = Vec::new();
+        let mut registry_notes: Vec<String> = Vec::new();
+        for (catalog_index, catalog) in snapshot.catalogs.iter().enumerate() {
             let suffix = spec.suffix.clone().unwrap_or_default();
             let renderer = spec.suffix.as_ref().map(|s| catalog.renderer_with_suffix(s));
             base_images.extend(catalog.config.base_images());
@@ -185,6 +211,8 @@ impl Service {
                     in_registry: None,
                     in_engine: None,
                     broken: image.error.as_ref().map(|e| e.to_string()),
+                    stale: None,
+                    registry_stale: None,
                 });
             }
             for image in catalog.images.iter().filter(|i| i.error.is_none()) {
@@ -194,7 +222,11 @@ impl Service {
                     (r, Some(t)) => (r.to_owned(), t.to_owned()),
                     (r, None) => (r.to_owned(), "latest".to_owned()),
                 };
-                let in_engine = Some(engine.inspect(&label).await?.is_some());
+                let info = engine.inspect(&label).await?;
+                let in_engine = Some(info.is_some());
+                if let Some(info) = info.filter(|i| i.labels.contains_key(dockyard_core::provenance::CONTEXT)) {
+                    engine_labels.insert(image.name.clone(), info.labels);
+                }
                 let in_registry = knowledge.iter().find_map(|k| {
                     let e = k.get(&image.name)?;
                     match e.state {
@@ -235,8 +267,12 @@ impl Service {
                         verify: verify_invocation(&catalog.config, &dir_text, &label),
                         auth: auth.clone(),
                         buildargs: buildargs.clone(),
+                        parent_labels: Vec::new(),
                     },
                 );
+                if in_registry == Some(true) {
+                    registry_tags.push((image.name.clone(), catalog_index, host.clone()));
+                }
                 images.push(PlanImage {
                     name: image.name.clone(),
                     label,
@@ -244,7 +280,76 @@ impl Service {
                     in_registry,
                     in_engine,
                     broken: None,
+                    stale: None,
+                    registry_stale: None,
                 });
+            }
+        }
+        let labels: HashMap<String, String> = images.iter().map(|i| (i.name.clone(), i.label.clone())).collect();
+        for image in &mut images {
+            if let Some(job) = jobs.get_mut(&image.name) {
+                job.parent_labels = image.parents.iter().filter_map(|p| labels.get(p).cloned()).collect();
+            }
+        }
+        // What the existing tags were built from, against what the files give now.
+        for image in &mut images {
+            let Some(job) = jobs.get(&image.name) else { continue };
+            let Ok(dockerfile) = &job.dockerfile else { continue };
+            if let Some(built) = engine_labels.get(&image.name) {
+                let mut parents = BTreeMap::new();
+                for p in &job.parent_labels {
+                    parents.insert(p.clone(), engine.inspect(p).await?.map(|i| i.id));
+                }
+                let context = job.context_digest().await;
+                image.stale = dockyard_core::provenance::differs(
+                    built,
+                    &crate::sha::digest(dockerfile.as_bytes()),
+                    context.as_deref(),
+                    &parents,
+                );
+            }
+        }
+        // The registry's copies of the selected tags (their manifests are
+        // cached by digest, so a second plan asks nothing of them again).
+        if spec.pull || spec.push {
+            let store = self.store().ok();
+            let mut clients: HashMap<usize, Option<crate::registry::RegistryClient>> = HashMap::new();
+            for (name, ci, host) in &registry_tags {
+                let Some(image) = images.iter_mut().find(|i| &i.name == name) else { continue };
+                if !(spec.globs.is_empty() || spec.globs.iter().any(|g| dockyard_core::plan::fnmatch(g, &image.label)))
+                {
+                    continue;
+                }
+                let Some(job) = jobs.get(name) else { continue };
+                let Ok(dockerfile) = &job.dockerfile else { continue };
+                let client = clients
+                    .entry(*ci)
+                    .or_insert_with(|| crate::registry::client_for(&snapshot.catalogs[*ci], registry).ok());
+                let Some(client) = client.as_ref() else { continue };
+                let path = job.repo.strip_prefix(&format!("{host}/")).unwrap_or(&job.repo);
+                let facts = crate::registry::manifests::tag_facts(
+                    client,
+                    store.as_ref(),
+                    host,
+                    path,
+                    &job.tag,
+                    registry.max_age as i64,
+                )
+                .await;
+                match facts {
+                    Ok(Some(f)) if f.labels.contains_key(dockyard_core::provenance::CONTEXT) => {
+                        let context = job.context_digest().await;
+                        image.registry_stale = dockyard_core::provenance::differs(
+                            &f.labels,
+                            &crate::sha::digest(dockerfile.as_bytes()),
+                            context.as_deref(),
+                            &BTreeMap::new(),
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => registry_notes
+                        .push(format!("{name}: what the registry's {} was built from is unknown: {e}", job.tag)),
+                }
             }
         }
         let mut plan = dockyard_core::plan::plan(
@@ -259,6 +364,7 @@ impl Service {
             },
         );
         plan.problems.extend(registry_problems);
+        plan.notes.extend(registry_notes);
         let facts: HashMap<&str, &PlanImage> = images.iter().map(|i| (i.name.as_str(), i)).collect();
         for item in &plan.items {
             if let Some(job) = jobs.get_mut(&item.name) {
@@ -291,7 +397,21 @@ impl Service {
                 }
             }
         }
-        Ok(Prepared { plan, jobs })
+        Ok(Prepared { plan, jobs, source })
+    }
+
+    /// Where a run of `command` comes from: the repository, its commit and
+    /// whether the work tree differs from it.
+    pub async fn run_source(&self, command: Vec<String>) -> dockyard_api::RunSource {
+        let root = self.repo.root.clone();
+        let head = tokio::task::spawn_blocking(move || crate::git::head_state(&root)).await.ok().flatten();
+        dockyard_api::RunSource {
+            repo: self.repo.root.display().to_string(),
+            commit: head.as_ref().map(|h| h.0.clone()),
+            dirty: head.as_ref().map(|h| h.1),
+            command,
+            dockyard: env!("CARGO_PKG_VERSION").to_owned(),
+        }
     }
 
     /// Runs a prepared plan on `engines` (the first is the one the plan was
@@ -325,6 +445,7 @@ impl Service {
             plan: prepared.plan.clone(),
             started_at: now(),
             owner: crate::store::owner(),
+            source: Some(prepared.source.clone()),
         };
         let run = store.call(move |s| s.create_run(&new)).await?;
         let summary = store.call(move |s| s.get_run(run)).await?.map(|d| d.run);
@@ -426,6 +547,23 @@ impl Service {
         error: Option<String>,
         at_ms: i64,
     ) {
+        self.set_state_with(run, image, state, host, error, at_ms, None, None).await;
+    }
+
+    /// Records and announces an image's state, with the image id it built
+    /// and the digest its push gave.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn set_state_with(
+        &self,
+        run: RunId,
+        image: &str,
+        state: ImageState,
+        host: Option<&str>,
+        error: Option<String>,
+        at_ms: i64,
+        built: Option<String>,
+        pushed: Option<String>,
+    ) {
         let update = ImageUpdate {
             run,
             image: image.to_owned(),
@@ -433,6 +571,8 @@ impl Service {
             host: host.map(str::to_owned),
             at_ms,
             error: error.clone(),
+            built,
+            pushed,
         };
         // Retried through an outage: a state is never lost to a failed write
         // (a lost "published" became "skipped" when the run ended).
@@ -520,7 +660,7 @@ impl Service {
                 let parents = parents_of(i);
                 // Where it may run: the first engine (where the plan found
                 // it) for a publish or a parent only that engine has.
-                let anywhere = plan.items[i].action == Action::Build
+                let anywhere = matches!(plan.items[i].action, Action::Build | Action::StaleBuild)
                     && parents.iter().all(|p| work.contains(p) || plan.items[*p].in_registry == Some(true));
                 let candidates: Vec<usize> = (0..engines.len())
                     .filter(|h| !dead.contains(h) && load[*h] < per_host && (anywhere || *h == 0))
@@ -552,9 +692,10 @@ impl Service {
                 }
                 let (service, engine, log) = (self.clone(), engines[h].clone(), image_sink(&log_tx, &name));
                 let (push, use_cache) = (spec.push, spec.use_cache);
+                let source = prepared.source.clone();
                 load[h] += 1;
                 running.spawn(async move {
-                    let r = run_job(&service, run, &job, engine.as_ref(), push, use_cache, log).await;
+                    let r = run_job(&service, run, &job, &source, engine.as_ref(), push, use_cache, log).await;
                     (i, h, r)
                 });
             }
@@ -778,10 +919,12 @@ async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc
 }
 
 /// One image: pull what it builds on, build, verify, publish.
+#[allow(clippy::too_many_arguments)]
 async fn run_job(
     service: &Service,
     run: RunId,
     job: &Job,
+    source: &dockyard_api::RunSource,
     engine: &dyn Engine,
     push: bool,
     use_cache: bool,
@@ -805,8 +948,12 @@ async fn run_job(
             }
         }
     }
-    if job.action == Action::Build {
+    let mut built = None;
+    if matches!(job.action, Action::Build | Action::StaleBuild) {
         service.set_state(run, &job.name, ImageState::Building, host, None).await;
+        if job.action == Action::StaleBuild {
+            let _ = log.send(format!("{} is in the engine, but was built from other inputs: built again", job.label));
+        }
         let dockerfile = match &job.dockerfile {
             Ok(d) => d.clone(),
             Err(e) => return fail(format!("does not render: {e}")).await,
@@ -822,9 +969,37 @@ async fn run_job(
             Err(e) => return fail(e.to_string()).await,
         };
         let _ = log.send(format!("building {} ({} bytes of context)", job.label, tar.len()));
-        let opts = BuildOptions { nocache: !use_cache, buildargs: job.buildargs.clone() };
+        // What it is built from, as labels on the image.
+        let mut parents = BTreeMap::new();
+        for p in &job.parent_labels {
+            match engine.inspect(p).await {
+                Ok(Some(i)) => {
+                    parents.insert(p.clone(), i.id);
+                }
+                Ok(None) => {}
+                Err(e) => return fail(e.to_string()).await,
+            }
+        }
+        let inputs = dockyard_core::provenance::Inputs {
+            dockerfile: job.dockerfile.as_ref().map(|d| crate::sha::digest(d.as_bytes())).unwrap_or_default(),
+            context: crate::sha::digest(&tar),
+            parents,
+        };
+        let labels = dockyard_core::provenance::labels(
+            &inputs,
+            source.commit.as_deref().map(|c| (c, source.dirty.unwrap_or(false))),
+            env!("CARGO_PKG_VERSION"),
+        );
+        let opts = BuildOptions { nocache: !use_cache, buildargs: job.buildargs.clone(), labels };
         if let Err(e) = engine.build(tar, &job.label, &opts, log.clone()).await {
             return fail(e.to_string()).await;
+        }
+        built = match engine.inspect(&job.label).await {
+            Ok(info) => info.map(|i| i.id),
+            Err(e) => return fail(e.to_string()).await,
+        };
+        if let Some(id) = &built {
+            let _ = log.send(format!("built {} as {id}", job.label));
         }
     }
     if let Some((command, args)) = &job.verify {
@@ -838,16 +1013,25 @@ async fn run_job(
         if let Err(e) = engine.tag(&job.label, &job.repo, "latest").await {
             return fail(e.to_string()).await;
         }
+        let mut pushed = None;
         for tag in [job.tag.as_str(), "latest"] {
             let _ = log.send(format!("pushing {}:{tag}", job.repo));
             match engine.push(&job.repo, tag, job.auth.as_ref(), log.clone()).await {
-                Ok(digest) => service.record_pushed(&job.repo, tag, digest).await,
+                Ok(digest) => {
+                    if tag == job.tag {
+                        pushed.clone_from(&digest);
+                    }
+                    service.record_pushed(&job.repo, tag, digest).await;
+                }
                 Err(e) => return fail(e.to_string()).await,
             }
         }
-        service.set_state(run, &job.name, ImageState::Published, host, None).await;
+        if let Some(d) = &pushed {
+            let _ = log.send(format!("published {} as {d}", job.label));
+        }
+        service.set_state_with(run, &job.name, ImageState::Published, host, None, now_ms(), built, pushed).await;
     } else {
-        service.set_state(run, &job.name, ImageState::Built, host, None).await;
+        service.set_state_with(run, &job.name, ImageState::Built, host, None, now_ms(), built, None).await;
     }
     Ok(())
 }

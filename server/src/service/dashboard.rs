@@ -289,6 +289,22 @@ impl Service {
             jobs: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
             suffix: None,
             trigger: "web".into(),
+            command: {
+                let mut c = vec!["dashboard".to_owned(), "build".to_owned()];
+                c.push(match &request.selection {
+                    dockyard_api::Selection::Image { name } => format!("--image={name}"),
+                    dockyard_api::Selection::Subtree { name } => format!("--subtree={name}"),
+                    dockyard_api::Selection::PinProblems => "--pin-problems".into(),
+                    dockyard_api::Selection::Globs { globs } => format!("--select={}", globs.join(",")),
+                });
+                if request.push {
+                    c.push("--push".into());
+                }
+                if request.pull_pins {
+                    c.push("--pull-pins".into());
+                }
+                c
+            },
         };
         let prepared = self
             .plan_build(&spec, engine.as_ref(), &self.repo.registry)

@@ -76,6 +76,7 @@ impl Service {
                 })
             })
             .collect();
+        let trigger_is_cli = trigger.starts_with("cli");
         let new = NewRun {
             trigger,
             selection: vec!["pins".into()],
@@ -83,6 +84,14 @@ impl Service {
             plan: Plan { items, pull: true, jobs, ..Plan::default() },
             started_at: now(),
             owner: crate::store::owner(),
+            source: Some(
+                self.run_source(if trigger_is_cli {
+                    std::env::args().collect()
+                } else {
+                    vec!["dashboard".into(), "pull".into()]
+                })
+                .await,
+            ),
         };
         let store = self.store().ok();
         let run = match &store {

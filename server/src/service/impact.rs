@@ -36,6 +36,11 @@ impl Service {
 
     /// What the change from `base` to `head` (default: the work tree) does.
     pub fn impact(&self, base: &str, head: Option<&str>) -> Result<ImpactReport, String> {
+        self.impact_with_head(base, head).map(|(r, _)| r)
+    }
+
+    /// [`Service::impact`], with the head's snapshot.
+    pub fn impact_with_head(&self, base: &str, head: Option<&str>) -> Result<(ImpactReport, Arc<Snapshot>), String> {
         let paths = self.git_paths()?;
         let base_commit = crate::git::resolve(&self.repo.root, base)?;
         let head_commit = head.map(|h| crate::git::resolve(&self.repo.root, h)).transpose()?;
@@ -80,7 +85,7 @@ impl Service {
                 problems.push(p);
             }
         }
-        Ok(ImpactReport {
+        let report = ImpactReport {
             base: base.to_owned(),
             head: head.unwrap_or("WORKTREE").to_owned(),
             images,
@@ -88,6 +93,85 @@ impl Service {
             update_commands,
             problems,
             unowned,
-        })
+        };
+        Ok((report, head_snap))
+    }
+
+    /// Two changes may give one version to different contents: the second
+    /// is caught here when the registry already has the tag, by the labels
+    /// of the published image (what it was built from, see
+    /// `core::provenance`). Bumped and added images whose new version is
+    /// published are compared; a difference is set on the image
+    /// (`published_differs`) and fails the gate. Returns what could not be
+    /// asked.
+    pub async fn impact_published(
+        &self,
+        report: &mut ImpactReport,
+        head: &Snapshot,
+        registry: &crate::registry::RegistryOptions,
+    ) -> Vec<String> {
+        use dockyard_api::Change;
+        let mut notes = Vec::new();
+        let store = self.store().ok();
+        let rendered = head.rendered();
+        for item in report.images.iter_mut().filter(|i| matches!(i.change, Change::Bumped | Change::Added)) {
+            let Some(version) = item.head_version.clone() else { continue };
+            let Some((ci, catalog)) =
+                head.catalogs.iter().enumerate().find(|(_, c)| c.images.iter().any(|i| i.name == item.name))
+            else {
+                continue;
+            };
+            let published = head.registry.iter().any(|k| k.get(&item.name).is_some_and(|e| e.tags.contains(&version)));
+            let Some(image) = catalog.images.iter().find(|i| i.name == item.name) else { continue };
+            let Some(dockerfile) = rendered.report.images.get(&item.name).and_then(|r| r.dockerfile.clone()) else {
+                continue;
+            };
+            if !published {
+                continue;
+            }
+            let Ok(client) = crate::registry::client_for(&head.catalogs[ci], registry) else { continue };
+            let host = catalog.config.registry();
+            let Some(label) = image.label(&catalog.config) else { continue };
+            let repo = dockyard_core::label::split_tag(&label).0.to_owned();
+            let path = repo.strip_prefix(&format!("{host}/")).unwrap_or(&repo).to_owned();
+            let facts = crate::registry::manifests::tag_facts(
+                &client,
+                store.as_ref(),
+                &host,
+                &path,
+                &version,
+                registry.max_age as i64,
+            )
+            .await;
+            let facts = match facts {
+                Ok(Some(f)) => f,
+                Ok(None) => continue,
+                Err(e) => {
+                    notes.push(format!("{}: what the registry's {version} was built from is unknown: {e}", item.name));
+                    continue;
+                }
+            };
+            let (files, dir, display) =
+                (catalog.files.clone(), image.dir.clone(), catalog.display_root.join(&image.rel_dir));
+            let df = dockerfile.clone();
+            let context = tokio::task::spawn_blocking(move || {
+                crate::engine::context::tar(files.as_ref(), &dir, &display, &df).ok().map(|t| crate::sha::digest(&t))
+            })
+            .await
+            .ok()
+            .flatten();
+            if let Some(why) = dockyard_core::provenance::differs(
+                &facts.labels,
+                &crate::sha::digest(dockerfile.as_bytes()),
+                context.as_deref(),
+                &Default::default(),
+            ) {
+                item.published_differs = Some(format!(
+                    "{version} is already published, {why}: this change needs another version (dockyard update {})",
+                    item.name
+                ));
+            }
+        }
+        notes
     }
 }

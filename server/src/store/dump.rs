@@ -140,6 +140,7 @@ fn import_all(store: &dyn Store, dump: &Dump, done: &mut Imported) -> Result<(),
             plan: d.plan.clone(),
             started_at: d.run.started_at,
             owner: "import:0".into(),
+            source: d.source.clone(),
         })?;
         for i in &d.images {
             // The dump has seconds for the ends and milliseconds for the
@@ -157,6 +158,7 @@ fn import_all(store: &dyn Store, dump: &Dump, done: &mut Imported) -> Result<(),
                     host: i.host.clone(),
                     at_ms,
                     error: None,
+                    ..Default::default()
                 })?;
             }
             // An image that was never touched (present from the start) keeps
@@ -176,6 +178,8 @@ fn import_all(store: &dyn Store, dump: &Dump, done: &mut Imported) -> Result<(),
                     host: i.host.clone(),
                     at_ms,
                     error: i.error.clone(),
+                    built: i.built.clone(),
+                    pushed: i.pushed.clone(),
                 })?;
             }
         }
@@ -225,6 +229,7 @@ mod tests {
                 plan,
                 started_at: 200,
                 owner: "h:1".into(),
+                source: None,
             })
             .unwrap();
         // Sub-second times: an import moved such an end back by a second.
@@ -236,6 +241,7 @@ mod tests {
                 host: Some("local".into()),
                 at_ms: at,
                 error: None,
+                ..Default::default()
             })
             .unwrap();
         }
@@ -246,6 +252,7 @@ mod tests {
             host: None,
             at_ms: 204_000,
             error: Some("boom".into()),
+            ..Default::default()
         })
         .unwrap();
         let logs: Vec<LogLine> = (1..=3)

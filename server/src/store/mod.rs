@@ -62,7 +62,7 @@ pub enum StoreError {
 }
 
 /// A new run, as the engine starts it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewRun {
     pub trigger: String,
     pub selection: Vec<String>,
@@ -72,10 +72,12 @@ pub struct NewRun {
     /// Who runs it: `HOSTNAME:PID`, so that a later start can tell a dead
     /// run from one another process is still running.
     pub owner: String,
+    /// Where it came from.
+    pub source: Option<dockyard_api::RunSource>,
 }
 
 /// A change of one image's state in a run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ImageUpdate {
     pub run: RunId,
     pub image: String,
@@ -84,6 +86,10 @@ pub struct ImageUpdate {
     /// Milliseconds since the epoch.
     pub at_ms: i64,
     pub error: Option<String>,
+    /// The image id it built (`sha256:…`).
+    pub built: Option<String>,
+    /// The manifest digest its push gave.
+    pub pushed: Option<String>,
 }
 
 /// The store's interface. Every method is one transaction.
@@ -104,6 +110,9 @@ pub trait Store: Send + Sync + 'static {
     fn save_error(&self, registry: &str, repo: &str, error: &str, at: i64) -> Result<(), StoreError>;
     fn load_digest(&self, registry: &str, repo: &str, tag: &str) -> Result<Option<(String, i64)>, StoreError>;
     fn save_digest(&self, registry: &str, repo: &str, tag: &str, digest: &str, at: i64) -> Result<(), StoreError>;
+    /// What a manifest says, cached by its digest (it never changes).
+    fn load_manifest(&self, digest: &str) -> Result<Option<dockyard_api::ManifestFacts>, StoreError>;
+    fn save_manifest(&self, facts: &dockyard_api::ManifestFacts) -> Result<(), StoreError>;
     /// Everything the index holds, by registry and repository (for export).
     fn list_registry(&self) -> Result<Vec<RegistryEntry>, StoreError>;
 
@@ -299,7 +308,7 @@ pub(crate) fn initial_state(action: Action) -> ImageState {
         Action::Present => ImageState::Present,
         // Never attempted: skipped from the start (the plan says why).
         Action::Broken => ImageState::Skipped,
-        Action::Build | Action::Publish | Action::Pull => ImageState::Waiting,
+        Action::Build | Action::Publish | Action::Pull | Action::StaleBuild => ImageState::Waiting,
     }
 }
 
@@ -328,6 +337,7 @@ pub(crate) fn action_of(s: &str) -> Action {
         "present" => Action::Present,
         "broken" => Action::Broken,
         "pull" => Action::Pull,
+        "stale-build" => Action::StaleBuild,
         _ => Action::Build,
     }
 }

@@ -80,6 +80,14 @@ const MIGRATIONS: &[&str] = &[
         line   TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
     );",
+    // 3: where a run came from, and the image ids and digests it made.
+    "ALTER TABLE runs ADD COLUMN source TEXT;
+    ALTER TABLE run_images ADD COLUMN built TEXT;
+    ALTER TABLE run_images ADD COLUMN pushed TEXT;
+    CREATE TABLE manifests (
+        digest TEXT PRIMARY KEY,
+        facts  TEXT NOT NULL
+    );",
 ];
 
 /// The advisory lock key that serialises migrations ("dockyard" in ASCII).
@@ -423,6 +431,24 @@ impl Store for Postgres {
         })
     }
 
+    fn load_manifest(&self, digest: &str) -> Result<Option<dockyard_api::ManifestFacts>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT facts FROM manifests WHERE digest = $1", &[&digest])?;
+            // A row that does not parse is asked for again, not trusted.
+            Ok(row.and_then(|r| serde_json::from_str(r.get::<_, &str>(0)).ok()))
+        })
+    }
+
+    fn save_manifest(&self, facts: &dockyard_api::ManifestFacts) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO manifests (digest, facts) VALUES ($1, $2) ON CONFLICT (digest) DO UPDATE SET facts = $2",
+                &[&facts.digest, &json(facts)],
+            )
+            .map(|_| ())
+        })
+    }
+
     fn list_registry(&self) -> Result<Vec<RegistryEntry>, StoreError> {
         self.with(|c| {
             let mut out: Vec<RegistryEntry> = c
@@ -456,8 +482,8 @@ impl Store for Postgres {
             in_tx!(c, |tx| {
                 let id: RunId = tx
                     .query_one(
-                        "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at)
-                     VALUES ('running', $1, $2, $3, $4, $5, $6) RETURNING id",
+                        "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at, source)
+                     VALUES ('running', $1, $2, $3, $4, $5, $6, $7) RETURNING id",
                         &[
                             &run.trigger,
                             &json(&run.selection),
@@ -465,6 +491,7 @@ impl Store for Postgres {
                             &json(&run.plan),
                             &run.owner,
                             &run.started_at,
+                            &run.source.as_ref().map(json),
                         ],
                     )?
                     .get(0);
@@ -498,9 +525,11 @@ impl Store for Postgres {
                     host = COALESCE($4, host),
                     started_ms = CASE WHEN $3 = 'waiting' THEN NULL WHEN $5 AND started_ms IS NULL THEN $6 ELSE started_ms END,
                     finished_ms = CASE WHEN $3 = 'waiting' THEN NULL WHEN $7 THEN $6 ELSE finished_ms END,
-                    error = CASE WHEN $3 = 'waiting' THEN NULL ELSE COALESCE($8, error) END
+                    error = CASE WHEN $3 = 'waiting' THEN NULL ELSE COALESCE($8, error) END,
+                    built = CASE WHEN $3 = 'waiting' THEN NULL ELSE COALESCE($9, built) END,
+                    pushed = CASE WHEN $3 = 'waiting' THEN NULL ELSE COALESCE($10, pushed) END
                  WHERE run_id = $1 AND name = $2",
-                &[&u.run, &u.image, &u.state.as_str(), &u.host, &active, &u.at_ms, &last, &u.error],
+                &[&u.run, &u.image, &u.state.as_str(), &u.host, &active, &u.at_ms, &last, &u.error, &u.built, &u.pushed],
             )
             .map(|_| ())
         })
@@ -561,7 +590,7 @@ impl Store for Postgres {
     fn get_run(&self, run: RunId) -> Result<Option<RunDetail>, StoreError> {
         self.with(|c| {
             let Some(row) = c.query_opt(
-                "SELECT id, state, trigger, selection, hosts, started_at, finished_at, plan FROM runs WHERE id = $1",
+                "SELECT id, state, trigger, selection, hosts, started_at, finished_at, plan, source FROM runs WHERE id = $1",
                 &[&run],
             )?
             else {
@@ -569,9 +598,10 @@ impl Store for Postgres {
             };
             let mut summary = summary_of(&row);
             let plan: Plan = parse_json(row.get::<_, &str>(7));
+            let source = row.get::<_, Option<&str>>(8).and_then(|s| serde_json::from_str(s).ok());
             let images = c
                 .query(
-                    "SELECT name, label, action, state, host, started_ms, finished_ms, error
+                    "SELECT name, label, action, state, host, started_ms, finished_ms, error, built, pushed
                      FROM run_images WHERE run_id = $1 ORDER BY position",
                     &[&run],
                 )?
@@ -588,11 +618,13 @@ impl Store for Postgres {
                         finished_at: end.map(|s| s / 1000),
                         duration_ms: start.zip(end).map(|(s, e)| e - s),
                         error: r.get(7),
+                        built: r.get(8),
+                        pushed: r.get(9),
                     }
                 })
                 .collect::<Vec<_>>();
             summary.counts = count_states(images.iter().map(|i| i.state));
-            Ok(Some(RunDetail { run: summary, images, plan }))
+            Ok(Some(RunDetail { run: summary, images, plan, source }))
         })
     }
 

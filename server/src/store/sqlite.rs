@@ -69,6 +69,14 @@ const MIGRATIONS: &[&str] = &[
         line   TEXT NOT NULL,
         PRIMARY KEY (run_id, seq)
     );",
+    // 3: where a run came from, and the image ids and digests it made.
+    "ALTER TABLE runs ADD COLUMN source TEXT;
+    ALTER TABLE run_images ADD COLUMN built TEXT;
+    ALTER TABLE run_images ADD COLUMN pushed TEXT;
+    CREATE TABLE manifests (
+        digest TEXT PRIMARY KEY,
+        facts  TEXT NOT NULL
+    );",
 ];
 
 /// A SQLite database file.
@@ -341,6 +349,25 @@ impl Store for Sqlite {
         })
     }
 
+    fn load_manifest(&self, digest: &str) -> Result<Option<dockyard_api::ManifestFacts>, StoreError> {
+        self.with(|c| {
+            let text: Option<String> =
+                c.query_row("SELECT facts FROM manifests WHERE digest = ?1", [digest], |r| r.get(0)).optional()?;
+            // A row that does not parse is asked for again, not trusted.
+            Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+        })
+    }
+
+    fn save_manifest(&self, facts: &dockyard_api::ManifestFacts) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO manifests (digest, facts) VALUES (?1, ?2) ON CONFLICT (digest) DO UPDATE SET facts = ?2",
+                params![facts.digest, json(facts)],
+            )
+            .map(|_| ())
+        })
+    }
+
     fn list_registry(&self) -> Result<Vec<RegistryEntry>, StoreError> {
         self.with(|c| {
             let mut out: Vec<RegistryEntry> = c
@@ -375,8 +402,16 @@ impl Store for Sqlite {
         self.with(|c| {
             let tx = Self::tx(c, true)?;
             tx.execute(
-                "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at) VALUES ('running', ?1, ?2, ?3, ?4, ?5, ?6)",
-                params![run.trigger, json(&run.selection), json(&run.hosts), json(&run.plan), run.owner, run.started_at],
+                "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at, source) VALUES ('running', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    run.trigger,
+                    json(&run.selection),
+                    json(&run.hosts),
+                    json(&run.plan),
+                    run.owner,
+                    run.started_at,
+                    run.source.as_ref().map(json)
+                ],
             )?;
             let id = tx.last_insert_rowid();
             for (i, item) in run.plan.items.iter().enumerate() {
@@ -398,9 +433,22 @@ impl Store for Sqlite {
                     host = COALESCE(?4, host),
                     started_ms = CASE WHEN ?3 = 'waiting' THEN NULL WHEN ?5 AND started_ms IS NULL THEN ?6 ELSE started_ms END,
                     finished_ms = CASE WHEN ?3 = 'waiting' THEN NULL WHEN ?7 THEN ?6 ELSE finished_ms END,
-                    error = CASE WHEN ?3 = 'waiting' THEN NULL ELSE COALESCE(?8, error) END
+                    error = CASE WHEN ?3 = 'waiting' THEN NULL ELSE COALESCE(?8, error) END,
+                    built = CASE WHEN ?3 = 'waiting' THEN NULL ELSE COALESCE(?9, built) END,
+                    pushed = CASE WHEN ?3 = 'waiting' THEN NULL ELSE COALESCE(?10, pushed) END
                  WHERE run_id = ?1 AND name = ?2",
-                params![u.run, u.image, u.state.as_str(), u.host, active, u.at_ms, u.state.is_final(), u.error],
+                params![
+                    u.run,
+                    u.image,
+                    u.state.as_str(),
+                    u.host,
+                    active,
+                    u.at_ms,
+                    u.state.is_final(),
+                    u.error,
+                    u.built,
+                    u.pushed
+                ],
             )
             .map(|_| ())
         })
@@ -458,18 +506,18 @@ impl Store for Sqlite {
 
     fn get_run(&self, run: RunId) -> Result<Option<RunDetail>, StoreError> {
         self.with(|c| {
-            let Some((mut summary, plan)) = c
+            let Some((mut summary, plan, source)) = c
                 .query_row(
-                    "SELECT id, state, trigger, selection, hosts, started_at, finished_at, plan FROM runs WHERE id = ?1",
+                    "SELECT id, state, trigger, selection, hosts, started_at, finished_at, plan, source FROM runs WHERE id = ?1",
                     [run],
-                    |row| Ok((summary_of(row)?, row.get::<_, String>(7)?)),
+                    |row| Ok((summary_of(row)?, row.get::<_, String>(7)?, row.get::<_, Option<String>>(8)?)),
                 )
                 .optional()?
             else {
                 return Ok(None);
             };
             let mut stmt = c.prepare(
-                "SELECT name, label, action, state, host, started_ms, finished_ms, error
+                "SELECT name, label, action, state, host, started_ms, finished_ms, error, built, pushed
                  FROM run_images WHERE run_id = ?1 ORDER BY position",
             )?;
             let images = stmt
@@ -485,12 +533,15 @@ impl Store for Sqlite {
                         finished_at: end.map(|s| s / 1000),
                         duration_ms: start.zip(end).map(|(s, e)| e - s),
                         error: r.get(7)?,
+                        built: r.get(8)?,
+                        pushed: r.get(9)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             let plan: Plan = parse_json(&plan);
             summary.counts = count_states(images.iter().map(|i| i.state));
-            Ok(Some(RunDetail { run: summary, images, plan }))
+            let source = source.and_then(|s| serde_json::from_str(&s).ok());
+            Ok(Some(RunDetail { run: summary, images, plan, source }))
         })
     }
 

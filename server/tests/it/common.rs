@@ -180,13 +180,15 @@ pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// `git init` and one commit of everything in `dir`.
-pub fn commit_all(dir: &Path) {
+pub fn commit_all(dir: &Path) -> String {
     for args in
         [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one"]]
     {
         let out = Command::new("git").arg("-C").arg(dir).args(args).output().unwrap();
         assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     }
+    let out = Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A Debian changelog with one entry per version, newest first.

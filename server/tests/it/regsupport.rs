@@ -138,6 +138,22 @@ pub fn push(host: &str, repo: &str, tags: &[&str], basic: bool) -> Vec<String> {
     })
 }
 
+/// The image config of `host/repo:tag`, read by oci-client (not dockyard):
+/// its manifest digest and the config's JSON.
+pub fn config_of(host: &str, repo: &str, tag: &str) -> (String, serde_json::Value) {
+    dockyard::init_tls();
+    use oci_client::client::{ClientConfig, ClientProtocol};
+    use oci_client::secrets::RegistryAuth;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = oci_client::Client::new(ClientConfig { protocol: ClientProtocol::Http, ..Default::default() });
+        let reference: oci_client::Reference = format!("{host}/{repo}:{tag}").parse().unwrap();
+        let (_, digest, config) =
+            client.pull_manifest_and_config(&reference, &RegistryAuth::Anonymous).await.expect("manifest and config");
+        (digest, serde_json::from_str(&config).unwrap())
+    })
+}
+
 /// Faults the proxy can inject.
 #[derive(Default)]
 pub struct Faults {

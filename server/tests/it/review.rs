@@ -275,7 +275,7 @@ fn try_catalog(engine: &Dockerd) -> tempfile::TempDir {
         "tool",
         "2.0",
         &["base"],
-        "CMD [\"sh\", \"-c\", \"env | sort > /var/lib/jenkins/log/env.txt; ls /src > /var/lib/jenkins/log/src.txt; echo done\"]\n",
+        "CMD [\"sh\", \"-c\", \"env | sort > /var/lib/jenkins/log/env.txt; ls /src > /var/lib/jenkins/log/src.txt; touch /cache/c; echo done\"]\n",
         &[],
     );
     image(&d, "three", "1", &["base"], "CMD [\"sh\", \"-c\", \"exit 3\"]\n", &[]);
@@ -309,10 +309,36 @@ fn try_runs_an_image_as_ci_does() {
     let out = run(&["tool", "--repo", r]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("dockyard build --select"), "{}", stderr(&out));
+    // A version the changelog does not have can never be built: nothing is
+    // recorded, and the advice is a command that works.
+    let store = cat.path().join("s.db");
+    let out = run(&["tool:9.9", "--repo", r, "--build", "--store", store.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("tool:2.0") && err.contains("dockyard update tool --version 9.9"), "{err}");
+    assert!(!err.contains("build --select"), "{err}");
+    let runs =
+        command(&["builds", "--repo", r, "--store", store.to_str().unwrap(), "--format", "json"]).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap_or_default();
+    assert_eq!(runs["runs"].as_array().map_or(0, Vec::len), 0, "{runs}");
     let out = run(&["tool", "--repo", r, "--build", "--zuul", "-e", "FROM_FLAG=1", "--env-file", "ci.env"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("done"));
-    let env = std::fs::read_to_string(src.path().join("log/env.txt")).unwrap();
+    // As CI: log and cache beside the checkout, never in it; the cache is
+    // gone afterwards, the log the job wrote is kept and named.
+    for d in ["log", "cache"] {
+        assert!(!src.path().join(d).exists(), "try left {d}/ in the checkout");
+    }
+    let err = stderr(&out);
+    let log = err
+        .lines()
+        .find_map(|l| l.strip_prefix("the job's log folder (/var/lib/jenkins/log): "))
+        .and_then(|l| l.split(" (").next())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| panic!("the log folder is not named: {err}"));
+    assert!(!log.starts_with(src.path()), "{}", log.display());
+    assert!(!log.parent().unwrap().join("cache").exists(), "the cache was left behind");
+    let env = std::fs::read_to_string(log.join("env.txt")).unwrap();
     for want in [
         "FROM_FLAG=1".to_owned(),
         "FROM_FILE=yes".to_owned(),
@@ -323,12 +349,21 @@ fn try_runs_an_image_as_ci_does() {
     ] {
         assert!(env.contains(&want), "{want} missing from {env}");
     }
-    let listing = std::fs::read_to_string(src.path().join("log/src.txt")).unwrap();
+    let listing = std::fs::read_to_string(log.join("src.txt")).unwrap();
     assert!(listing.contains("composer.json") && listing.contains("src"), "{listing}");
+    assert!(!listing.contains("log") && !listing.contains("cache"), "{listing}");
     use std::os::unix::fs::PermissionsExt;
-    for d in ["log", "cache"] {
-        assert_eq!(std::fs::metadata(src.path().join(d)).unwrap().permissions().mode() & 0o777, 0o777);
-    }
+    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o777);
+    std::fs::remove_dir_all(log.parent().unwrap()).unwrap();
+    // Folders the user names are used, and kept; never inside the checkout.
+    let keep = tempfile::tempdir().unwrap();
+    let (l, c) = (keep.path().join("l"), keep.path().join("c"));
+    let out = run(&["tool", "--repo", r, "--log-dir", l.to_str().unwrap(), "--cache-dir", c.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(l.join("env.txt").exists() && c.join("c").exists());
+    let out = run(&["tool", "--repo", r, "--log-dir", "log"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("inside the checkout"), "{}", stderr(&out));
     // Its exit code is dockyard's.
     let out = run(&["three", "--repo", r, "--build"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));

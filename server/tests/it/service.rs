@@ -169,7 +169,7 @@ fn a_database_in_the_earlier_schema_migrates_and_keeps_its_data() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let app = &report["registries"][0]["entries"][0];
     assert_eq!((app["tags"].clone(), app["published"].clone()), (serde_json::json!(["1.0", "1.1"]), Value::Bool(true)));
-    assert_eq!(sqlite(&db, "SELECT version FROM dockyard_schema"), "2");
+    assert_eq!(sqlite(&db, "SELECT version FROM dockyard_schema"), "3");
     assert_eq!(sqlite(&db, "SELECT count(*) FROM runs"), "0", "the build history tables exist");
 }
 

@@ -111,6 +111,13 @@ fn new_run(owner: &str, at: i64) -> NewRun {
         },
         started_at: at,
         owner: owner.into(),
+        source: Some(dockyard_api::RunSource {
+            repo: "/srv/ci".into(),
+            commit: Some("0123abcd".into()),
+            dirty: Some(true),
+            command: vec!["dockyard".into(), "build".into(), "--push".into()],
+            dockyard: "0.1.0".into(),
+        }),
     }
 }
 
@@ -120,7 +127,7 @@ fn line(seq: i64, image: &str, text: &str) -> LogLine {
 
 /// What every store must do, the same way.
 fn contract(s: &dyn Store) {
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     // The registry index.
     assert_eq!(s.load_tags("r.example", "ci/a").unwrap(), None);
     s.save_tags("r.example", "ci/a", Some(&["1".into(), "2".into()]), 100).unwrap();
@@ -157,11 +164,22 @@ fn contract(s: &dyn Store) {
             host: Some("local".into()),
             at_ms,
             error: error.map(Into::into),
+            ..Default::default()
         })
         .unwrap()
     };
     up(first, "a", ImageState::Building, 1_000_000, None);
-    up(first, "a", ImageState::Published, 1_004_000, None);
+    s.update_image(&ImageUpdate {
+        run: first,
+        image: "a".into(),
+        state: ImageState::Published,
+        host: None,
+        at_ms: 1_004_000,
+        error: None,
+        built: Some("sha256:1d".into()),
+        pushed: Some("sha256:d1".into()),
+    })
+    .unwrap();
     up(first, "b", ImageState::Building, 1_001_000, None);
     up(first, "b", ImageState::Failed, 1_002_500, Some("RUN returned 1"));
     s.append_logs(first, &[line(1, "a", "step 1"), line(2, "b", "tab\there and ünïcode"), line(3, "a", "step 2")])
@@ -185,6 +203,21 @@ fn contract(s: &dyn Store) {
     );
     assert_eq!(d.images[1].error.as_deref(), Some("RUN returned 1"));
     assert_eq!(d.plan.items.len(), 3);
+    // What it made, and where it came from.
+    assert_eq!((d.images[0].built.as_deref(), d.images[0].pushed.as_deref()), (Some("sha256:1d"), Some("sha256:d1")));
+    assert_eq!((d.images[1].built.as_deref(), d.images[1].pushed.as_deref()), (None, None));
+    assert_eq!(d.source, new_run("", 0).source);
+    // Manifests are cached by digest.
+    let facts = dockyard_api::ManifestFacts {
+        digest: "sha256:m1".into(),
+        layers: vec![dockyard_api::Blob { digest: "sha256:l1".into(), size: 42 }],
+        labels: [("k".to_owned(), "v".to_owned())].into(),
+        ..Default::default()
+    };
+    assert_eq!(s.load_manifest("sha256:m1").unwrap(), None);
+    s.save_manifest(&facts).unwrap();
+    s.save_manifest(&facts).unwrap();
+    assert_eq!(s.load_manifest("sha256:m1").unwrap(), Some(facts));
     let logs = s.logs(first, None, 0, 100).unwrap();
     assert_eq!(logs.iter().map(|l| l.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert_eq!(logs[2].line, "step 2");
@@ -250,7 +283,7 @@ fn postgres_keeps_the_same_contract_and_moves_history_both_ways() {
         })
         .collect();
     for o in opens {
-        assert_eq!(o.join().unwrap().unwrap().unwrap(), 2);
+        assert_eq!(o.join().unwrap().unwrap().unwrap(), 3);
     }
 
     // The history moves from PostgreSQL to SQLite and back, unchanged.
@@ -350,6 +383,7 @@ fn sqlite_writes_go_on_while_other_processes_open_the_file() {
                 host: Some("one".into()),
                 at_ms: seq * 10 + i as i64,
                 error: None,
+                ..Default::default()
             };
             s.update_image(&u).unwrap();
         }

@@ -300,6 +300,7 @@ fn store_with_runs(path: &Path) -> (i64, i64) {
         plan: plan.clone(),
         started_at: dockyard::store::now(),
         owner,
+        source: None,
     };
     let live = store.create_run(&new(dockyard::store::owner())).unwrap();
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
@@ -491,6 +492,7 @@ fn item10_store_import_is_all_or_nothing() {
         plan: dockyard_api::Plan::default(),
         started_at: 1_700_000_000,
         owner: "import:0".into(),
+        source: None,
     };
     for t in ["one", "two"] {
         let id = store.create_run(&new(t)).unwrap();

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use crate::engines::*;
-use crate::regsupport::Registry;
+use crate::regsupport::{Registry, config_of};
 use serde_json::Value;
 
 fn dry_run(repo: &std::path::Path, engine: &Dockerd, extra: &[&str]) -> (Option<i32>, Value, String) {
@@ -326,7 +326,19 @@ fn nothing_to_build_names_the_images_changed_without_a_bump() {
     assert!(lines.iter().any(|l| l.contains("red text")), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains('\u{1b}')), "an escape was stored: {lines:?}");
     commit_all(std::path::Path::new(r));
-    // The wiki's "No images are built": the template changed, the version did not.
+    // The wiki's "No images are built": the image came from docker-pkg (no
+    // labels say what it was built from), then its template changed and its
+    // version did not.
+    let out = engine.docker(&[
+        "build",
+        "-q",
+        "-f",
+        dir.path().join("dockerfiles/base/Dockerfile.template").to_str().unwrap(),
+        "-t",
+        "127.0.0.1:9/ci/base:1.0",
+        dir.path().join("dockerfiles/base").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
     let t = dir.path().join("dockerfiles/base/Dockerfile.template");
     let text = std::fs::read_to_string(&t).unwrap();
     std::fs::write(&t, format!("{text}LABEL changed=yes\n")).unwrap();
@@ -511,4 +523,167 @@ fn impact_catches_a_new_parent_that_is_not_built_or_published() {
     assert_eq!(app["unbuilt_parents"], serde_json::json!(["php:8.1"]), "{app}");
     let text = stdout(&dockyard(&["impact", "--repo", r, "--base", "HEAD", "--registry", "--offline", "--store", s]));
     assert!(text.contains("its new parent php:8.1 is not published"), "{text}");
+}
+
+/// Item 5 (the issue's own case): the engine holds `app:1.0`, built by
+/// another checkout on the old `base`; this checkout gives app the same
+/// version on a rebuilt base. `build --push` must build app again, never
+/// publish the copy it has. The labels on what it publishes say what it was
+/// built from (read back from the registry by oci-client).
+#[test]
+fn a_tag_built_from_other_inputs_is_built_again_never_published_as_is() {
+    let engine = Dockerd::start();
+    let reg = Registry::start(false);
+    let dir = busybox_repo(&reg.host);
+    let d = dir.path().join("dockerfiles");
+    image(&d, "app", "1.0", &["base"], "RUN echo one > /v\n", &[]);
+    let r = dir.path().to_str().unwrap();
+    let s = dir.path().join("s.db");
+    let s = s.to_str().unwrap();
+    // The other checkout: built, not pushed.
+    let out = command(&["build", "--repo", r, "--store", s]).env("DOCKER_HOST", &engine.host).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/app:1.0", reg.host)]);
+    let first = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    assert!(first.starts_with("sha256:"), "{first}");
+    // This checkout: base bumped and changed, app's version unchanged.
+    std::fs::write(d.join("base/changelog"), changelog("base", &["1.1", "1.0"])).unwrap();
+    let t = std::fs::read_to_string(d.join("base/Dockerfile.template")).unwrap();
+    std::fs::write(d.join("base/Dockerfile.template"), format!("{t}ENV REBUILT=1\n")).unwrap();
+    let (code, plan, err) = dry_run(dir.path(), &engine, &["--push"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (act, why) = action(&plan, "app");
+    assert_eq!(act, "stale-build", "{why}");
+    assert!(why.contains("Dockerfile") || why.contains("base"), "{why}");
+    let out =
+        command(&["build", "--repo", r, "--push", "--store", s]).env("DOCKER_HOST", &engine.host).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let second = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/app:1.0", reg.host)]);
+    let second = String::from_utf8_lossy(&second.stdout).trim().to_owned();
+    assert_ne!(first, second, "the copy built on the old base was published as is");
+    // The registry's own config: built on base 1.1, from this Dockerfile.
+    let (_, config) = config_of(&reg.host, "ci/app", "1.0");
+    let labels = &config["config"]["Labels"];
+    let base_id = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/base:1.1", reg.host)]);
+    let base_id = String::from_utf8_lossy(&base_id.stdout).trim().to_owned();
+    assert_eq!(
+        labels["org.wikimedia.dockyard.parents"],
+        format!("{}/ci/base:1.1@{base_id}", reg.host).as_str(),
+        "{labels}"
+    );
+    let rendered = command(&["render", "--repo", r, "--image", "app", "--format", "json"]).output().unwrap();
+    assert!(rendered.status.success(), "{}", stderr(&rendered));
+    let rendered: Value = serde_json::from_slice(&rendered.stdout).unwrap();
+    let rendered_digest = dockyard::sha::digest(rendered["images"]["app"]["dockerfile"].as_str().unwrap().as_bytes());
+    assert_eq!(labels["org.wikimedia.dockyard.dockerfile.sha256"], rendered_digest.as_str(), "{labels}");
+    assert_eq!(labels["org.wikimedia.dockyard.version"], env!("CARGO_PKG_VERSION"));
+    assert!(labels["org.wikimedia.dockyard.context.sha256"].as_str().unwrap().starts_with("sha256:"));
+    // Nothing changed since: the engine's copies are current, nothing is built.
+    let (_, plan, _) = dry_run(dir.path(), &engine, &["--push"]);
+    assert_eq!(action(&plan, "app").0, "present", "{plan}");
+    // A parent rebuilt under the same tag (its content changed, its version
+    // did not): the child's label names another image id.
+    std::fs::write(d.join("base/Dockerfile.template"), format!("{t}ENV REBUILT=2\n")).unwrap();
+    engine.docker(&["rmi", &format!("{}/ci/base:1.1", reg.host)]);
+    let out = command(&["build", "--repo", r, "--no-pull", "--select", "*/base:*", "--store", s])
+        .env("DOCKER_HOST", &engine.host)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_, plan, _) = dry_run(dir.path(), &engine, &["--no-pull"]);
+    let (act, why) = action(&plan, "app");
+    assert_eq!(act, "stale-build", "{plan}");
+    assert!(why.contains("built on another"), "{why}");
+}
+
+/// Item 5, the registry side: a version already published with other
+/// contents is never built over, at build (broken, exit 1, the `update`
+/// command) and in `impact --registry` (two changes, one version).
+#[test]
+fn a_published_version_with_other_contents_is_caught_at_build_and_in_impact() {
+    let engine = Dockerd::start();
+    let reg = Registry::start(false);
+    let dir = busybox_repo(&reg.host);
+    let d = dir.path().join("dockerfiles");
+    image(&d, "app", "1.0", &["base"], "RUN echo one > /v\n", &[]);
+    let r = dir.path().to_str().unwrap();
+    let s = dir.path().join("s.db");
+    let s = s.to_str().unwrap();
+    commit_all(dir.path());
+    // Change one: app 1.1, published.
+    std::fs::write(d.join("app/changelog"), changelog("app", &["1.1", "1.0"])).unwrap();
+    std::fs::write(d.join("app/Dockerfile.template"), "FROM {{ \"base\" | image_tag }}\nRUN echo two > /v\n").unwrap();
+    let out =
+        command(&["build", "--repo", r, "--push", "--store", s]).env("DOCKER_HOST", &engine.host).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Change two, from the same base: app 1.1 again, other contents.
+    std::fs::write(d.join("app/Dockerfile.template"), "FROM {{ \"base\" | image_tag }}\nRUN echo three > /v\n")
+        .unwrap();
+    let (code, plan, err) = dry_run(dir.path(), &engine, &["--push"]);
+    assert_eq!(code, Some(1), "{err}");
+    let (act, why) = action(&plan, "app");
+    assert_eq!(act, "broken", "{plan}");
+    assert!(why.contains("already published") && why.contains("dockyard update app"), "{why}");
+    assert!(plan["problems"].as_array().unwrap().iter().any(|p| p.as_str().unwrap().contains("app")), "{plan}");
+    // impact against the commit before either change.
+    let out = command(&["impact", "--repo", r, "--registry", "--store", s, "--base", "HEAD", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let app = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "app").unwrap();
+    assert_eq!(app["change"], "bumped");
+    assert!(app["published_differs"].as_str().unwrap().contains("1.1 is already published"), "{app}");
+    // The contents the registry has: impact says nothing.
+    std::fs::write(d.join("app/Dockerfile.template"), "FROM {{ \"base\" | image_tag }}\nRUN echo two > /v\n").unwrap();
+    let out = command(&["impact", "--repo", r, "--registry", "--store", s, "--base", "HEAD", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let app = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "app").unwrap();
+    assert!(app.get("published_differs").is_none(), "{app}");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Item 10: a run says where it came from (the repository, its commit and
+/// whether it was dirty, the command line) and what it made (the image id
+/// built and the digest pushed, as the engine and the registry know them).
+#[test]
+fn a_run_records_its_source_command_and_the_digests_it_made() {
+    let engine = Dockerd::start();
+    let reg = Registry::start(false);
+    let dir = busybox_repo(&reg.host);
+    let r = dir.path().to_str().unwrap();
+    let s = dir.path().join("s.db");
+    let s = s.to_str().unwrap();
+    let head = commit_all(dir.path());
+    std::fs::write(dir.path().join("jjb/new.yaml"), "# not committed\n").unwrap();
+    let out = command(&["build", "--repo", r, "--push", "--store", s, "--jobs", "1"])
+        .env("DOCKER_HOST", &engine.host)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = command(&["builds", "--repo", r, "--store", s, "--format", "json"]).output().unwrap();
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = runs["runs"][0]["id"].as_i64().unwrap().to_string();
+    let out = command(&["builds", "show", &id, "--repo", r, "--store", s, "--format", "json"]).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let src = &v["source"];
+    assert_eq!(src["repo"], std::fs::canonicalize(dir.path()).unwrap().to_str().unwrap(), "{v}");
+    assert_eq!(src["commit"], head.as_str());
+    assert_eq!(src["dirty"], true);
+    let command_line: Vec<&str> = src["command"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert!(command_line.windows(2).any(|w| w == ["--jobs", "1"]) && command_line.contains(&"--push"), "{src}");
+    let base = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "base").unwrap();
+    let id_now = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/base:1.0", reg.host)]);
+    assert_eq!(base["built"], String::from_utf8_lossy(&id_now.stdout).trim(), "{base}");
+    let (digest, _) = config_of(&reg.host, "ci/base", "1.0");
+    assert_eq!(base["pushed"], digest.as_str(), "{base}");
+    // The text says it too, and the push log names the layers.
+    let out = command(&["builds", "show", &id, "--repo", r, "--store", s]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("at {head} with uncommitted changes")), "{text}");
+    assert!(text.contains(&format!("pushed {digest}")), "{text}");
+    assert!(text.contains("layer 1: sha256:"), "{text}");
+    assert!(!text.lines().any(|l| l.trim() == "Preparing"), "{text}");
 }
