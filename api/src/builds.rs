@@ -32,6 +32,9 @@ pub enum Action {
     /// Dockerfile, the context, the parents' images). Built again; never
     /// published as it is.
     StaleBuild,
+    /// Delete a registry tag (an item of a `cleanup --delete` run, named
+    /// `image:tag`).
+    Delete,
 }
 
 impl Action {
@@ -43,6 +46,7 @@ impl Action {
             Action::Pull => "pull",
             Action::Broken => "broken",
             Action::StaleBuild => "stale-build",
+            Action::Delete => "delete",
         }
     }
 }
@@ -153,10 +157,12 @@ pub enum ImageState {
     Interrupted,
     /// Pins pulled onto an engine (build-and-pull).
     Pulled,
+    /// A registry tag deleted (`cleanup --delete`).
+    Deleted,
 }
 
 impl ImageState {
-    pub const ALL: [ImageState; 12] = [
+    pub const ALL: [ImageState; 13] = [
         ImageState::Waiting,
         ImageState::Pulling,
         ImageState::Building,
@@ -169,6 +175,7 @@ impl ImageState {
         ImageState::Skipped,
         ImageState::Interrupted,
         ImageState::Pulled,
+        ImageState::Deleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -185,6 +192,7 @@ impl ImageState {
             ImageState::Skipped => "skipped",
             ImageState::Interrupted => "interrupted",
             ImageState::Pulled => "pulled",
+            ImageState::Deleted => "deleted",
         }
     }
 
@@ -203,6 +211,7 @@ impl ImageState {
                 | ImageState::Skipped
                 | ImageState::Interrupted
                 | ImageState::Pulled
+                | ImageState::Deleted
         )
     }
 

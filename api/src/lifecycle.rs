@@ -4,6 +4,43 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Bytes for people, in decimal units as registries and `docker` show
+/// them: `512 B`, `14.2 kB`, `3.0 MB`, `14.2 GB` (integer arithmetic only,
+/// so the browser build needs no float formatting).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut unit = 0;
+    let mut scale = 1000u64;
+    while unit + 1 < UNITS.len() && n >= scale * 1000 - scale / 20 {
+        scale *= 1000;
+        unit += 1;
+    }
+    // Tenths, rounded half up.
+    let tenths = (u128::from(n) * 10 + u128::from(scale) / 2) / u128::from(scale);
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_bytes() {
+        for (n, s) in [
+            (0, "0 B"),
+            (999, "999 B"),
+            (1000, "1.0 kB"),
+            (14_249, "14.2 kB"),
+            (999_949, "999.9 kB"),
+            (999_950, "1.0 MB"),
+            (14_200_000_000, "14.2 GB"),
+        ] {
+            assert_eq!(super::human_bytes(n), s, "{n}");
+        }
+    }
+}
+
 /// One blob a manifest references.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Blob {

@@ -16,6 +16,7 @@ pub mod jinja_compat;
 pub mod jjb;
 pub mod label;
 pub mod layout;
+pub mod lifecycle;
 pub mod limits;
 pub mod lint;
 pub mod ops;

@@ -54,7 +54,7 @@ pub fn status_badge(status: Status) -> impl IntoView {
 /// An image's state in a run.
 pub fn state_badge(state: ImageState) -> impl IntoView {
     let sign = match state {
-        ImageState::Published | ImageState::Built | ImageState::Pulled => "✓",
+        ImageState::Published | ImageState::Built | ImageState::Pulled | ImageState::Deleted => "✓",
         ImageState::Present => "·",
         ImageState::Failed | ImageState::Interrupted => "✗",
         ImageState::Skipped => "⤼",

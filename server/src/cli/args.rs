@@ -49,6 +49,12 @@ pub enum Command {
     Impact(ImpactArgs),
     /// Run a catalog image the way CI runs it.
     Try(TryArgs),
+    /// Registry tags that can be deleted safely (a dry run; --delete deletes),
+    /// and images no pin or image uses.
+    Cleanup(CleanupArgs),
+    /// What pulling every pin costs: each image's compressed size, and what
+    /// a fresh agent downloads.
+    Sizes(SizesArgs),
     /// Export the store (registry index and build history) as JSON, or import such a file.
     Store(StoreArgs),
     /// Print shell completions.
@@ -449,6 +455,35 @@ pub struct PullArgs {
     /// Pulls at once.
     #[arg(long, short = 'j', default_value_t = 4)]
     pub jobs: usize,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Keep this many highest versions of each image.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub keep_last: usize,
+    /// Keep tags younger than this many days (by the image's `created`).
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub min_age: u64,
+    /// Delete the planned tags (through the registry's API; recorded as a run).
+    #[arg(long)]
+    pub delete: bool,
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct SizesArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
     #[command(flatten)]
     pub registry_args: RegistryArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -31,7 +31,7 @@ pub fn engine_for(repo: &RepoConfig, args: &EngineArgs) -> Result<Arc<dyn Engine
     }
 }
 
-fn multi_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+pub(super) fn multi_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -41,7 +41,7 @@ fn multi_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 
 /// Who runs this: `$USER`, `$LOGNAME`, else the account of this process's
 /// user id (never "unknown" without asking the system).
-fn user() -> String {
+pub(super) fn user() -> String {
     if let Some(u) = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty())) {
         return u;
     }

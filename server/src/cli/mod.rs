@@ -9,6 +9,7 @@ mod build;
 mod catalog;
 pub mod console;
 mod impact;
+mod lifecycle;
 mod lint;
 mod registry;
 mod serve;
@@ -48,6 +49,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Hosts(a) => build::hosts(&a),
         Command::Impact(a) => impact::impact(&a),
         Command::Try(a) => try_run::try_image(&a),
+        Command::Cleanup(a) => lifecycle::cleanup(&a),
+        Command::Sizes(a) => lifecycle::sizes(&a),
         Command::Store(a) => store::store(a),
         Command::Completions(a) => {
             let mut cmd = Cli::command();

@@ -8,6 +8,7 @@
 
 pub mod diff;
 pub mod impact;
+pub mod lifecycle;
 pub mod lint;
 pub mod shell;
 

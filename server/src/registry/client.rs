@@ -547,6 +547,53 @@ impl RegistryClient {
         Ok(Some((digest, json, body.len() as u64)))
     }
 
+    /// The registry's repositories (`/v2/_catalog`, following `Link`
+    /// within the registry's origin, at most [`MAX_PAGES`] pages).
+    pub async fn repositories(&self) -> Result<Vec<String>, RegistryError> {
+        self.probe().await?;
+        let mut url = format!("{}/v2/_catalog?n=1000", self.base);
+        let mut out = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        loop {
+            if !visited.insert(url.clone()) || visited.len() > MAX_PAGES {
+                return Err(RegistryError::Protocol("the repository listing loops or has too many pages".into()));
+            }
+            let auth = match &*self.mode.lock().await {
+                AuthMode::Basic => self.authorization("", &AuthMode::Basic),
+                _ => None,
+            };
+            let resp = self
+                .exchange(|| {
+                    let req = self.http.get(&url);
+                    match &auth {
+                        Some(a) => req.header(AUTHORIZATION, a.clone()),
+                        None => req,
+                    }
+                })
+                .await?;
+            match resp.status() {
+                StatusCode::UNAUTHORIZED => {
+                    return Err(RegistryError::Unauthorized("the registry does not list its repositories".into()));
+                }
+                s if !s.is_success() => return Err(RegistryError::Status(s.as_u16())),
+                _ => {}
+            }
+            let next = resp.headers().get(LINK).and_then(|h| h.to_str().ok()).and_then(parse_link_next);
+            let json = read_json(resp).await?;
+            out.extend(
+                json["repositories"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)),
+            );
+            if out.len() > MAX_TAGS {
+                return Err(RegistryError::Protocol(format!("more than {MAX_TAGS} repositories")));
+            }
+            match next {
+                Some(n) => url = self.same_origin(&n)?,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// A JSON blob (an image config), checked against its digest.
     pub async fn blob_json(&self, repo: &str, digest: &str) -> Result<serde_json::Value, RegistryError> {
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base);

@@ -11,6 +11,7 @@ pub mod build;
 pub mod dashboard;
 pub mod fleet;
 pub mod impact;
+pub mod lifecycle;
 pub mod pull;
 pub mod repo;
 pub mod snapshot;
@@ -48,6 +49,8 @@ pub struct Service {
     /// Runs some of whose history could not be written, even after retries
     /// (their end says so; other runs of a long-lived server are not touched).
     pub history_lost: std::sync::Mutex<BTreeSet<dockyard_api::RunId>>,
+    /// The last cleanup and sizes figures (for `/metrics`).
+    figures: RwLock<lifecycle::LifecycleFigures>,
 }
 
 impl Service {
@@ -63,6 +66,7 @@ impl Service {
             unbumped: std::sync::Mutex::new(None),
             store_down_since: std::sync::Mutex::new(None),
             history_lost: std::sync::Mutex::new(BTreeSet::new()),
+            figures: RwLock::new(lifecycle::LifecycleFigures::default()),
         })
     }
 

@@ -308,7 +308,7 @@ pub(crate) fn initial_state(action: Action) -> ImageState {
         Action::Present => ImageState::Present,
         // Never attempted: skipped from the start (the plan says why).
         Action::Broken => ImageState::Skipped,
-        Action::Build | Action::Publish | Action::Pull | Action::StaleBuild => ImageState::Waiting,
+        Action::Build | Action::Publish | Action::Pull | Action::StaleBuild | Action::Delete => ImageState::Waiting,
     }
 }
 
@@ -338,6 +338,7 @@ pub(crate) fn action_of(s: &str) -> Action {
         "broken" => Action::Broken,
         "pull" => Action::Pull,
         "stale-build" => Action::StaleBuild,
+        "delete" => Action::Delete,
         _ => Action::Build,
     }
 }

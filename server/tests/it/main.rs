@@ -10,6 +10,7 @@ mod build;
 mod cli;
 mod fleet;
 mod hostile;
+mod lifecycle;
 mod lint;
 mod registry;
 mod render_corpus;

@@ -46,7 +46,23 @@ impl Registry {
         Self::start_full(false, None, true)
     }
 
+    /// Starts a registry that logs every request to [`Registry::log`], and
+    /// allows deletion or not.
+    pub fn start_logged(delete: bool) -> Registry {
+        Self::start_opts(false, None, false, delete, true)
+    }
+
     fn start_full(basic_auth: bool, tls: Option<(&std::path::Path, &std::path::Path)>, readonly: bool) -> Registry {
+        Self::start_opts(basic_auth, tls, readonly, true, false)
+    }
+
+    fn start_opts(
+        basic_auth: bool,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+        readonly: bool,
+        delete: bool,
+        logged: bool,
+    ) -> Registry {
         let bin = "/usr/bin/docker-registry";
         assert!(
             std::path::Path::new(bin).exists(),
@@ -55,7 +71,8 @@ impl Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n{}http:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {delete}\n{}http:\n  addr: 127.0.0.1:{port}\n",
+            !logged,
             dir.path().join("data").display(),
             if readonly { "  maintenance:\n    readonly:\n      enabled: true\n" } else { "" }
         );
@@ -73,11 +90,23 @@ impl Registry {
         }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).unwrap();
+        let log = || -> Stdio {
+            if logged {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.path().join("registry.log"))
+                    .unwrap()
+                    .into()
+            } else {
+                Stdio::null()
+            }
+        };
         let child = Command::new(bin)
             .arg("serve")
             .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log())
+            .stderr(log())
             .spawn()
             .expect("start docker-registry");
         let host = format!("127.0.0.1:{port}");
@@ -87,6 +116,36 @@ impl Registry {
             std::thread::sleep(Duration::from_millis(20));
         }
         Registry { host, child: Arc::new(Mutex::new(Some(child))), _dir: dir }
+    }
+
+    /// What it logged (with [`Registry::start_logged`]).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Bytes of every blob it stores (layers, configs, manifests).
+    pub fn blob_bytes(&self) -> u64 {
+        fn walk(p: &std::path::Path) -> u64 {
+            let Ok(entries) = std::fs::read_dir(p) else { return 0 };
+            entries
+                .flatten()
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() { walk(&path) } else { e.metadata().map_or(0, |m| m.len()) }
+                })
+                .sum()
+        }
+        walk(&self._dir.path().join("data/docker/registry/v2/blobs"))
+    }
+
+    /// Runs `registry garbage-collect` on its storage.
+    pub fn garbage_collect(&self) {
+        let out = Command::new("/usr/bin/docker-registry")
+            .arg("garbage-collect")
+            .arg(self._dir.path().join("config.yml"))
+            .output()
+            .expect("docker-registry garbage-collect");
+        assert!(out.status.success(), "garbage-collect: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Stops the registry now.
@@ -151,6 +210,24 @@ pub fn config_of(host: &str, repo: &str, tag: &str) -> (String, serde_json::Valu
         let (_, digest, config) =
             client.pull_manifest_and_config(&reference, &RegistryAuth::Anonymous).await.expect("manifest and config");
         (digest, serde_json::from_str(&config).unwrap())
+    })
+}
+
+/// The compressed sizes of `host/repo:tag` as the registry stores them
+/// (read by oci-client): each blob's digest and size, config included.
+pub fn blobs_of(host: &str, repo: &str, tag: &str) -> Vec<(String, u64)> {
+    dockyard::init_tls();
+    use oci_client::client::{ClientConfig, ClientProtocol};
+    use oci_client::secrets::RegistryAuth;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = oci_client::Client::new(ClientConfig { protocol: ClientProtocol::Http, ..Default::default() });
+        let reference: oci_client::Reference = format!("{host}/{repo}:{tag}").parse().unwrap();
+        let (manifest, _) = client.pull_image_manifest(&reference, &RegistryAuth::Anonymous).await.expect("manifest");
+        std::iter::once(&manifest.config)
+            .chain(manifest.layers.iter())
+            .map(|d| (d.digest.clone(), d.size as u64))
+            .collect()
     })
 }
 

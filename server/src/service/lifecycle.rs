@@ -1,0 +1,367 @@
+//! The catalog's lifecycle: what to retire, what to delete from the
+//! registry safely (`cleanup`), and what pulling the pins costs (`sizes`).
+//! The decisions are `core::lifecycle`'s; this gathers the facts: the
+//! snapshot's pins and graph, the registry's tags, digests and manifests
+//! (cached by digest in the store), and the engines' images.
+
+use super::Service;
+use crate::engine::Engine;
+use crate::registry::{RegistryOptions, manifests};
+use crate::store::{ImageUpdate, NewRun, now, now_ms};
+use dockyard_api::{
+    Action, BuildEvent, CleanupPlan, ImageState, LogLine, Plan, PlanItem, RetireCandidate, RunId, RunState, SizeReport,
+};
+use dockyard_core::lifecycle::{self, CatalogImage, KeepRules, PinnedTag, RepoTags};
+use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Manifests asked for at once.
+const CONCURRENCY: usize = 8;
+
+/// `cleanup`'s rules.
+#[derive(Debug, Clone, Copy)]
+pub struct CleanupOptions {
+    pub keep_last: usize,
+    pub min_age_days: u64,
+}
+
+impl Default for CleanupOptions {
+    fn default() -> Self {
+        CleanupOptions { keep_last: 3, min_age_days: 30 }
+    }
+}
+
+/// The last lifecycle figures computed (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LifecycleFigures {
+    pub reclaimable_bytes: Option<u64>,
+    pub fresh_agent_bytes: Option<u64>,
+}
+
+impl Service {
+    /// Pinned versions by image, from every pin of the pin paths that names
+    /// a version (whatever its status: a pin to an unknown version still
+    /// pulls that tag).
+    fn pinned_versions(&self) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+        let lint = snapshot.lint().map_err(|d| d.to_string())?;
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for f in &lint.report.findings {
+            if let Some(v) = &f.pin.version {
+                out.entry(f.pin.image.clone()).or_default().insert(v.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Images that no pin names and no catalog image builds on, with the
+    /// date of their changelog's first entry.
+    pub fn retire_candidates(&self) -> Result<Vec<RetireCandidate>, String> {
+        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+        let pinned = self.pinned_versions()?;
+        let mut images = Vec::new();
+        for catalog in &snapshot.catalogs {
+            for image in catalog.images.iter().filter(|i| i.error.is_none()) {
+                let file = image.dir.join("changelog");
+                let changed_at = catalog
+                    .files
+                    .read_text(&file, dockyard_core::limits::MAX_CHANGELOG_BYTES)
+                    .ok()
+                    .and_then(|t| dockyard_core::changelog::timeline(&t).first().and_then(|(_, at)| *at));
+                images.push(CatalogImage {
+                    name: image.name.clone(),
+                    version: image.version.clone(),
+                    changelog: image.display_file(&catalog.display_root, "changelog").display().to_string(),
+                    changed_at,
+                });
+            }
+        }
+        Ok(lifecycle::retire_candidates(&images, &snapshot.rendered().graph.parents, &pinned))
+    }
+
+    /// What `cleanup` would delete from the first catalog's registry, and
+    /// what it keeps and why. Tags and digests are read fresh within
+    /// `registry.max_age`; a repository that cannot be read is named in
+    /// `errors` and nothing of it is deleted.
+    pub async fn cleanup_plan(&self, opts: CleanupOptions, registry: &RegistryOptions) -> Result<CleanupPlan, String> {
+        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+        let catalog = snapshot.catalogs.first().ok_or("no catalog root")?;
+        let host = catalog.config.registry();
+        let namespace = catalog.config.namespace();
+        let client = crate::registry::client_for(catalog, registry).map_err(|e| e.to_string())?;
+        let store = self.store().ok();
+        let pinned = self.pinned_versions()?;
+        let mut errors = Vec::new();
+        // Tags of every catalog image, fresh within --max-age.
+        let reports = self.refresh_registry(registry, &Default::default()).await.map_err(|e| e.to_string())?;
+        let mut repos: Vec<(String, String, Option<String>, Vec<String>)> = Vec::new();
+        let prefix = if namespace.is_empty() { String::new() } else { format!("{namespace}/") };
+        for entry in reports.iter().filter(|r| r.index.registry == host).flat_map(|r| r.index.entries.iter()) {
+            if entry.base {
+                continue;
+            }
+            match (&entry.error, entry.state) {
+                (Some(e), s) if s != dockyard_api::IndexState::Fresh => {
+                    errors.push(format!("{}: its tags could not be read ({e}): nothing of it is deleted", entry.repo));
+                }
+                _ => repos.push((entry.image.clone(), entry.repo.clone(), entry.latest.clone(), entry.tags.clone())),
+            }
+        }
+        // Repositories of the namespace that the catalog no longer has.
+        let known: BTreeSet<String> = repos.iter().map(|r| r.1.clone()).collect();
+        let catalog_names: BTreeSet<&str> = catalog.images.iter().map(|i| i.name.as_str()).collect();
+        let listed = if registry.offline { Ok(Vec::new()) } else { client.repositories().await };
+        match listed {
+            Ok(all) => {
+                for repo in all.into_iter().filter(|r| r.starts_with(&prefix) && !known.contains(r)) {
+                    let image = repo[prefix.len()..].to_owned();
+                    if catalog_names.contains(image.as_str()) {
+                        continue;
+                    }
+                    match client.list_tags(&repo).await {
+                        Ok(Some(tags)) => repos.push((image, repo, None, tags)),
+                        Ok(None) => {}
+                        Err(e) => errors.push(format!("{repo}: its tags could not be read ({e})")),
+                    }
+                }
+            }
+            Err(e) => errors.push(format!(
+                "the registry's repositories could not be listed ({e}): images no longer in the catalog were not looked at"
+            )),
+        }
+        // Each tag's manifest (cached by digest).
+        // Offline, nothing is asked: every tag's manifest is unknown, so kept.
+        let wanted: Vec<(usize, String)> = if registry.offline {
+            Vec::new()
+        } else {
+            repos.iter().enumerate().flat_map(|(i, r)| r.3.iter().map(move |t| (i, t.clone()))).collect()
+        };
+        let max_age = registry.max_age as i64;
+        let found: Vec<(usize, String, Result<Option<dockyard_api::ManifestFacts>, String>)> =
+            futures::stream::iter(wanted)
+                .map(|(i, tag)| {
+                    let (client, store, host, path) = (&client, store.as_ref(), host.as_str(), repos[i].1.clone());
+                    async move {
+                        let f = manifests::tag_facts(client, store, host, &path, &tag, max_age)
+                            .await
+                            .map_err(|e| e.to_string());
+                        (i, tag, f)
+                    }
+                })
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
+        let mut tags: Vec<RepoTags> = repos
+            .iter()
+            .map(|(image, _, latest, _)| RepoTags {
+                image: image.clone(),
+                current: latest.clone(),
+                tags: BTreeMap::new(),
+            })
+            .collect();
+        if registry.offline {
+            for (t, r) in tags.iter_mut().zip(&repos) {
+                t.tags.extend(r.3.iter().map(|tag| (tag.clone(), None)));
+            }
+        }
+        for (i, tag, f) in found {
+            match f {
+                Ok(Some(f)) => {
+                    tags[i].tags.insert(tag, Some(f));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    errors.push(format!("{}:{tag}: its manifest could not be read ({e}): kept", repos[i].1));
+                    tags[i].tags.insert(tag, None);
+                }
+            }
+        }
+        // An image in the catalog keeps its current version even when the
+        // index has no `latest` for it.
+        for t in &mut tags {
+            if t.current.is_none()
+                && let Some(image) = catalog.images.iter().find(|i| i.name == t.image)
+            {
+                t.current.clone_from(&image.version);
+            }
+        }
+        let rules = KeepRules { keep_last: opts.keep_last, min_age_days: opts.min_age_days, now: now() };
+        let mut plan = lifecycle::cleanup(&tags, &pinned, rules, &BTreeSet::new());
+        plan.retire = self.retire_candidates()?;
+        errors.sort();
+        plan.errors = errors;
+        self.set_figures(|f| f.reclaimable_bytes = Some(plan.reclaimable_bytes));
+        Ok(plan)
+    }
+
+    /// Deletes `plan`'s tags from the registry, each as an item of one run
+    /// (action `delete`). A digest two deleted tags share is deleted once.
+    /// When the registry refuses deletion, that item fails with its reason
+    /// and nothing further is attempted. Deleted tags leave the stored
+    /// registry index at once.
+    pub async fn cleanup_delete(
+        self: &Arc<Self>,
+        plan: &CleanupPlan,
+        registry: &RegistryOptions,
+        trigger: String,
+        command: Vec<String>,
+    ) -> Result<(RunId, RunState), String> {
+        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+        let catalog = snapshot.catalogs.first().ok_or("no catalog root")?;
+        let host = catalog.config.registry();
+        let namespace = catalog.config.namespace();
+        let client = crate::registry::client_for(catalog, registry).map_err(|e| e.to_string())?;
+        let store = self.store().map_err(|e| e.to_string())?;
+        let path_of =
+            |image: &str| if namespace.is_empty() { image.to_owned() } else { format!("{namespace}/{image}") };
+        let items: Vec<PlanItem> = plan
+            .delete
+            .iter()
+            .map(|d| PlanItem {
+                name: format!("{}:{}", d.image, d.tag),
+                label: format!("{host}/{}:{}@{}", path_of(&d.image), d.tag, d.digest),
+                action: Action::Delete,
+                in_registry: Some(true),
+                in_engine: None,
+                selected: true,
+                reason: d.reason.clone(),
+                parents: Vec::new(),
+            })
+            .collect();
+        let new = NewRun {
+            trigger,
+            selection: vec!["cleanup".into()],
+            hosts: vec![host.clone()],
+            plan: Plan { items, jobs: 1, ..Plan::default() },
+            started_at: now(),
+            owner: crate::store::owner(),
+            source: Some(self.run_source(command).await),
+        };
+        let run = store.call(move |s| s.create_run(&new)).await.map_err(|e| e.to_string())?;
+        if let Ok(Some(d)) = store.call(move |s| s.get_run(run)).await {
+            let _ = self.events.send(BuildEvent::RunStarted { run: d.run });
+        }
+        let mut deleted: BTreeMap<(String, String), String> = BTreeMap::new();
+        let mut refused: Option<String> = None;
+        let mut failed = false;
+        for (n, d) in plan.delete.iter().enumerate() {
+            let name = format!("{}:{}", d.image, d.tag);
+            let path = path_of(&d.image);
+            let (state, message) = if let Some(why) = &refused {
+                (ImageState::Skipped, format!("not attempted: {why}"))
+            } else if let Some(first) = deleted.get(&(path.clone(), d.digest.clone())) {
+                (ImageState::Deleted, format!("deleted with {first} (the same manifest {})", d.digest))
+            } else {
+                match client.delete_manifest(&path, &d.digest).await {
+                    Ok(()) => {
+                        deleted.insert((path.clone(), d.digest.clone()), name.clone());
+                        (ImageState::Deleted, format!("deleted {host}/{path}@{}", d.digest))
+                    }
+                    Err(e) => {
+                        if matches!(e, crate::registry::RegistryError::Refused(_)) {
+                            refused = Some(e.to_string());
+                        }
+                        (ImageState::Failed, format!("error: {e}"))
+                    }
+                }
+            };
+            failed |= state != ImageState::Deleted;
+            let line = LogLine { image: name.clone(), seq: n as i64 + 1, at_ms: now_ms(), line: message.clone() };
+            let _ = self.events.send(BuildEvent::Log { run, line: line.clone() });
+            let _ = store.write_retrying("a log line", move |s| s.append_logs(run, std::slice::from_ref(&line))).await;
+            let error = (state != ImageState::Deleted).then_some(message);
+            let update = ImageUpdate { run, image: name.clone(), state, at_ms: now_ms(), error, ..Default::default() };
+            let _ = store.write_retrying("an image state", move |s| s.update_image(&update)).await;
+            if state == ImageState::Deleted {
+                self.forget_tag(&host, &path, &d.tag).await;
+            }
+        }
+        let state = if failed { RunState::Failed } else { RunState::Succeeded };
+        let at = now();
+        store
+            .write_retrying("the run's end", move |s| s.finish_run(run, state, at))
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
+        Ok((run, state))
+    }
+
+    /// A deleted tag leaves the stored index (the listing's time is kept).
+    async fn forget_tag(&self, registry: &str, repo: &str, tag: &str) {
+        let Ok(store) = self.store() else { return };
+        let (registry, repo, tag) = (registry.to_owned(), repo.to_owned(), tag.to_owned());
+        let _ = store
+            .call(move |s| {
+                if let Some(cached) = s.load_tags(&registry, &repo)?
+                    && let Some(mut tags) = cached.tags
+                {
+                    tags.retain(|t| *t != tag);
+                    s.save_tags(&registry, &repo, Some(&tags), cached.fetched_at)?;
+                }
+                Ok(())
+            })
+            .await;
+    }
+
+    /// What pulling every pin costs, from the pinned tags' manifests (for
+    /// `linux/amd64`; cached by digest), and what each of `engines` lacks.
+    pub async fn sizes(&self, engines: &[Arc<dyn Engine>], registry: &RegistryOptions) -> Result<SizeReport, String> {
+        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+        let catalog = snapshot.catalogs.first().ok_or("no catalog root")?;
+        let host = catalog.config.registry();
+        let plan = super::pull::plan(&snapshot, None).map_err(|d| d.to_string())?;
+        let client = crate::registry::client_for(catalog, registry).map_err(|e| e.to_string())?;
+        let store = self.store().ok();
+        let max_age = registry.max_age as i64;
+        let pinned: Vec<PinnedTag> = futures::stream::iter(plan.images.iter())
+            .map(|p| {
+                let (client, store, host) = (&client, store.as_ref(), host.as_str());
+                async move {
+                    let repo = dockyard_core::label::split_tag(&p.label).0;
+                    let facts = match repo.strip_prefix(&format!("{host}/")) {
+                        None => Err(format!("not on the catalog's registry {host}")),
+                        Some(path) => match manifests::tag_facts(client, store, host, path, &p.tag, max_age).await {
+                            Ok(Some(f)) => Ok(f),
+                            Ok(None) => Err("not in the registry".to_owned()),
+                            Err(e) => Err(e.to_string()),
+                        },
+                    };
+                    PinnedTag { label: p.label.clone(), image: p.image.clone(), tag: p.tag.clone(), facts }
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut hosts = Vec::new();
+        for engine in engines {
+            let mut has = BTreeSet::new();
+            let mut error = None;
+            for p in &plan.images {
+                match engine.inspect(&p.label).await {
+                    Ok(Some(_)) => {
+                        has.insert(p.label.clone());
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            hosts.push((engine.name().to_owned(), error.map_or(Ok(has), Err)));
+        }
+        let report = lifecycle::sizes(&pinned, &hosts, manifests::PLATFORM);
+        self.set_figures(|f| f.fresh_agent_bytes = Some(report.fresh_agent_bytes));
+        Ok(report)
+    }
+
+    fn set_figures(&self, f: impl FnOnce(&mut LifecycleFigures)) {
+        f(&mut self.figures.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// The last figures computed.
+    pub fn lifecycle_figures(&self) -> LifecycleFigures {
+        *self.figures.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
