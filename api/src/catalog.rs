@@ -128,6 +128,10 @@ pub struct ImageDetail {
     /// True when the work tree changes what goes into the image without a
     /// changelog bump (from `impact` against HEAD).
     pub unbumped: Option<bool>,
+    /// Compressed size of each published version whose manifest is known
+    /// (read by `cleanup`, `sizes` or the server), so growth is visible.
+    #[serde(default)]
+    pub sizes: std::collections::BTreeMap<String, u64>,
 }
 
 /// One node of a laid-out graph (SVG user units).

@@ -47,6 +47,13 @@ pub struct HostsReport {
     pub images: Vec<String>,
     /// `cells[h][i]`: host `h`, image `i`.
     pub cells: Vec<Vec<Presence>>,
+    /// What a fresh agent downloads to pull every pin (each layer once),
+    /// when the pins' manifests are known.
+    #[serde(default)]
+    pub fresh_agent_bytes: Option<u64>,
+    /// Per host, the compressed bytes of the pins it still lacks.
+    #[serde(default)]
+    pub missing_bytes: Vec<Option<u64>>,
 }
 
 /// What happened to one image on one host during a pull.

@@ -54,4 +54,14 @@ pub struct Overview {
     pub can_write: bool,
     /// The server's clock when it answered (ages are relative to it).
     pub server_time: Timestamp,
+    /// What a fresh agent downloads to pull every pin (unknown until the
+    /// pins' manifests were read: `serve --registry`).
+    #[serde(default)]
+    pub fresh_agent_bytes: Option<u64>,
+    /// What `cleanup` would free in the registry (unknown likewise).
+    #[serde(default)]
+    pub reclaimable_bytes: Option<u64>,
+    /// Images no pin names and no image builds on.
+    #[serde(default)]
+    pub retire_candidates: Option<usize>,
 }

@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("build") view=pages::build::BuildPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("files") view=pages::files::FilePage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage ssr=SsrMode::InOrder />
+                    <Route path=StaticSegment("cleanup") view=pages::cleanup::CleanupPage ssr=SsrMode::InOrder />
                 </Routes>
             </main>
         </Router>

@@ -58,12 +58,12 @@ export async function startDockerd() {
 }
 
 /** Starts docker-registry on a loopback port; resolves to { host, stop() }. */
-export async function startRegistry() {
+export async function startRegistry({ deletion = false } = {}) {
   need('/usr/bin/docker-registry', 'the build test needs Debian\'s docker-registry');
   const dir = tempDir('dy-reg-');
   const port = await freePort();
   const config = path.join(dir, 'config.yml');
-  fs.writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:${port}\n`);
+  fs.writeFileSync(config, `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: ${deletion}\nhttp:\n  addr: 127.0.0.1:${port}\n`);
   const child = spawn('/usr/bin/docker-registry', ['serve', config], { stdio: 'ignore' });
   const host = `127.0.0.1:${port}`;
   const deadline = Date.now() + 20000;

@@ -103,7 +103,7 @@ fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
                 <tbody>
                     {move || images.get().into_iter().filter(|i| i.action != crate::api::Action::Present).map(|i| {
                         // A pull run's items are `image:tag@host`: link to the image.
-                        let image = if i.action == crate::api::Action::Pull { i.name.split(':').next().unwrap_or_default() } else { &i.name };
+                        let image = if matches!(i.action, crate::api::Action::Pull | crate::api::Action::Delete) { i.name.split(':').next().unwrap_or_default() } else { &i.name };
                         let (name, key, href) = (i.name.clone(), i.name.clone(), format!("/images/{}", crate::api::encode(image)));
                         view! {
                         <tr data-image=key data-state=i.state.as_str()>

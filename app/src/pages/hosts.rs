@@ -1,7 +1,7 @@
 //! The engines: which has which pinned image, and pulling what is missing.
 
 use super::{error_box, loading};
-use crate::api::{HostsReport, Presence, PullReport, get_json, post_json};
+use crate::api::{HostsReport, Presence, PullReport, get_json, human_bytes, post_json};
 use leptos::prelude::*;
 
 /// `/hosts`.
@@ -49,6 +49,14 @@ fn matrix(h: HostsReport) -> impl IntoView {
                     }).collect_view()}</tr>
                 </thead>
                 <tbody>
+                    {h.fresh_agent_bytes.map(|fresh| view! {
+                        <tr class="download" id="still-to-download">
+                            <th scope="row">{format!("still to download (a new agent: {})", human_bytes(fresh))}</th>
+                            {h.missing_bytes.iter().map(|m| view! {
+                                <td class="num">{m.map_or_else(|| "?".to_owned(), human_bytes)}</td>
+                            }).collect_view()}
+                        </tr>
+                    })}
                     {h.images.iter().enumerate().map(|(i, img)| view! {
                         <tr>
                             <td class="name"><code>{img.clone()}</code></td>

@@ -203,7 +203,10 @@ fn detail(d: ImageDetail) -> impl IntoView {
         <ol class="changelog">
             {d.changelog.into_iter().map(|e| view! {
                 <li>
-                    <span class="version">{e.version}</span>
+                    <span class="version">{e.version.clone()}</span>
+                    {d.sizes.get(&e.version).map(|b| view! {
+                        <span class="size" title="compressed, as the registry stores it">{format!(" {}", crate::api::human_bytes(*b))}</span>
+                    })}
                     <span class="muted">{format!(" {} · {}", e.author.unwrap_or_default(), e.date.unwrap_or_default())}</span>
                     <pre class="changes">{e.changes}</pre>
                 </li>

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod builds;
+pub mod cleanup;
 pub mod files;
 pub mod graph;
 pub mod hosts;

@@ -1,7 +1,7 @@
 //! The overview: counts, the health of each source, the last builds.
 
 use super::{error_box, loading, rich, run_badge};
-use crate::api::{Health, Overview, format_age, format_time, get_json};
+use crate::api::{Health, Overview, format_age, format_time, get_json, human_bytes};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -102,6 +102,23 @@ fn overview(o: Overview) -> impl IntoView {
         {(o.findings == 0 && o.pins > 0).then(|| view! {
             <p class="good" id="all-current">{format!("All {} pins are current.", o.pins)}</p>
         })}
+        <ul class="lifecycle">
+            <li id="fresh-agent">
+                {match o.fresh_agent_bytes {
+                    Some(b) => view! { "A new agent downloads " <strong>{human_bytes(b)}</strong> " to pull every pin. " <A href="/hosts">"Per host"</A> }.into_any(),
+                    None => view! { <span class="muted">"What a new agent downloads is unknown until the registry is read (" <code>"serve --registry"</code> ")."</span> }.into_any(),
+                }}
+            </li>
+            <li id="reclaimable">
+                {match o.reclaimable_bytes {
+                    Some(b) => view! { "Cleanup would free " <strong>{human_bytes(b)}</strong> " in the registry. " <A href="/cleanup">"See the plan"</A> }.into_any(),
+                    None => view! { <A href="/cleanup">"What the registry could free"</A> }.into_any(),
+                }}
+            </li>
+            {o.retire_candidates.filter(|n| *n > 0).map(|n| view! {
+                <li id="unused-images"><A href="/cleanup#retire">{format!("{n} unused images")}</A> " (no job pins them, no image builds on them)"</li>
+            })}
+        </ul>
         <h2>"Sources"</h2>
         <div class="scroll">
             <table class="grid sources">

@@ -64,6 +64,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     };
     let registry = args.registry || service.repo.registry_index;
     let reg_opts = registry_options(&args.registry_args, &service.repo.registry);
+    if registry {
+        let _ = service.live_registry.set(reg_opts.clone());
+    }
     // Registry knowledge from earlier runs (no request), before anything is served.
     if registry {
         let offline = crate::registry::RegistryOptions { offline: true, ..reg_opts.clone() };

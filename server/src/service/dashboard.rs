@@ -84,7 +84,7 @@ impl Service {
             .ok_or_else(|| Failure::NotFound(format!("no image named `{}`", dockyard_core::limits::quote(name))))?;
         let rendered = snapshot.rendered();
         let dockerfile = rendered.report.images.get(name).and_then(|i| i.dockerfile.clone());
-        let changelog = snapshot
+        let changelog: Vec<ChangelogEntry> = snapshot
             .catalogs
             .iter()
             .find_map(|c| c.images.iter().find(|i| i.name == name).map(|i| (c, i)))
@@ -113,6 +113,34 @@ impl Service {
             }
             Err(_) => Vec::new(),
         };
+        // Sizes of the versions whose manifests the store knows (no request).
+        let sizes = match (self.store(), &registry) {
+            (Ok(store), Some(entry)) => {
+                let host = self
+                    .registry_knowledge()
+                    .iter()
+                    .find(|i| i.get(name).is_some())
+                    .map(|i| i.registry.clone())
+                    .unwrap_or_default();
+                let (repo, versions): (String, Vec<String>) =
+                    (entry.repo.clone(), changelog.iter().map(|e| e.version.clone()).collect());
+                store
+                    .call(move |s| {
+                        let mut out = std::collections::BTreeMap::new();
+                        for v in versions {
+                            if let Some((digest, _)) = s.load_digest(&host, &repo, &v)?
+                                && let Some(facts) = s.load_manifest(&digest)?
+                            {
+                                out.insert(v, facts.pull_bytes());
+                            }
+                        }
+                        Ok(out)
+                    })
+                    .await
+                    .map_err(|e| Failure::Internal(e.to_string()))?
+            }
+            _ => Default::default(),
+        };
         Ok(ImageDetail {
             ancestors: rendered.graph.ancestors(name).into_iter().collect(),
             descendants: rendered.graph.descendants(name).into_iter().collect(),
@@ -123,6 +151,7 @@ impl Service {
             registry,
             builds,
             unbumped: self.unbumped_in_work_tree().map(|set| set.contains(name)),
+            sizes,
         })
     }
 
@@ -387,6 +416,10 @@ impl Service {
             }
         };
         o.sources.push(engine_source(&self.engine_health().await));
+        let figures = self.lifecycle_figures();
+        o.fresh_agent_bytes = figures.fresh_agent_bytes;
+        o.reclaimable_bytes = figures.reclaimable_bytes;
+        o.retire_candidates = self.retire_candidates().ok().map(|r| r.len());
         match self.store() {
             Ok(st) => match st.call(|s| s.list_runs(5)).await {
                 Ok(runs) => {

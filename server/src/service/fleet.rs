@@ -37,7 +37,18 @@ impl Service {
             }
             cells.push(row);
         }
-        Ok(HostsReport { hosts, images: plan.images.iter().map(|i| i.label.clone()).collect(), cells })
+        let mut report = HostsReport {
+            hosts,
+            images: plan.images.iter().map(|i| i.label.clone()).collect(),
+            cells,
+            fresh_agent_bytes: None,
+            missing_bytes: Vec::new(),
+        };
+        if let Some((fresh, missing)) = self.missing_bytes(&report) {
+            report.fresh_agent_bytes = Some(fresh);
+            report.missing_bytes = missing;
+        }
+        Ok(report)
     }
 
     /// Pulls `plan` onto `engines` (see [`pull_onto_hosts`]) and records

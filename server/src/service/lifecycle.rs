@@ -32,11 +32,19 @@ impl Default for CleanupOptions {
     }
 }
 
-/// The last lifecycle figures computed (for `/metrics`).
+/// The last lifecycle figures computed (for `/metrics` and the overview).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LifecycleFigures {
     pub reclaimable_bytes: Option<u64>,
     pub fresh_agent_bytes: Option<u64>,
+}
+
+/// The last cleanup plan and sizes computed, with when (the server answers
+/// from them while they are younger than the registry's max-age).
+#[derive(Default)]
+pub struct LifecycleCache {
+    pub cleanup: Option<(i64, (usize, u64), CleanupPlan)>,
+    pub sizes: Option<(i64, SizeReport, Vec<PinnedTag>)>,
 }
 
 impl Service {
@@ -192,6 +200,8 @@ impl Service {
         errors.sort();
         plan.errors = errors;
         self.set_figures(|f| f.reclaimable_bytes = Some(plan.reclaimable_bytes));
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).cleanup =
+            Some((now(), (opts.keep_last, opts.min_age_days), plan.clone()));
         Ok(plan)
     }
 
@@ -314,7 +324,7 @@ impl Service {
         let client = crate::registry::client_for(catalog, registry).map_err(|e| e.to_string())?;
         let store = self.store().ok();
         let max_age = registry.max_age as i64;
-        let pinned: Vec<PinnedTag> = futures::stream::iter(plan.images.iter())
+        let pinned: Vec<PinnedTag> = futures::stream::iter(plan.images.clone())
             .map(|p| {
                 let (client, store, host) = (&client, store.as_ref(), host.as_str());
                 async move {
@@ -327,7 +337,7 @@ impl Service {
                             Err(e) => Err(e.to_string()),
                         },
                     };
-                    PinnedTag { label: p.label.clone(), image: p.image.clone(), tag: p.tag.clone(), facts }
+                    PinnedTag { label: p.label, image: p.image, tag: p.tag, facts }
                 }
             })
             .buffered(CONCURRENCY)
@@ -353,7 +363,88 @@ impl Service {
         }
         let report = lifecycle::sizes(&pinned, &hosts, manifests::PLATFORM);
         self.set_figures(|f| f.fresh_agent_bytes = Some(report.fresh_agent_bytes));
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).sizes = Some((now(), report.clone(), pinned));
         Ok(report)
+    }
+
+    /// The cleanup plan for `opts`: the last one computed when it is
+    /// younger than `registry.max_age`, else a new one.
+    pub async fn cleanup_cached(
+        &self,
+        opts: CleanupOptions,
+        registry: &RegistryOptions,
+    ) -> Result<CleanupPlan, String> {
+        let fresh = self.cache.lock().unwrap_or_else(|p| p.into_inner()).cleanup.clone().filter(|(at, key, _)| {
+            *key == (opts.keep_last, opts.min_age_days) && now() - at <= registry.max_age as i64
+        });
+        match fresh {
+            Some((_, _, plan)) => Ok(plan),
+            None => self.cleanup_plan(opts, registry).await,
+        }
+    }
+
+    /// The sizes of the pins (without hosts): the last computed when it is
+    /// younger than `registry.max_age`, else new.
+    pub async fn sizes_cached(&self, registry: &RegistryOptions) -> Result<SizeReport, String> {
+        let fresh = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sizes
+            .as_ref()
+            .filter(|(at, ..)| now() - at <= registry.max_age as i64)
+            .map(|(_, r, _)| r.clone());
+        match fresh {
+            Some(r) => Ok(r),
+            None => self.sizes(&[], registry).await,
+        }
+    }
+
+    /// What each host still lacks, from its row of the hosts matrix and the
+    /// last sizes computed (`None` when no sizes are known yet).
+    pub fn missing_bytes(&self, report: &dockyard_api::HostsReport) -> Option<(u64, Vec<Option<u64>>)> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let (_, sizes, pinned) = cache.sizes.as_ref()?;
+        let hosts: Vec<(String, Result<BTreeSet<String>, String>)> = report
+            .hosts
+            .iter()
+            .zip(&report.cells)
+            .map(|(h, row)| {
+                let has = if h.reachable {
+                    Ok(report
+                        .images
+                        .iter()
+                        .zip(row)
+                        .filter(|(_, p)| **p == dockyard_api::Presence::Present)
+                        .map(|(l, _)| l.clone())
+                        .collect())
+                } else {
+                    Err("unreachable".to_owned())
+                };
+                (h.name.clone(), has)
+            })
+            .collect();
+        let r = lifecycle::sizes(pinned, &hosts, manifests::PLATFORM);
+        Some((sizes.fresh_agent_bytes, r.hosts.iter().map(|h| h.missing_bytes).collect()))
+    }
+
+    /// After a registry refresh (`serve --registry`): the sizes each time
+    /// (manifests are cached, so this asks only for new digests) and the
+    /// cleanup plan at most once an hour, for the dashboard and `/metrics`.
+    pub async fn lifecycle_refresh(&self, registry: &RegistryOptions) {
+        if let Err(e) = self.sizes(&[], registry).await {
+            tracing::warn!("sizes: {e}");
+        }
+        let due = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .cleanup
+            .as_ref()
+            .is_none_or(|(at, ..)| now() - at >= 3600);
+        if due && let Err(e) = self.cleanup_plan(CleanupOptions::default(), registry).await {
+            tracing::warn!("cleanup plan: {e}");
+        }
     }
 
     fn set_figures(&self, f: impl FnOnce(&mut LifecycleFigures)) {

@@ -51,6 +51,10 @@ pub struct Service {
     pub history_lost: std::sync::Mutex<BTreeSet<dockyard_api::RunId>>,
     /// The last cleanup and sizes figures (for `/metrics`).
     figures: RwLock<lifecycle::LifecycleFigures>,
+    /// The last cleanup plan and sizes.
+    cache: std::sync::Mutex<lifecycle::LifecycleCache>,
+    /// How `serve --registry` reads the registry (unset: it does not).
+    pub live_registry: OnceLock<RegistryOptions>,
 }
 
 impl Service {
@@ -67,6 +71,8 @@ impl Service {
             store_down_since: std::sync::Mutex::new(None),
             history_lost: std::sync::Mutex::new(BTreeSet::new()),
             figures: RwLock::new(lifecycle::LifecycleFigures::default()),
+            cache: std::sync::Mutex::new(lifecycle::LifecycleCache::default()),
+            live_registry: OnceLock::new(),
         })
     }
 
@@ -187,7 +193,10 @@ impl Service {
 pub async fn refresh_loop(service: Arc<Service>, opts: RegistryOptions) {
     loop {
         match service.refresh_registry(&opts, &service.pinned_pairs()).await {
-            Ok(_) => reload_now(&service).await,
+            Ok(_) => {
+                reload_now(&service).await;
+                service.lifecycle_refresh(&opts).await;
+            }
             Err(e) => tracing::warn!("registry refresh failed: {e}"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(service.repo.registry_refresh.max(10))).await;

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/builds", post(start_build).get(read))
         .route("/builds/{id}/events", get_route(super::live::events))
         .route("/pull", post(super::fleet::pull))
+        .route("/cleanup", post(cleanup_delete).get(read_cleanup))
         .route("/{*path}", get_route(read))
 }
 
@@ -115,8 +116,43 @@ pub fn read_route(path: &str) -> Option<&'static str> {
         ["hosts"] => "/api/v1/hosts",
         ["session"] => "/api/v1/session",
         ["impact"] => "/api/v1/impact",
+        ["cleanup"] => "/api/v1/cleanup",
+        ["sizes"] => "/api/v1/sizes",
         _ => return None,
     })
+}
+
+/// Cleanup and sizes read many manifests: one at a time.
+static LIFECYCLE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// The registry options the server reads the registry with, or why it does not.
+fn server_registry(
+    service: &crate::service::Service,
+) -> Result<crate::registry::RegistryOptions, (StatusCode, String)> {
+    service.live_registry.get().cloned().ok_or((
+        StatusCode::SERVICE_UNAVAILABLE,
+        "no registry is connected: start the server with --registry to read it".into(),
+    ))
+}
+
+/// `keep_last` and `min_age` from a query.
+fn cleanup_options(query: &str) -> Result<crate::service::lifecycle::CleanupOptions, (StatusCode, String)> {
+    let mut o = crate::service::lifecycle::CleanupOptions::default();
+    if let Some(v) = query_param(query, "keep_last") {
+        o.keep_last = v
+            .parse()
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or((StatusCode::UNPROCESSABLE_ENTITY, "keep_last: 0 to 1000".into()))?;
+    }
+    if let Some(v) = query_param(query, "min_age") {
+        o.min_age_days = v
+            .parse()
+            .ok()
+            .filter(|n| *n <= 36_500)
+            .ok_or((StatusCode::UNPROCESSABLE_ENTITY, "min_age: 0 to 36500 days".into()))?;
+    }
+    Ok(o)
 }
 
 /// Impact runs git and renders two revisions: a few at a time.
@@ -223,8 +259,75 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
                 Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
             }
         }
+        ["cleanup"] => {
+            let opts = cleanup_options(query)?;
+            let registry = server_registry(service)?;
+            let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
+                return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()));
+            };
+            let plan = service.cleanup_cached(opts, &registry).await.map_err(|e| (StatusCode::BAD_GATEWAY, e))?;
+            Ok(json(&plan))
+        }
+        ["sizes"] => {
+            let registry = server_registry(service)?;
+            let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
+                return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()));
+            };
+            let sizes = service.sizes_cached(&registry).await.map_err(|e| (StatusCode::BAD_GATEWAY, e))?;
+            Ok(json(&sizes))
+        }
         _ => Err((StatusCode::NOT_FOUND, "no such API route (the API lives under /api/v1/)".into())),
     }
+}
+
+/// `POST /api/v1/cleanup` (`keep_last`, `min_age` as a form or a query):
+/// deletes the plan made now from fresh tags and digests, as one run.
+/// A form post is answered with the run's page.
+async fn cleanup_delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = state.auth.check_write(&headers) {
+        return error(r.status(), r.message());
+    }
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let params = if form { String::from_utf8_lossy(&body).into_owned() } else { query.unwrap_or_default() };
+    let service = &state.service;
+    let (opts, mut registry) = match (cleanup_options(&params), server_registry(service)) {
+        (Ok(o), Ok(r)) => (o, r),
+        (Err((s, m)), _) | (_, Err((s, m))) => return error(s, m),
+    };
+    registry.max_age = 0;
+    let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    };
+    let plan = match service.cleanup_plan(opts, &registry).await {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, e),
+    };
+    let command = vec![
+        "dashboard".into(),
+        "cleanup".into(),
+        format!("--keep-last={}", opts.keep_last),
+        format!("--min-age={}", opts.min_age_days),
+        "--delete".into(),
+    ];
+    match service.cleanup_delete(&plan, &registry, "web:dashboard".into(), command).await {
+        Ok((run, _)) if form => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/builds/{run}"))]).into_response(),
+        Ok((run, state)) => json_bytes(Bytes::from(dockyard_api::to_json(
+            &serde_json::json!({"run": run, "state": state.as_str(), "plan": plan}),
+        ))),
+        Err(e) => error(StatusCode::BAD_GATEWAY, e),
+    }
+}
+
+async fn read_cleanup(state: State<AppState>, query: RawQuery) -> Response {
+    read(state, Some(Path("cleanup".to_owned())), query).await
 }
 
 async fn read(State(state): State<AppState>, path: Option<Path<String>>, RawQuery(query): RawQuery) -> Response {

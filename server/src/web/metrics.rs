@@ -213,6 +213,31 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         }
     }
 
+    // The lifecycle: what cleanup would free, what a fresh agent downloads
+    // (known once the server read the registry), and the images to retire.
+    if let Some(n) = overview.reclaimable_bytes {
+        family(
+            &mut out,
+            "dockyard_cleanup_reclaimable_bytes",
+            "gauge",
+            "Compressed bytes the cleanup plan would free in the registry (default rules).",
+        );
+        let _ = writeln!(out, "dockyard_cleanup_reclaimable_bytes {n}");
+    }
+    if let Some(n) = overview.fresh_agent_bytes {
+        family(
+            &mut out,
+            "dockyard_fresh_agent_bytes",
+            "gauge",
+            "Compressed bytes a new agent downloads to pull every pin.",
+        );
+        let _ = writeln!(out, "dockyard_fresh_agent_bytes {n}");
+    }
+    if let Some(n) = overview.retire_candidates {
+        family(&mut out, "dockyard_retire_candidates", "gauge", "Images no pin names and no catalog image builds on.");
+        let _ = writeln!(out, "dockyard_retire_candidates {n}");
+    }
+
     state.http.render(&mut out);
     let mut resp = out.into_response();
     resp.headers_mut()
