@@ -92,6 +92,17 @@ for (const [tag, viewport] of [['wide', { width: 1366, height: 900 }], ['narrow'
   });
 }
 
+test('/metrics exports the lifecycle figures the overview shows', async () => {
+  const o = await (await fetch(server.url + '/api/v1/overview')).json();
+  const m = await (await fetch(server.url + '/metrics')).text();
+  const value = (name) => Number(m.match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
+  assert.equal(value('dockyard_fresh_agent_bytes'), o.fresh_agent_bytes);
+  assert.equal(value('dockyard_cleanup_reclaimable_bytes'), o.reclaimable_bytes);
+  assert.equal(value('dockyard_retire_candidates'), 0);
+  const pinned = await blobs('e2e/app', '2.0');
+  assert.equal(o.fresh_agent_bytes, pinned.reduce((a, [, n]) => a + n, 0));
+});
+
 test('an image page shows the size of each published version', async () => {
   const page = await watchedPage(browser, { viewport: { width: 1366, height: 900 } });
   await page.goto(server.url + '/images/app');

@@ -36,7 +36,6 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
     let plan = RwSignal::new(None::<Plan>);
     let message = RwSignal::new(None::<String>);
     let need_login = RwSignal::new(false);
-    let token = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let request = move || BuildRequest {
         selection: match kind.get_untracked().as_str() {
@@ -80,19 +79,6 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
             busy.set(false);
         });
     };
-    let login = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let t = token.get_untracked();
-        leptos::task::spawn_local(async move {
-            match post_json::<_, serde_json::Value>("/api/v1/login", &serde_json::json!({ "token": t })).await {
-                Ok(_) => {
-                    need_login.set(false);
-                    message.set(Some("Logged in.".into()));
-                }
-                Err((_, text)) => message.set(Some(text)),
-            }
-        });
-    };
     let names_view = names.clone();
     view! {
         <form class="choose" on:submit=|ev| ev.prevent_default()>
@@ -121,15 +107,7 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
             </div>
         </form>
         {move || message.get().map(|m| view! { <div class="banner info" role="status" id="build-message">{m}</div> })}
-        {move || need_login.get().then(|| view! {
-            <form class="login" on:submit=login>
-                <label>"Access token "
-                    <input id="token" type="password" autocomplete="current-password" prop:value=move || token.get()
-                        on:input=move |ev| token.set(event_target_value(&ev)) />
-                </label>
-                <button type="submit" id="login">"Log in"</button>
-            </form>
-        })}
+        {super::login_form(need_login, move |r| message.set(Some(r.map_or_else(|e| e, |()| "Logged in.".into()))))}
         {move || plan.get().map(plan_table)}
     }
 }

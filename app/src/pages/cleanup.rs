@@ -105,7 +105,6 @@ fn plan_view(p: CleanupPlan) -> impl IntoView {
 fn DeleteButton(count: usize, keep_last: usize, min_age: u64) -> impl IntoView {
     let message = RwSignal::new(None::<(bool, String)>);
     let need_login = RwSignal::new(false);
-    let token = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
     let navigate = use_navigate();
     let delete = move |_| {
@@ -126,19 +125,6 @@ fn DeleteButton(count: usize, keep_last: usize, min_age: u64) -> impl IntoView {
             busy.set(false);
         });
     };
-    let login = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let t = token.get_untracked();
-        leptos::task::spawn_local(async move {
-            match post_json::<_, serde_json::Value>("/api/v1/login", &serde_json::json!({ "token": t })).await {
-                Ok(_) => {
-                    need_login.set(false);
-                    message.set(Some((false, "Logged in: delete again to go on.".into())));
-                }
-                Err((_, text)) => message.set(Some((true, text))),
-            }
-        });
-    };
     view! {
         <div class="actions">
             <button type="button" id="cleanup-delete-button" class="danger" on:click=delete disabled=move || busy.get()>
@@ -148,14 +134,11 @@ fn DeleteButton(count: usize, keep_last: usize, min_age: u64) -> impl IntoView {
         {move || message.get().map(|(bad, m)| view! {
             <div class=if bad { "banner error" } else { "banner info" } role="status" id="cleanup-message">{m}</div>
         })}
-        {move || need_login.get().then(|| view! {
-            <form class="login" on:submit=login>
-                <label>"Access token "
-                    <input id="token" type="password" autocomplete="current-password" prop:value=move || token.get()
-                        on:input=move |ev| token.set(event_target_value(&ev)) />
-                </label>
-                <button type="submit" id="login">"Log in"</button>
-            </form>
+        {super::login_form(need_login, move |r| {
+            message.set(Some(match r {
+                Ok(()) => (false, "Logged in: delete again to go on.".into()),
+                Err(e) => (true, e),
+            }))
         })}
     }
 }

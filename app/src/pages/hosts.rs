@@ -49,14 +49,6 @@ fn matrix(h: HostsReport) -> impl IntoView {
                     }).collect_view()}</tr>
                 </thead>
                 <tbody>
-                    {h.fresh_agent_bytes.map(|fresh| view! {
-                        <tr class="download" id="still-to-download">
-                            <th scope="row">{format!("still to download (a new agent: {})", human_bytes(fresh))}</th>
-                            {h.missing_bytes.iter().map(|m| view! {
-                                <td class="num">{m.map_or_else(|| "?".to_owned(), human_bytes)}</td>
-                            }).collect_view()}
-                        </tr>
-                    })}
                     {h.images.iter().enumerate().map(|(i, img)| view! {
                         <tr>
                             <td class="name"><code>{img.clone()}</code></td>
@@ -68,6 +60,16 @@ fn matrix(h: HostsReport) -> impl IntoView {
                         </tr>
                     }).collect_view()}
                 </tbody>
+                <tfoot>
+                    {h.fresh_agent_bytes.map(|fresh| view! {
+                        <tr class="download" id="still-to-download">
+                            <th scope="row">{format!("still to download (a new agent: {})", human_bytes(fresh))}</th>
+                            {h.missing_bytes.iter().map(|m| view! {
+                                <td class="num">{m.map_or_else(|| "?".to_owned(), human_bytes)}</td>
+                            }).collect_view()}
+                        </tr>
+                    })}
+                </tfoot>
             </table>
         </div>
     }

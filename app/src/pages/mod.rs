@@ -32,6 +32,43 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// The dashboard's login (the access token, for starting and deleting):
+/// shown while `need_login` is set; `done` gets the outcome.
+pub fn login_form(
+    need_login: RwSignal<bool>,
+    done: impl Fn(Result<(), String>) + Copy + Send + 'static,
+) -> impl IntoView {
+    let token = RwSignal::new(String::new());
+    let login = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let t = token.get_untracked();
+        leptos::task::spawn_local(async move {
+            match crate::api::post_json::<_, serde_json::Value>("/api/v1/login", &serde_json::json!({ "token": t }))
+                .await
+            {
+                Ok(_) => {
+                    need_login.set(false);
+                    done(Ok(()));
+                }
+                Err((_, text)) => done(Err(text)),
+            }
+        });
+    };
+    move || {
+        need_login.get().then(|| {
+            view! {
+                <form class="login" on:submit=login>
+                    <label>"Access token "
+                        <input id="token" type="password" autocomplete="current-password" prop:value=move || token.get()
+                            on:input=move |ev| token.set(event_target_value(&ev)) />
+                    </label>
+                    <button type="submit" id="login">"Log in"</button>
+                </form>
+            }
+        })
+    }
+}
+
 /// What a page shows while its data comes (only seen after client-side navigation).
 pub fn loading() -> impl IntoView {
     view! { <p class="muted" aria-busy="true">"Loading…"</p> }

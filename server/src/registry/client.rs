@@ -661,17 +661,8 @@ async fn read_body(mut resp: reqwest::Response) -> Result<Vec<u8>, RegistryError
 }
 
 /// Reads a JSON body of at most [`MAX_BODY_BYTES`].
-async fn read_json(mut resp: reqwest::Response) -> Result<serde_json::Value, RegistryError> {
-    if resp.content_length().is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(RegistryError::Protocol(format!("a response larger than {MAX_BODY_BYTES} bytes")));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| RegistryError::Unreachable(root_cause(&e)))? {
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(RegistryError::Protocol(format!("a response larger than {MAX_BODY_BYTES} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
+async fn read_json(resp: reqwest::Response) -> Result<serde_json::Value, RegistryError> {
+    let body = read_body(resp).await?;
     serde_json::from_slice(&body).map_err(|e| RegistryError::Protocol(format!("not JSON: {e}")))
 }
 

@@ -59,6 +59,13 @@ impl Dockerd {
         Command::new("/usr/bin/docker").args(args).env("DOCKER_HOST", &self.host).output().expect("docker client")
     }
 
+    /// The image id (`sha256:…`) the engine has under `reference` (empty when none).
+    pub fn image_id(&self, reference: &str) -> String {
+        String::from_utf8_lossy(&self.docker(&["image", "inspect", "-f", "{{.Id}}", reference]).stdout)
+            .trim()
+            .to_owned()
+    }
+
     /// Whether the engine has `reference`.
     pub fn has(&self, reference: &str) -> bool {
         self.docker(&["image", "inspect", reference]).status.success()

@@ -49,6 +49,13 @@ fn seeded(engine: &Dockerd, reg: &Registry) -> (tempfile::TempDir, String) {
     (dir, s.to_str().unwrap().to_owned())
 }
 
+/// The newest run of the store, with its images (`builds show --format json`).
+fn last_run(repo: &str, store: &str) -> Value {
+    let runs = json(&command(&["builds", "--repo", repo, "--store", store, "--format", "json"]).output().unwrap());
+    let id = runs["runs"][0]["id"].as_i64().unwrap().to_string();
+    json(&command(&["builds", "show", &id, "--repo", repo, "--store", store, "--format", "json"]).output().unwrap())
+}
+
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(out), stderr(out)))
 }
@@ -172,10 +179,7 @@ fn cleanup_deletes_exactly_the_plan_keeps_shared_digests_and_gc_frees_what_it_sa
         "garbage-collect freed {gc_freed} bytes; dockyard said {reclaimable} (+ at most {manifest_bytes} of manifests)"
     );
     // The deletion is a run in the history: one item per tag, action delete.
-    let runs = json(&command(&["builds", "--repo", r, "--store", &s, "--format", "json"]).output().unwrap());
-    let id = runs["runs"][0]["id"].as_i64().unwrap().to_string();
-    let run =
-        json(&command(&["builds", "show", &id, "--repo", r, "--store", &s, "--format", "json"]).output().unwrap());
+    let run = last_run(r, &s);
     let items: BTreeSet<(String, String, String)> = run["images"]
         .as_array()
         .unwrap()
@@ -205,10 +209,7 @@ fn a_registry_that_refuses_deletion_fails_the_first_item_and_deletes_nothing_els
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
-    let runs = json(&command(&["builds", "--repo", r, "--store", &s, "--format", "json"]).output().unwrap());
-    let id = runs["runs"][0]["id"].as_i64().unwrap().to_string();
-    let run =
-        json(&command(&["builds", "show", &id, "--repo", r, "--store", &s, "--format", "json"]).output().unwrap());
+    let run = last_run(r, &s);
     let states: Vec<(&str, &str)> = run["images"]
         .as_array()
         .unwrap()

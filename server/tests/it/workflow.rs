@@ -543,8 +543,7 @@ fn a_tag_built_from_other_inputs_is_built_again_never_published_as_is() {
     // The other checkout: built, not pushed.
     let out = command(&["build", "--repo", r, "--store", s]).env("DOCKER_HOST", &engine.host).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let first = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/app:1.0", reg.host)]);
-    let first = String::from_utf8_lossy(&first.stdout).trim().to_owned();
+    let first = engine.image_id(&format!("{}/ci/app:1.0", reg.host));
     assert!(first.starts_with("sha256:"), "{first}");
     // This checkout: base bumped and changed, app's version unchanged.
     std::fs::write(d.join("base/changelog"), changelog("base", &["1.1", "1.0"])).unwrap();
@@ -558,14 +557,12 @@ fn a_tag_built_from_other_inputs_is_built_again_never_published_as_is() {
     let out =
         command(&["build", "--repo", r, "--push", "--store", s]).env("DOCKER_HOST", &engine.host).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let second = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/app:1.0", reg.host)]);
-    let second = String::from_utf8_lossy(&second.stdout).trim().to_owned();
+    let second = engine.image_id(&format!("{}/ci/app:1.0", reg.host));
     assert_ne!(first, second, "the copy built on the old base was published as is");
     // The registry's own config: built on base 1.1, from this Dockerfile.
     let (_, config) = config_of(&reg.host, "ci/app", "1.0");
     let labels = &config["config"]["Labels"];
-    let base_id = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/base:1.1", reg.host)]);
-    let base_id = String::from_utf8_lossy(&base_id.stdout).trim().to_owned();
+    let base_id = engine.image_id(&format!("{}/ci/base:1.1", reg.host));
     assert_eq!(
         labels["org.wikimedia.dockyard.parents"],
         format!("{}/ci/base:1.1@{base_id}", reg.host).as_str(),
@@ -675,8 +672,7 @@ fn a_run_records_its_source_command_and_the_digests_it_made() {
     let command_line: Vec<&str> = src["command"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     assert!(command_line.windows(2).any(|w| w == ["--jobs", "1"]) && command_line.contains(&"--push"), "{src}");
     let base = v["images"].as_array().unwrap().iter().find(|i| i["name"] == "base").unwrap();
-    let id_now = engine.docker(&["image", "inspect", "-f", "{{.Id}}", &format!("{}/ci/base:1.0", reg.host)]);
-    assert_eq!(base["built"], String::from_utf8_lossy(&id_now.stdout).trim(), "{base}");
+    assert_eq!(base["built"], engine.image_id(&format!("{}/ci/base:1.0", reg.host)).as_str(), "{base}");
     let (digest, _) = config_of(&reg.host, "ci/base", "1.0");
     assert_eq!(base["pushed"], digest.as_str(), "{base}");
     // The text says it too, and the push log names the layers.
