@@ -102,3 +102,54 @@ impl PullReport {
         self.results.iter().filter(|r| r.outcome == PullOutcome::Failed).count()
     }
 }
+
+/// One image to pull.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PullImage {
+    pub image: String,
+    pub tag: String,
+    /// `registry/namespace/image:tag`.
+    pub label: String,
+    /// From the registry index, when asked for.
+    pub digest: Option<String>,
+}
+
+impl PullImage {
+    /// `label@digest` when the digest is known, else `label`.
+    pub fn reference(&self) -> String {
+        match &self.digest {
+            Some(d) => format!("{}@{d}", self.label),
+            None => self.label.clone(),
+        }
+    }
+}
+
+/// A pin that is not pulled, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SkippedPin {
+    pub written: String,
+    pub status: crate::Status,
+    pub file: String,
+    pub line: usize,
+}
+
+/// The pinned images to pull, once each, and where they were read from:
+/// what `pull-script`, `pull` and the dashboard pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullPlan {
+    pub images: Vec<PullImage>,
+    pub skipped: Vec<SkippedPin>,
+    /// Labels pulled by tag because the index had no digest for them.
+    pub missing_digest: Vec<String>,
+    /// The pin paths, the catalog and its config, as shown to users.
+    pub pin_paths: Vec<String>,
+    pub catalog: String,
+    pub config: String,
+}
+
+impl PullPlan {
+    /// (image, tag) pairs, for asking the index for exactly these digests.
+    pub fn pairs(&self) -> std::collections::BTreeSet<(String, String)> {
+        self.images.iter().map(|i| (i.image.clone(), i.tag.clone())).collect()
+    }
+}

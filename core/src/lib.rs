@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod lint;
 pub mod ops;
+pub mod patch;
 pub mod pins;
 pub mod plan;
 pub mod provenance;

@@ -34,6 +34,14 @@ pub struct Finding {
     pub line_span: Range<usize>,
 }
 
+/// The lint of the pin paths, with the files it read.
+pub struct LintState {
+    pub report: LintReport,
+    pub sources: Vec<Source>,
+    /// The pin prefix (`registry/namespace/`).
+    pub prefix: String,
+}
+
 /// The whole lint result.
 #[derive(Debug, Clone, Default)]
 pub struct LintReport {

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod service;
 pub mod sha;
 pub mod store;
+pub mod term;
 pub mod web;
 
 /// Installs the process-wide TLS crypto provider (ring: one crypto stack

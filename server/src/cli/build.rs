@@ -5,8 +5,8 @@ use super::args::{
     BuildArgs, BuildsArgs, BuildsCommand, EngineArgs, Format, HostsArgs, PruneArgs, PullArgs, UpdateArgs,
 };
 use super::{EXIT_FINDINGS, emit_code, fail, registry_options, service, use_store};
+use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
-use crate::engine::{Engine, RegistryAuth};
 use crate::print::{self, sanitize};
 use crate::service::build::{BuildSpec, nightly_suffix};
 use crate::service::{RepoConfig, RepoFlags, Service};
@@ -77,7 +77,7 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         pull: !args.no_pull,
         push: args.push,
         use_cache: args.use_cache,
-        jobs: args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
+        jobs: args.jobs.unwrap_or_else(crate::service::build::default_jobs).max(1),
         suffix: if args.nightly {
             Some(nightly_suffix(false))
         } else if args.snapshot {
@@ -479,14 +479,6 @@ pub fn prune(args: &PruneArgs) -> ExitCode {
         }
     });
     if failed { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS }
-}
-
-/// Registry credentials for the first catalog's registry, for the engine.
-pub fn engine_auth(snapshot: &crate::service::Snapshot) -> Option<RegistryAuth> {
-    let catalog = snapshot.catalogs.first()?;
-    let host = catalog.config.registry();
-    let c = crate::registry::auth::resolve(&host, &catalog.config).ok()??;
-    Some(RegistryAuth { username: c.username, password: c.password, server: host })
 }
 
 /// `dockyard pull`.

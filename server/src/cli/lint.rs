@@ -174,7 +174,7 @@ pub fn pull_script(args: &PullScriptArgs) -> ExitCode {
             Err(d) => return fail(d),
         };
     }
-    let script = script(&service, &plan, args.host.as_deref());
+    let script = print::shell::pull_script(&plan, args.host.as_deref());
     let code = if plan.missing_digest.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) };
     match &args.output {
         None => emit_code(&script, code),
@@ -189,15 +189,4 @@ pub fn pull_script(args: &PullScriptArgs) -> ExitCode {
             Err(e) => fail(format!("{}: cannot write: {e}", path.display())),
         },
     }
-}
-
-/// The pull script of the service's repository (the dashboard serves the same).
-pub fn script(service: &Service, plan: &crate::service::pull::PullPlan, host: Option<&str>) -> String {
-    let repo = &service.repo;
-    let header = print::shell::ScriptHeader {
-        pin_paths: repo.pin_paths.iter().map(|p| repo.shown(p)).collect(),
-        catalog: &repo.roots.first().map(|r| r.display_dir().display().to_string()).unwrap_or_default(),
-        config: &repo.roots.first().map(|r| repo.shown(&r.config)).unwrap_or_default(),
-    };
-    print::shell::pull_script(plan, &header, host)
 }

@@ -8,11 +8,12 @@
 //! its exit code is dockyard's.
 
 use super::args::TryArgs;
-use super::build::{engine_auth, engine_for};
+use super::build::engine_for;
 use super::{fail, registry_options, use_store};
 use crate::engine::RunSpec;
 use crate::print::shell::quote;
 use crate::service::build::BuildSpec;
+use crate::service::build::engine_auth;
 use crate::service::{RepoConfig, RepoFlags, Service};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -432,7 +432,7 @@ impl Engine for DockerEngine {
                     .await
                     .map_err(|e| self.failed("start the container", e))?;
                 if spec.tty
-                    && let Some((w, h)) = crate::cli::terminal_size()
+                    && let Some((w, h)) = crate::term::terminal_size()
                 {
                     let _ = d.resize_container_tty(&id, ResizeContainerTTYOptions { w: w as i32, h: h as i32 }).await;
                 }

@@ -2,8 +2,8 @@
 //! comments and editors (`short`), and for Jenkins (JUnit).
 
 use super::{sanitize, xml};
-use crate::service::snapshot::LintState;
 use dockyard_api::{Order, Pin, PinsReport, Status};
+use dockyard_core::lint::LintState;
 use std::fmt::Write as _;
 
 /// One sentence about a pin.

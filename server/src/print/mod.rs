@@ -6,7 +6,7 @@
 //! file contents (they are shown escaped); XML never carries characters XML
 //! forbids; shell never carries a byte from input outside single quotes.
 
-pub mod diff;
+pub use dockyard_core::patch as diff;
 pub mod impact;
 pub mod lifecycle;
 pub mod lint;

@@ -15,7 +15,6 @@ use dockyard_core::plan::{PlanImage, PlanOptions};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 /// What to build, as the command line or the dashboard asks.
 #[derive(Debug, Clone)]
@@ -91,6 +90,20 @@ pub struct Prepared {
     jobs: BTreeMap<String, Job>,
     /// Where the files came from (the repository, its commit, dirty or not).
     pub source: dockyard_api::RunSource,
+}
+
+/// Registry credentials for the first catalog's registry, for the engine.
+pub fn engine_auth(snapshot: &super::Snapshot) -> Option<RegistryAuth> {
+    let catalog = snapshot.catalogs.first()?;
+    let host = catalog.config.registry();
+    let c = crate::registry::auth::resolve(&host, &catalog.config).ok()??;
+    Some(RegistryAuth { username: c.username, password: c.password, server: host })
+}
+
+/// Builds at once when nothing says: one per core (the CLI's `--jobs`
+/// default and the dashboard's).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// `-YYYYMMDD` or `-YYYYMMDD-HHMMSS` for now (UTC).
@@ -495,6 +508,7 @@ impl Service {
         let at = now();
         // The end as it really was, once the store answers again.
         store.write_retrying("the run's end", move |s| s.finish_run(run, state, at)).await?;
+        self.release_seqs(run);
         if self.history_lost.lock().unwrap_or_else(|p| p.into_inner()).remove(&run) {
             return Err(BuildError::Other(format!(
                 "run {run} ended {}, but some of its history could not be written (the store was unreachable)",
@@ -505,24 +519,23 @@ impl Service {
         Ok(())
     }
 
-    /// Appends lines to a run's log under `image` (numbered after what is there).
+    /// Appends lines to a run's log under `image`, numbered by the run's
+    /// one sequence owner ([`Service::take_seqs`]), through an outage.
     pub async fn log_to_run(&self, run: RunId, image: &str, lines: Vec<String>) {
         let Ok(store) = self.store() else { return };
-        let last = store
-            .call(move |s| s.logs(run, None, 0, usize::MAX))
-            .await
-            .ok()
-            .and_then(|l| l.last().map(|l| l.seq))
-            .unwrap_or(0);
+        let first = self.take_seqs(run, lines.len());
         let lines: Vec<LogLine> = lines
             .into_iter()
             .enumerate()
-            .map(|(i, line)| LogLine { image: image.to_owned(), seq: last + 1 + i as i64, at_ms: now_ms(), line })
+            .map(|(i, line)| LogLine { image: image.to_owned(), seq: first + i as i64, at_ms: now_ms(), line })
             .collect();
         for l in &lines {
             let _ = self.events.send(BuildEvent::Log { run, line: l.clone() });
         }
-        let _ = store.call(move |s| s.append_logs(run, &lines)).await;
+        if let Err(e) = store.write_retrying("log lines", move |s| s.append_logs(run, &lines)).await {
+            tracing::error!("build history: log lines of run {run} could not be written: {e}");
+            self.history_lost.lock().unwrap_or_else(|p| p.into_inner()).insert(run);
+        }
     }
 
     /// Records and announces an image's state, now.
@@ -841,7 +854,6 @@ pub fn strip_escapes(line: &str) -> String {
 const MAX_PENDING_LOG_LINES: usize = 100_000;
 
 async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
-    let seq = AtomicI64::new(0);
     let mut lost = 0usize;
     let store = service.store().ok();
     let mut batch: Vec<LogLine> = Vec::new();
@@ -852,7 +864,7 @@ async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc
         if let Ok(Some((image, line))) = next {
             let line = LogLine {
                 image,
-                seq: seq.fetch_add(1, Ordering::Relaxed) + 1,
+                seq: service.take_seqs(run, 1),
                 at_ms: now_ms(),
                 // Stored without terminal escapes (colours, cursor moves),
                 // and kept to 8 KiB.
@@ -900,7 +912,7 @@ async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc
             service.history_lost.lock().unwrap_or_else(|p| p.into_inner()).insert(run);
             let note = LogLine {
                 image: "(run)".into(),
-                seq: seq.fetch_add(1, Ordering::Relaxed) + 1,
+                seq: service.take_seqs(run, 1),
                 at_ms: now_ms(),
                 line: format!("{lost} log line(s) were lost while the store was unreachable"),
             };

@@ -237,7 +237,7 @@ impl Service {
         let knowledge = crate::registry::Knowledge(&snapshot.registry);
         let registry = (!snapshot.registry.is_empty()).then_some(&knowledge as &dyn dockyard_core::lint::Published);
         let (fixes, _) = dockyard_core::lint::plan_fixes(&lint.report, &lint.sources, registry);
-        Ok(crate::print::diff::patch(&fixes))
+        Ok(dockyard_core::patch::patch(&fixes))
     }
 
     /// A text file of the repository, for showing a pin in its context:
@@ -314,8 +314,10 @@ impl Service {
             globs: self.selection_globs(&request.selection)?,
             pull: true,
             push: request.push,
-            use_cache: true,
-            jobs: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            // `build`'s defaults, so that the dashboard's plan is the CLI's
+            // dry run, byte for byte.
+            use_cache: false,
+            jobs: super::build::default_jobs(),
             suffix: None,
             trigger: "web".into(),
             command: {
@@ -385,7 +387,7 @@ impl Service {
                 return false;
             }
         };
-        let auth = crate::cli::engine_auth(&snapshot);
+        let auth = super::build::engine_auth(&snapshot);
         let mut all_good = true;
         for engine in self.engines() {
             let name = engine.name().to_owned();

@@ -65,7 +65,7 @@ impl Service {
         each: impl Fn(&PullResult) + Clone,
     ) -> Result<PullReport, String> {
         let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        let auth = crate::cli::engine_auth(&snapshot);
+        let auth = super::build::engine_auth(&snapshot);
         let hosts: Vec<String> = engines.iter().map(|e| e.name().to_owned()).collect();
         // Results name the label: the item is `image:tag@host`.
         let short: std::collections::HashMap<&str, String> =
@@ -123,7 +123,6 @@ impl Service {
         // Results reach the history in order, from one task, as they come.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PullResult>();
         let recorder = async {
-            let mut seq = 0;
             while let Some(r) = rx.recv().await {
                 let Some(run) = run else { continue };
                 let name = item_name(&r.image, &r.host);
@@ -136,11 +135,10 @@ impl Service {
                     PullOutcome::Failed => ImageState::Failed,
                 };
                 self.set_state(run, &name, state, Some(&r.host), r.error.clone()).await;
-                seq += 1;
                 let err = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
                 let line = LogLine {
                     image: name,
-                    seq,
+                    seq: self.take_seqs(run, 1),
                     at_ms: now_ms(),
                     line: format!("{} {} in {} ms{err}", r.outcome.word(), r.image, r.duration_ms),
                 };
@@ -165,6 +163,7 @@ impl Service {
             if let Err(e) = st.call(move |s| s.finish_run(run, state, at)).await {
                 tracing::warn!("pull history: {e}");
             }
+            self.release_seqs(run);
             let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
         }
         report.run = run;

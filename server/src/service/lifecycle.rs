@@ -255,7 +255,7 @@ impl Service {
         let mut deleted: BTreeMap<(String, String), String> = BTreeMap::new();
         let mut refused: Option<String> = None;
         let mut failed = false;
-        for (n, d) in plan.delete.iter().enumerate() {
+        for d in &plan.delete {
             let name = format!("{}:{}", d.image, d.tag);
             let path = path_of(&d.image);
             let (state, message) = if let Some(why) = &refused {
@@ -277,7 +277,8 @@ impl Service {
                 }
             };
             failed |= state != ImageState::Deleted;
-            let line = LogLine { image: name.clone(), seq: n as i64 + 1, at_ms: now_ms(), line: message.clone() };
+            let line =
+                LogLine { image: name.clone(), seq: self.take_seqs(run, 1), at_ms: now_ms(), line: message.clone() };
             let _ = self.events.send(BuildEvent::Log { run, line: line.clone() });
             let _ = store.write_retrying("a log line", move |s| s.append_logs(run, std::slice::from_ref(&line))).await;
             let error = (state != ImageState::Deleted).then_some(message);
@@ -293,6 +294,7 @@ impl Service {
             .write_retrying("the run's end", move |s| s.finish_run(run, state, at))
             .await
             .map_err(|e| e.to_string())?;
+        self.release_seqs(run);
         let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
         Ok((run, state))
     }

@@ -55,6 +55,9 @@ pub struct Service {
     cache: std::sync::Mutex<lifecycle::LifecycleCache>,
     /// How `serve --registry` reads the registry (unset: it does not).
     pub live_registry: OnceLock<RegistryOptions>,
+    /// The last log sequence number given out, per run this process writes
+    /// to: the one owner of a run's numbers, so that no two lines share one.
+    seqs: std::sync::Mutex<std::collections::HashMap<dockyard_api::RunId, i64>>,
 }
 
 impl Service {
@@ -73,7 +76,25 @@ impl Service {
             figures: RwLock::new(lifecycle::LifecycleFigures::default()),
             cache: std::sync::Mutex::new(lifecycle::LifecycleCache::default()),
             live_registry: OnceLock::new(),
+            seqs: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
+    }
+
+    /// The first of `n` log sequence numbers for `run` (numbers start at 1
+    /// for a run this process began). Every writer of a run's log takes its
+    /// numbers here: the build loop, notes added to the run, the pull of
+    /// build-and-pull and of `pull`, the deletions of `cleanup`.
+    pub fn take_seqs(&self, run: dockyard_api::RunId, n: usize) -> i64 {
+        let mut seqs = self.seqs.lock().unwrap_or_else(|p| p.into_inner());
+        let last = seqs.entry(run).or_insert(0);
+        let first = *last + 1;
+        *last += n as i64;
+        first
+    }
+
+    /// Forgets a finished run's numbers.
+    pub fn release_seqs(&self, run: dockyard_api::RunId) {
+        self.seqs.lock().unwrap_or_else(|p| p.into_inner()).remove(&run);
     }
 
     /// Marks runs whose process died as `interrupted` (at start).

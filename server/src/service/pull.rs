@@ -6,51 +6,7 @@ use dockyard_api::{RegistryIndex, Status};
 use dockyard_core::Diagnostic;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One image to pull.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct PullImage {
-    pub image: String,
-    pub tag: String,
-    /// `registry/namespace/image:tag`.
-    pub label: String,
-    /// From the registry index, when asked for.
-    pub digest: Option<String>,
-}
-
-impl PullImage {
-    /// `label@digest` when the digest is known, else `label`.
-    pub fn reference(&self) -> String {
-        match &self.digest {
-            Some(d) => format!("{}@{d}", self.label),
-            None => self.label.clone(),
-        }
-    }
-}
-
-/// A pin that is not pulled, and why.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SkippedPin {
-    pub written: String,
-    pub status: Status,
-    pub file: String,
-    pub line: usize,
-}
-
-/// The images to pull.
-#[derive(Debug, Clone, Default)]
-pub struct PullPlan {
-    pub images: Vec<PullImage>,
-    pub skipped: Vec<SkippedPin>,
-    /// Labels pulled by tag because the index had no digest for them.
-    pub missing_digest: Vec<String>,
-}
-
-impl PullPlan {
-    /// (image, tag) pairs, for asking the index for exactly these digests.
-    pub fn pairs(&self) -> BTreeSet<(String, String)> {
-        self.images.iter().map(|i| (i.image.clone(), i.tag.clone())).collect()
-    }
-}
+pub use dockyard_api::{PullImage, PullPlan, SkippedPin};
 
 /// Every pin that names a real version (ok, stale, unpublished) once;
 /// `digests` adds the registry's digest of each.
@@ -74,7 +30,14 @@ pub fn plan(snapshot: &Snapshot, digests: Option<&[RegistryIndex]>) -> Result<Pu
             }
         }
     }
-    let mut out = PullPlan { skipped: skipped.into_iter().collect(), ..PullPlan::default() };
+    let repo = &snapshot.repo;
+    let mut out = PullPlan {
+        skipped: skipped.into_iter().collect(),
+        pin_paths: repo.pin_paths.iter().map(|p| repo.shown(p)).collect(),
+        catalog: repo.roots.first().map(|r| r.display_dir().display().to_string()).unwrap_or_default(),
+        config: repo.roots.first().map(|r| repo.shown(&r.config)).unwrap_or_default(),
+        ..PullPlan::default()
+    };
     for (image, tag) in pairs.into_keys() {
         let label = format!("{}{image}:{tag}", lint.prefix);
         let digest = digests.and_then(|idx| idx.iter().find_map(|i| i.get(&image)?.digests.get(&tag).cloned()));

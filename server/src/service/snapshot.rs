@@ -10,18 +10,12 @@ use dockyard_api::{CatalogReport, GraphReport, PinsReport, Problem, RegistryInde
 use dockyard_core::Diagnostic;
 use dockyard_core::catalog::Catalog;
 use dockyard_core::graph::Graph;
-use dockyard_core::lint::{self, LintOptions, LintReport, Source};
+use dockyard_core::lint::{self, LintOptions};
 use dockyard_core::ops::{self, PinRepo, RenderReport};
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-/// The lint of the pin paths, with the files it read.
-pub struct LintState {
-    pub report: LintReport,
-    pub sources: Vec<Source>,
-    /// The pin prefix (`registry/namespace/`).
-    pub prefix: String,
-}
+pub use dockyard_core::lint::LintState;
 
 /// Rendering of every root, and the graph.
 pub struct Rendered {

@@ -538,10 +538,8 @@ impl Store for Postgres {
     fn append_logs(&self, run: RunId, lines: &[LogLine]) -> Result<(), StoreError> {
         self.with(|c| {
             in_tx!(c, |tx| {
-                let stmt = tx.prepare(
-                    "INSERT INTO run_logs (run_id, seq, image, at_ms, line) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (run_id, seq) DO NOTHING",
-                )?;
+                let stmt =
+                    tx.prepare("INSERT INTO run_logs (run_id, seq, image, at_ms, line) VALUES ($1, $2, $3, $4, $5)")?;
                 for l in lines {
                     // PostgreSQL's TEXT holds no NUL byte; a log line may.
                     let line = l.line.replace('\0', "\u{FFFD}");

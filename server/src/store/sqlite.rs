@@ -459,7 +459,7 @@ impl Store for Sqlite {
             let tx = Self::tx(c, false)?;
             {
                 let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO run_logs (run_id, seq, image, at_ms, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO run_logs (run_id, seq, image, at_ms, line) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
                 for l in lines {
                     stmt.execute(params![run, l.seq, l.image, l.at_ms, l.line])?;

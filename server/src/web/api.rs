@@ -202,7 +202,7 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
                 .map_err(|d| (StatusCode::UNPROCESSABLE_ENTITY, d.to_string()))?;
             Ok(Answer {
                 content_type: "text/x-shellscript; charset=utf-8",
-                body: Bytes::from(crate::cli::pull_script_text(service, &plan, None)),
+                body: Bytes::from(crate::print::shell::pull_script(&plan, None)),
                 attachment: Some("pull-images.sh"),
             })
         }

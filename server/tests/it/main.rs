@@ -6,6 +6,7 @@ mod common;
 mod engines;
 mod regsupport;
 
+mod architecture;
 mod build;
 mod cli;
 mod fleet;

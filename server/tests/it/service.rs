@@ -354,3 +354,64 @@ fn completions_and_the_man_page_come_from_the_same_flags() {
     let help = stdout(&dockyard(&["graph", "--help"]));
     assert!(help.contains("[DIR]") && help.contains("--repo <ROOT>"), "{help}");
 }
+
+/// One door: the dashboard's plan, the CLI's dry run and the run API are
+/// the same bytes on the real catalog, for the same selection and the
+/// defaults (a private engine; the registry is the corpus's, unreachable
+/// here, which both say the same way).
+#[test]
+fn the_dashboard_plan_equals_the_dry_run_and_builds_show_equals_the_api_on_the_corpus() {
+    let engine = crate::engines::Dockerd::start();
+    let repo = corpus().join("integration-config");
+    let repo = repo.to_str().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("s.db");
+    let db = db.to_str().unwrap();
+    let token = "plan-equality-token-1";
+    let server = Server::start_env(
+        &["--repo", repo, "--store", db],
+        &[("DOCKER_HOST", engine.host.as_str()), ("DOCKYARD_TOKEN", token)],
+    );
+    for globs in [vec!["*"], vec!["*/php8*", "*/node20*"]] {
+        let body =
+            serde_json::json!({"selection": {"kind": "globs", "globs": globs}, "push": false, "pull_pins": false});
+        let (status, _, api) = http(
+            &format!("{}/api/v1/plan", server.url),
+            "POST",
+            &[("authorization", &format!("Bearer {token}")), ("content-type", "application/json")],
+            &body.to_string(),
+        );
+        assert_eq!(status, 200, "{api}");
+        let mut args = vec!["build", "--repo", repo, "--store", db, "--dry-run", "--format", "json"];
+        for g in &globs {
+            args.extend(["--select", g]);
+        }
+        let out = command(&args).env("DOCKER_HOST", &engine.host).output().unwrap();
+        let cli = String::from_utf8(out.stdout).unwrap();
+        let plan: Value = serde_json::from_str(&cli).unwrap();
+        assert!(plan["items"].as_array().unwrap().len() >= 85, "{plan}");
+        assert_eq!(cli, api, "the dashboard's plan and `build --dry-run --format json` differ for {globs:?}");
+    }
+    // A run (it fails: the engine cannot reach the catalog's base images),
+    // read through the CLI and through the API.
+    let out = command(&["build", "--repo", repo, "--store", db, "--select", "*/ajv:*", "--no-pull"])
+        .env("DOCKER_HOST", &engine.host)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let list = command(&["builds", "--repo", repo, "--store", db, "--format", "json"]).output().unwrap();
+    let list: Value = serde_json::from_slice(&list.stdout).unwrap();
+    let id = list["runs"][0]["id"].as_i64().expect("the build was recorded");
+    let cli = command(&["builds", "show", &id.to_string(), "--repo", repo, "--store", db, "--format", "json"])
+        .output()
+        .unwrap();
+    let (status, _, api) = http(&format!("{}/api/v1/builds/{id}", server.url), "GET", &[], "");
+    assert_eq!(status, 200);
+    let (cli, api): (Value, Value) =
+        (serde_json::from_slice(&cli.stdout).unwrap(), serde_json::from_str(&api).unwrap());
+    assert_eq!(cli["run"]["state"], "failed");
+    assert_eq!(
+        (&cli["run"], &cli["images"], &cli["plan"], &cli["source"]),
+        (&api["run"], &api["images"], &api["plan"], &api["source"])
+    );
+}

@@ -1,6 +1,6 @@
 //! Unified diffs that `git apply` takes, of the files `--fix` rewrites.
 
-use dockyard_core::lint::FileFix;
+use crate::lint::FileFix;
 use std::fmt::Write as _;
 
 /// Lines of context around a change.
