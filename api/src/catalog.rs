@@ -132,6 +132,10 @@ pub struct ImageDetail {
     /// (read by `cleanup`, `sizes` or the server), so growth is visible.
     #[serde(default)]
     pub sizes: std::collections::BTreeMap<String, u64>,
+    /// Why the builds cannot be read now (the store is away): shown instead
+    /// of "no builds".
+    #[serde(default)]
+    pub builds_error: Option<String>,
 }
 
 /// One node of a laid-out graph (SVG user units).

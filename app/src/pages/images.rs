@@ -174,7 +174,9 @@ fn detail(d: ImageDetail) -> impl IntoView {
             .into_any()
         }}
         <h2>"Builds"</h2>
-        {if d.builds.is_empty() {
+        {if let Some(e) = d.builds_error.clone() {
+            view! { <div class="banner error" role="alert">"The build history cannot be read: " {e}</div> }.into_any()
+        } else if d.builds.is_empty() {
             view! { <p class="muted">"Never built by dockyard."</p> }.into_any()
         } else {
             view! {

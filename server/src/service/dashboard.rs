@@ -106,16 +106,20 @@ impl Service {
             .map(|p| p.pins.into_iter().filter(|x| x.image == name).collect())
             .unwrap_or_default();
         let registry = self.registry_knowledge().iter().find_map(|i| i.get(name).cloned());
-        let builds = match self.store() {
+        // A store that cannot be read is said, never shown as "no builds".
+        let (builds, builds_error) = match self.store() {
             Ok(store) => {
                 let n = name.to_owned();
-                store.call(move |s| s.image_builds(&n, 20)).await.unwrap_or_default()
+                match store.call(move |s| s.image_builds(&n, 20)).await {
+                    Ok(b) => (b, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                }
             }
-            Err(_) => Vec::new(),
+            Err(e) => (Vec::new(), Some(e.to_string())),
         };
         // Sizes of the versions whose manifests the store knows (no request).
-        let sizes = match (self.store(), &registry) {
-            (Ok(store), Some(entry)) => {
+        let sizes = match (self.store().ok().filter(|_| builds_error.is_none()), &registry) {
+            (Some(store), Some(entry)) => {
                 let host = self
                     .registry_knowledge()
                     .iter()
@@ -152,6 +156,7 @@ impl Service {
             builds,
             unbumped: self.unbumped_in_work_tree().map(|set| set.contains(name)),
             sizes,
+            builds_error,
         })
     }
 

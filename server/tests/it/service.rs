@@ -415,3 +415,32 @@ fn the_dashboard_plan_equals_the_dry_run_and_builds_show_equals_the_api_on_the_c
         (&api["run"], &api["images"], &api["plan"], &api["source"])
     );
 }
+
+/// A store that becomes unreadable while the server runs (PostgreSQL
+/// stopped under it) is an error on the builds page and a non-2xx answer of
+/// the API, never an empty history.
+#[test]
+fn a_store_made_unreadable_mid_serve_is_an_error_on_the_page_and_in_the_api() {
+    let pg = crate::stores::Pg::start();
+    let url = pg.database("unreadable");
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let out = dockyard(&["store", "import", "--store", &url, demo.join("store.json").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let server = Server::start(&["--repo", demo.to_str().unwrap(), "--store", &url]);
+    let (status, _, body) = server.get("/api/v1/builds");
+    assert_eq!(status, 200);
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["runs"].as_array().unwrap().len() >= 3, "{body}");
+    pg.stop();
+    let (status, _, body) = server.get("/api/v1/builds");
+    assert!(status >= 500, "{status}: {body}");
+    assert!(body.contains("error"), "{body}");
+    let (_, _, page) = server.get("/builds");
+    assert!(page.contains("banner error") && !page.contains("No builds yet"), "{page}");
+    let (status, _, _) = server.get("/api/v1/builds/1");
+    assert!(status >= 500, "{status}");
+    // An image page says its history cannot be read.
+    let (status, _, body) = server.get("/api/v1/images/ci-base");
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["builds_error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+}
