@@ -27,6 +27,7 @@ pub mod provenance;
 pub mod pyfmt;
 pub mod pyobj;
 pub mod render;
+pub mod schedule;
 pub mod update;
 pub mod version;
 pub mod yaml;

@@ -12,6 +12,7 @@ use dockyard_api::{Action, BuildEvent, ImageState, LogLine, Plan, RunId, RunStat
 use dockyard_core::Diagnostic;
 use dockyard_core::files::SharedFiles;
 use dockyard_core::plan::{PlanImage, PlanOptions};
+use dockyard_core::schedule::Step;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -621,32 +622,30 @@ impl Service {
         let (log_tx, log_rx) = tokio::sync::mpsc::unbounded_channel::<(String, String)>();
         let writer = tokio::spawn(write_logs(self.clone(), run, log_rx));
         let plan = &prepared.plan;
-        let order: Vec<&str> = plan.items.iter().map(|i| i.name.as_str()).collect();
-        let position: HashMap<&str, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-        let work: BTreeSet<usize> = plan
-            .items
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| !matches!(i.action, Action::Present | Action::Broken))
-            .map(|(i, _)| i)
-            .collect();
-        // Parents with work in this run, and children.
-        let mut waiting: HashMap<usize, usize> = HashMap::new();
-        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        let position: HashMap<&str, usize> =
+            plan.items.iter().enumerate().map(|(i, it)| (it.name.as_str(), i)).collect();
         let parents_of = |i: usize| -> Vec<usize> {
             plan.items[i].parents.iter().filter_map(|p| position.get(p.as_str()).copied()).collect()
         };
-        for &i in &work {
-            let n = parents_of(i).into_iter().filter(|p| work.contains(p)).count();
-            waiting.insert(i, n);
-            for pi in parents_of(i) {
-                if work.contains(&pi) {
-                    children.entry(pi).or_default().push(i);
-                }
-            }
-        }
+        let is_work = |a: Action| !matches!(a, Action::Present | Action::Broken);
+        // The decisions are the pure queue's (`core::schedule`); this loop
+        // runs them, and reports back.
+        let items: Vec<dockyard_core::schedule::Item> = (0..plan.items.len())
+            .map(|i| {
+                let parents = parents_of(i);
+                // Where it may run: the first engine (where the plan found
+                // it) for a publish or a parent only that engine has.
+                let anywhere = matches!(plan.items[i].action, Action::Build | Action::StaleBuild)
+                    && parents
+                        .iter()
+                        .all(|p| is_work(plan.items[*p].action) || plan.items[*p].in_registry == Some(true));
+                dockyard_core::schedule::Item { parents, work: is_work(plan.items[i].action), anywhere }
+            })
+            .collect();
+        let any_work = items.iter().any(|i| i.work);
+        let mut queue = dockyard_core::schedule::Queue::new(items, engines.len(), spec.jobs.max(1));
         // Base images first (docker-pkg refreshes them before building), on every engine.
-        if spec.pull && !work.is_empty() {
+        if spec.pull && any_work {
             for engine in &engines {
                 for base in &plan.base_images {
                     let sink = image_sink(&log_tx, "(base images)");
@@ -658,61 +657,44 @@ impl Service {
                 }
             }
         }
-        let per_host = spec.jobs.max(1);
-        let mut load = vec![0usize; engines.len()];
-        let mut dead: BTreeSet<usize> = BTreeSet::new();
         let mut built_on: HashMap<usize, usize> = HashMap::new();
-        let mut ready: BTreeSet<usize> = work.iter().copied().filter(|i| waiting[i] == 0).collect();
         let mut running = tokio::task::JoinSet::new();
         let mut failed = false;
-        let mut done: BTreeSet<usize> = BTreeSet::new();
         loop {
-            // Start what can start, in plan order, each on its best engine.
-            let mut deferred = Vec::new();
-            while let Some(i) = ready.pop_first() {
-                let parents = parents_of(i);
-                // Where it may run: the first engine (where the plan found
-                // it) for a publish or a parent only that engine has.
-                let anywhere = matches!(plan.items[i].action, Action::Build | Action::StaleBuild)
-                    && parents.iter().all(|p| work.contains(p) || plan.items[*p].in_registry == Some(true));
-                let candidates: Vec<usize> = (0..engines.len())
-                    .filter(|h| !dead.contains(h) && load[*h] < per_host && (anywhere || *h == 0))
-                    .collect();
-                let Some(&h) = candidates.iter().max_by_key(|h| {
-                    let near = parents.iter().filter(|p| built_on.get(*p) == Some(*h)).count();
-                    (near, std::cmp::Reverse(load[**h]), std::cmp::Reverse(**h))
-                }) else {
-                    if !anywhere && dead.contains(&0) {
-                        failed = true;
-                        done.insert(i);
-                        let why = format!("only {} could build it, and it is gone", engines[0].name());
-                        self.set_state(run, &plan.items[i].name, ImageState::Failed, None, Some(why)).await;
-                        self.skip_below(run, plan, &children, i, &mut done, &mut ready).await;
-                        continue;
+            for step in queue.start_what_can() {
+                match step {
+                    Step::Start { item: i, host: h } => {
+                        let name = plan.items[i].name.clone();
+                        let Some(mut job) = prepared.jobs.get(&name).cloned() else {
+                            queue.succeeded(i, h);
+                            continue;
+                        };
+                        if h != 0 {
+                            // Parents come through the registry on another engine.
+                            job.pull_first = parents_of(i)
+                                .into_iter()
+                                .filter(|p| built_on.get(p) != Some(&h))
+                                .map(|p| plan.items[p].label.clone())
+                                .collect();
+                        }
+                        let (service, engine, log) = (self.clone(), engines[h].clone(), image_sink(&log_tx, &name));
+                        let (push, use_cache) = (spec.push, spec.use_cache);
+                        let source = prepared.source.clone();
+                        running.spawn(async move {
+                            let r = run_job(&service, run, &job, &source, engine.as_ref(), push, use_cache, log).await;
+                            (i, h, r)
+                        });
                     }
-                    deferred.push(i);
-                    continue;
-                };
-                let name = plan.items[i].name.clone();
-                let Some(mut job) = prepared.jobs.get(&name).cloned() else { continue };
-                if h != 0 {
-                    // Parents come through the registry on another engine.
-                    job.pull_first = parents
-                        .iter()
-                        .filter(|p| built_on.get(*p) != Some(&h))
-                        .map(|p| plan.items[*p].label.clone())
-                        .collect();
+                    Step::Fail { item, why } => {
+                        failed = true;
+                        self.set_state(run, &plan.items[item].name, ImageState::Failed, None, Some(why)).await;
+                    }
+                    Step::Skip { item, parent } => {
+                        let why = format!("parent {} failed", plan.items[parent].name);
+                        self.set_state(run, &plan.items[item].name, ImageState::Skipped, None, Some(why)).await;
+                    }
                 }
-                let (service, engine, log) = (self.clone(), engines[h].clone(), image_sink(&log_tx, &name));
-                let (push, use_cache) = (spec.push, spec.use_cache);
-                let source = prepared.source.clone();
-                load[h] += 1;
-                running.spawn(async move {
-                    let r = run_job(&service, run, &job, &source, engine.as_ref(), push, use_cache, log).await;
-                    (i, h, r)
-                });
             }
-            ready.extend(deferred);
             let Some(joined) = running.join_next().await else { break };
             let (i, h, result) = match joined {
                 Ok(x) => x,
@@ -722,64 +704,38 @@ impl Service {
                     continue;
                 }
             };
-            load[h] -= 1;
-            if result.is_err() && engines.len() > 1 && !dead.contains(&h) && !answers(engines[h].as_ref()).await {
-                dead.insert(h);
+            if result.is_err() && engines.len() > 1 && !queue.is_lost(h) && !answers(engines[h].as_ref()).await {
+                queue.lose_host(h);
             }
-            if result.is_err() && dead.contains(&h) && dead.len() < engines.len() {
+            if result.is_err() && queue.is_lost(h) && queue.any_host_left() {
                 // Lost with its engine: queued again on another one.
                 let name = &plan.items[i].name;
                 let note =
                     format!("{} stopped answering during this image: queued again on another host", engines[h].name());
                 let _ = image_sink(&log_tx, name).send(note);
                 self.set_state(run, name, ImageState::Waiting, None, None).await;
-                ready.insert(i);
+                queue.requeue(i, h);
                 continue;
             }
-            done.insert(i);
             match result {
                 Ok(()) => {
                     built_on.insert(i, h);
-                    for &c in children.get(&i).map(Vec::as_slice).unwrap_or(&[]) {
-                        let w = waiting.entry(c).or_default();
-                        *w = w.saturating_sub(1);
-                        if *w == 0 && !done.contains(&c) {
-                            ready.insert(c);
-                        }
-                    }
+                    queue.succeeded(i, h);
                 }
                 Err(()) => {
                     failed = true;
-                    self.skip_below(run, plan, &children, i, &mut done, &mut ready).await;
+                    for step in queue.failed(i, h) {
+                        if let Step::Skip { item, parent } = step {
+                            let why = format!("parent {} failed", plan.items[parent].name);
+                            self.set_state(run, &plan.items[item].name, ImageState::Skipped, None, Some(why)).await;
+                        }
+                    }
                 }
             }
         }
         drop(log_tx);
         let _ = writer.await;
         if failed { RunState::Failed } else { RunState::Succeeded }
-    }
-
-    /// Marks everything below a failed image skipped: nothing is ever built
-    /// on a missing parent.
-    async fn skip_below(
-        &self,
-        run: RunId,
-        plan: &Plan,
-        children: &HashMap<usize, Vec<usize>>,
-        i: usize,
-        done: &mut BTreeSet<usize>,
-        ready: &mut BTreeSet<usize>,
-    ) {
-        let mut stack = children.get(&i).cloned().unwrap_or_default();
-        while let Some(c) = stack.pop() {
-            if !done.insert(c) {
-                continue;
-            }
-            ready.remove(&c);
-            let why = format!("parent {} failed", plan.items[i].name);
-            self.set_state(run, &plan.items[c].name, ImageState::Skipped, None, Some(why)).await;
-            stack.extend(children.get(&c).cloned().unwrap_or_default());
-        }
     }
 }
 
