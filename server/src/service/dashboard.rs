@@ -53,27 +53,21 @@ impl Service {
 
     /// Each engine's reachability and version (asked now, briefly).
     pub async fn engine_health(&self) -> Vec<HostInfo> {
-        let mut out = Vec::new();
-        for e in self.engines() {
+        // Every engine at once, each within one deadline.
+        let probes = self.engines().into_iter().map(|e| async move {
             let v = tokio::time::timeout(std::time::Duration::from_secs(2), e.version()).await;
             let (reachable, version, error) = match v {
                 Ok(Ok(v)) => (true, Some(v), None),
                 Ok(Err(err)) => (false, None, Some(err.to_string())),
                 Err(_) => (false, None, Some("no answer within 2 s".into())),
             };
-            out.push(HostInfo {
-                name: e.name().to_owned(),
-                endpoint: e.endpoint().to_owned(),
-                reachable,
-                version,
-                error,
-            });
-        }
-        out
+            HostInfo { name: e.name().to_owned(), endpoint: e.endpoint().to_owned(), reachable, version, error }
+        });
+        futures::future::join_all(probes).await
     }
 
     /// An image's page.
-    pub async fn image_detail(&self, name: &str) -> Result<ImageDetail, Failure> {
+    pub async fn image_detail(self: &Arc<Self>, name: &str) -> Result<ImageDetail, Failure> {
         let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
         let catalog = snapshot.catalog_report();
         let image = catalog
@@ -117,6 +111,14 @@ impl Service {
             }
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
+        // Impact (git and a render of HEAD) on the blocking pool, through
+        // the same slots as `/api/v1/impact`.
+        let unbumped = {
+            let _slot = super::impact::IMPACT_SLOTS.acquire().await.ok();
+            let s = self.clone();
+            tokio::task::spawn_blocking(move || s.unbumped_in_work_tree()).await.ok().flatten()
+        }
+        .map(|set| set.contains(name));
         // Sizes of the versions whose manifests the store knows (no request).
         let sizes = match (self.store().ok().filter(|_| builds_error.is_none()), &registry) {
             (Some(store), Some(entry)) => {
@@ -154,7 +156,7 @@ impl Service {
             pins,
             registry,
             builds,
-            unbumped: self.unbumped_in_work_tree().map(|set| set.contains(name)),
+            unbumped,
             sizes,
             builds_error,
         })
@@ -211,13 +213,20 @@ impl Service {
             }
         }
         // Failed: the newest build of the image (in the last runs) failed.
-        if let Ok(store) = self.store()
-            && let Ok(runs) = store.call(|s| s.list_runs(RECENT_RUNS)).await
-        {
+        // The recent runs, read in one trip to the store.
+        let recent = match self.store() {
+            Ok(store) => store
+                .call(|s| {
+                    let runs = s.list_runs(RECENT_RUNS)?;
+                    runs.iter().map(|r| s.get_run(r.id)).collect::<Result<Vec<_>, _>>()
+                })
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        if let Some(details) = recent {
             let mut seen = std::collections::BTreeSet::new();
-            for run in runs {
-                let id = run.id;
-                let Ok(Some(detail)) = store.call(move |s| s.get_run(id)).await else { continue };
+            for detail in details.into_iter().flatten() {
                 for i in
                     detail.images.iter().filter(|i| i.state.is_final() && i.state != dockyard_api::ImageState::Present)
                 {
@@ -414,6 +423,13 @@ impl Service {
     /// registry), the engines (asked now, briefly) and the store, with the
     /// last builds. `GET /api/v1/overview` and `/metrics` read this.
     pub async fn overview_full(self: &Arc<Self>, can_write: bool) -> dockyard_api::Overview {
+        let health = self.engine_health().await;
+        self.overview_with(can_write, &health).await
+    }
+
+    /// The overview, with the engines' health already asked (`/metrics`
+    /// asks once for the overview and the hosts matrix).
+    pub async fn overview_with(self: &Arc<Self>, can_write: bool, health: &[HostInfo]) -> dockyard_api::Overview {
         let s = self.clone();
         let mut o = match tokio::task::spawn_blocking(move || s.overview(can_write)).await {
             Ok(o) => o,
@@ -422,7 +438,7 @@ impl Service {
                 dockyard_api::Overview::default()
             }
         };
-        o.sources.push(engine_source(&self.engine_health().await));
+        o.sources.push(engine_source(health));
         let figures = self.lifecycle_figures();
         o.fresh_agent_bytes = figures.fresh_agent_bytes;
         o.reclaimable_bytes = figures.reclaimable_bytes;

@@ -22,8 +22,13 @@ impl Service {
 
     /// The host × pinned-image matrix.
     pub async fn hosts_report(&self) -> Result<HostsReport, String> {
+        let health = self.engine_health().await;
+        self.hosts_report_with(health).await
+    }
+
+    /// The matrix, with the engines' health already asked.
+    pub async fn hosts_report_with(&self, hosts: Vec<dockyard_api::HostInfo>) -> Result<HostsReport, String> {
         let plan = self.pins_to_pull()?;
-        let hosts = self.engine_health().await;
         let engines = self.engines();
         let mut cells = Vec::new();
         for (engine, info) in engines.iter().zip(&hosts) {

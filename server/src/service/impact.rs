@@ -9,6 +9,10 @@ use dockyard_core::impact::{Side, impact};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Impact runs git and renders two revisions: a few at a time (the API's
+/// impact and the image pages' "changed without a bump" share these).
+pub static IMPACT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 impl Service {
     /// The paths a revision is read under: every catalog root, its
     /// `config.yaml`, and the pin paths, relative to the repository.

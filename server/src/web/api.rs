@@ -155,9 +155,6 @@ fn cleanup_options(query: &str) -> Result<crate::service::lifecycle::CleanupOpti
     Ok(o)
 }
 
-/// Impact runs git and renders two revisions: a few at a time.
-static IMPACT_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
-
 /// Every read of the API, by path (under `/api/v1/`) and query.
 pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (StatusCode, String)> {
     let service = &state.service;
@@ -245,7 +242,7 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
             let base = query_param(query, "base")
                 .ok_or((StatusCode::UNPROCESSABLE_ENTITY, "base=REV is required".to_owned()))?;
             let head = query_param(query, "head");
-            let Ok(_slot) = IMPACT_SLOTS.try_acquire() else {
+            let Ok(_slot) = crate::service::impact::IMPACT_SLOTS.try_acquire() else {
                 return Err((StatusCode::SERVICE_UNAVAILABLE, "impact is busy; try again in a moment".into()));
             };
             let s = service.clone();

@@ -135,7 +135,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
 
     // Sources: up, and the age of their data.
-    let overview = service.overview_full(false).await;
+    // The engines are asked once, all at once, for the whole scrape.
+    let health = service.engine_health().await;
+    let overview = service.overview_with(false, &health).await;
     family(&mut out, "dockyard_source_up", "gauge", "1 when the source is connected and read without error.");
     for src in &overview.sources {
         let up = matches!(src.health, dockyard_api::Health::Ok | dockyard_api::Health::Degraded) as u8;
@@ -182,8 +184,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
 
     // Engines: reachable, and which pinned images each has.
-    if !service.engines().is_empty()
-        && let Ok(h) = service.hosts_report().await
+    if !health.is_empty()
+        && let Ok(h) = service.hosts_report_with(health.clone()).await
     {
         family(&mut out, "dockyard_host_up", "gauge", "1 when the Docker engine answers.");
         for host in &h.hosts {
