@@ -16,6 +16,17 @@ pub type Getter =
 #[derive(Clone)]
 pub struct ServerData {
     pub get: Getter,
+    /// Sets the page's HTTP status (an unknown page is a 404, a failed
+    /// read its error's status).
+    pub set_status: Arc<dyn Fn(u16) + Send + Sync>,
+}
+
+/// Says, on the server, that this page is not found (a 404 status).
+pub fn not_found_status() {
+    #[cfg(feature = "ssr")]
+    if let Some(d) = leptos::prelude::use_context::<ServerData>() {
+        (d.set_status)(404);
+    }
 }
 
 /// GET an API path and decode its JSON.

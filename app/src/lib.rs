@@ -45,7 +45,10 @@ pub fn App() -> impl IntoView {
     });
     view! {
         <Stylesheet id="dockyard" href="/pkg/app.css" />
-        <Title text="dockyard" />
+        // Each page names itself: "Pins · dockyard".
+        <Title formatter=|text: String| if text.is_empty() { "dockyard".to_owned() } else { format!("{text} · dockyard") } />
+        // Pages of one thing (an image, a run) wait for their data before the
+        // first byte, so that an unknown one answers 404, not 200.
         <Router>
             <a class="skip" href="#main">"Skip to content"</a>
             <header class="top">
@@ -65,10 +68,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=pages::overview::OverviewPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("pins") view=pages::pins::PinsPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("images") view=pages::images::ImagesPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/images/:name") view=pages::images::ImagePage ssr=SsrMode::InOrder />
+                    <Route path=path!("/images/:name") view=pages::images::ImagePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("graph") view=pages::graph::GraphPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("builds") view=pages::builds::BuildsPage ssr=SsrMode::InOrder />
-                    <Route path=path!("/builds/:id") view=pages::builds::RunPage ssr=SsrMode::InOrder />
+                    <Route path=path!("/builds/:id") view=pages::builds::RunPage ssr=SsrMode::Async />
                     <Route path=StaticSegment("build") view=pages::build::BuildPage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("files") view=pages::files::FilePage ssr=SsrMode::InOrder />
                     <Route path=StaticSegment("hosts") view=pages::hosts::HostsPage ssr=SsrMode::InOrder />

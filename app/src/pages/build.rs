@@ -12,6 +12,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 pub fn BuildPage() -> impl IntoView {
     let catalog = Resource::new(|| (), |_| get_json::<CatalogReport>("/api/v1/catalog".into()));
     view! {
+        <leptos_meta::Title text="Build & pull" />
         <section class="buildform">
             <h1>"Build & pull"</h1>
             <p class="muted">"Builds what is missing along the dependency graph, publishes it, then pulls the pinned images onto the engines."</p>

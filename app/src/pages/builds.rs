@@ -14,6 +14,7 @@ use leptos_router::hooks::use_params_map;
 pub fn BuildsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<RunList>("/api/v1/builds".into()));
     view! {
+        <leptos_meta::Title text="Builds" />
         <section class="builds">
             <div class="toolbar">
                 <h1>"Builds"</h1>
@@ -65,6 +66,7 @@ pub fn RunPage() -> impl IntoView {
     let detail = Resource::new(id, |id| get_json::<RunDetail>(format!("/api/v1/builds/{id}")));
     let logs = Resource::new(id, |id| get_json::<Vec<LogLine>>(format!("/api/v1/builds/{id}/logs")));
     view! {
+        <leptos_meta::Title text=move || format!("Run #{}", id()) />
         <section class="run">
             <Suspense fallback=loading>
                 {move || match (detail.get(), logs.get()) {

@@ -22,6 +22,7 @@ pub fn CleanupPage() -> impl IntoView {
     };
     let data = Resource::new(rules, |q| get_json::<CleanupPlan>(format!("/api/v1/cleanup?{q}")));
     view! {
+        <leptos_meta::Title text="Cleanup" />
         <section class="cleanup">
             <h1>"Cleanup"</h1>
             <p class="muted">"Registry tags that no pin, no current version and none of the newest versions need, "

@@ -12,6 +12,7 @@ pub fn FilePage() -> impl IntoView {
     let path = move || query.read().get("path").unwrap_or_default();
     let data = Resource::new(path, |p| get_text(format!("/api/v1/file?path={}", encode(&p))));
     view! {
+        <leptos_meta::Title text="File" />
         <section class="file">
             <h1><code>{path}</code></h1>
             <Suspense fallback=loading>

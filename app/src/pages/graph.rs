@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub fn GraphPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<GraphView>("/api/v1/graph/view".into()));
     view! {
+        <leptos_meta::Title text="Graph" />
         <section class="graph">
             <div class="toolbar">
                 <h1>"Dependency graph"</h1>

@@ -19,6 +19,7 @@ pub fn HostsPage() -> impl IntoView {
         });
     };
     view! {
+        <leptos_meta::Title text="Hosts" />
         <section class="hosts">
             <div class="toolbar">
                 <h1>"Hosts"</h1>

@@ -13,6 +13,7 @@ pub fn ImagesPage() -> impl IntoView {
     let query = use_query_map();
     let filter = RwSignal::new(query.get_untracked().get("q").unwrap_or_default());
     view! {
+        <leptos_meta::Title text="Images" />
         <section class="images">
             <div class="toolbar">
                 <h1>"Images"</h1>
@@ -98,6 +99,7 @@ pub fn ImagePage() -> impl IntoView {
         |name| get_json::<ImageDetail>(format!("/api/v1/images/{}", encode(&name))),
     );
     view! {
+        <leptos_meta::Title text=move || params.read().get("name").unwrap_or_default() />
         <section class="image">
             <Suspense fallback=loading>
                 {move || data.get().map(|r| match r {

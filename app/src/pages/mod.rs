@@ -17,7 +17,9 @@ use leptos_router::components::A;
 /// The 404 page.
 #[component]
 pub fn NotFound() -> impl IntoView {
+    crate::api::not_found_status();
     view! {
+        <leptos_meta::Title text="Not found" />
         <section class="notfound">
             <h1>"Nothing here"</h1>
             <p>"This page does not exist. Try one of these:"</p>

@@ -10,6 +10,7 @@ use leptos_router::components::A;
 pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<Overview>("/api/v1/overview".into()));
     view! {
+        <leptos_meta::Title text="Overview" />
         <section class="overview">
             <h1>"Overview"</h1>
             <Suspense fallback=loading>

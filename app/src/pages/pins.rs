@@ -14,6 +14,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 pub fn PinsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<PinsReport>("/api/v1/pins".into()));
     view! {
+        <leptos_meta::Title text="Pins" />
         <section class="pins">
             <div class="toolbar">
                 <h1>"Pins"</h1>

@@ -42,27 +42,41 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 
 /// How pages read data on the server: the API's own read function, called
 /// in-process (no HTTP), so a page shows exactly what the API answers.
-fn server_data(state: &AppState) -> ServerData {
+/// A read that fails with "not found" or a server error gives the page
+/// that status too.
+fn server_data(state: &AppState, response: Option<leptos_axum::ResponseOptions>) -> ServerData {
     let state = state.clone();
+    let set_status: Arc<dyn Fn(u16) + Send + Sync> = Arc::new(move |code: u16| {
+        if let (Some(r), Ok(status)) = (&response, axum::http::StatusCode::from_u16(code)) {
+            r.set_status(status);
+        }
+    });
+    let on_error = set_status.clone();
     ServerData {
         get: Arc::new(move |path: String| {
-            let state = state.clone();
+            let (state, on_error) = (state.clone(), on_error.clone());
             Box::pin(async move {
                 let (p, q) = path.split_once('?').unwrap_or((path.as_str(), ""));
                 let p = p.strip_prefix(dockyard_api::API_PREFIX).unwrap_or(p);
                 match api::get(&state, p, q).await {
                     Ok(a) => Ok(String::from_utf8_lossy(&a.body).into_owned()),
-                    Err((_, message)) => Err(message),
+                    Err((status, message)) => {
+                        if status == axum::http::StatusCode::NOT_FOUND || status.is_server_error() {
+                            on_error(status.as_u16());
+                        }
+                        Err(message)
+                    }
                 }
             })
         }),
+        set_status,
     }
 }
 
 /// The whole application: API, pages, files, guard rails.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
-    let data = server_data(&state);
+    let page_state = state.clone();
     let leptos = state.leptos.clone();
     Router::new()
         .nest("/api/v1", api::routes())
@@ -72,7 +86,8 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(data.clone()),
+            // Per request: the page's reads, and its status.
+            move || provide_context(server_data(&page_state, use_context::<leptos_axum::ResponseOptions>())),
             move || app::shell(leptos.clone()),
         )
         .route("/login", get(|| async { "" }))
@@ -83,5 +98,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(axum::extract::DefaultBodyLimit::max(guard::MAX_BODY_BYTES))
+        // Pages, JSON and the front end go out gzipped to clients that ask
+        // (live streams and images are left alone by the default predicate).
+        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }

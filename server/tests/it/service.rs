@@ -444,3 +444,47 @@ fn a_store_made_unreadable_mid_serve_is_an_error_on_the_page_and_in_the_api() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert!(v["builds_error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
 }
+
+/// Pages say what they are: unknown pages, images and runs answer 404 with
+/// a way back, every page has its own title, and HTML and JSON go out
+/// gzipped to a client that asks.
+#[test]
+fn unknown_pages_are_404_each_page_has_a_title_and_answers_are_compressed() {
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("s.db");
+    let server = Server::start(&["--repo", demo.to_str().unwrap(), "--store", db.to_str().unwrap()]);
+    for path in ["/nonexistent", "/images/nonexistent", "/builds/999"] {
+        let (status, _, body) = server.get(path);
+        assert_eq!(status, 404, "{path}");
+        assert!(body.contains("href=\"/\""), "{path}: no way back");
+    }
+    for (path, title) in [
+        ("/", "Overview · dockyard"),
+        ("/pins", "Pins · dockyard"),
+        ("/images", "Images · dockyard"),
+        ("/images/tox", "tox · dockyard"),
+        ("/graph", "Graph · dockyard"),
+        ("/builds", "Builds · dockyard"),
+        ("/hosts", "Hosts · dockyard"),
+        ("/build", "Build & pull · dockyard"),
+        ("/nonexistent", "Not found · dockyard"),
+    ] {
+        let (status, _, body) = server.get(path);
+        assert!(status == 200 || path == "/nonexistent", "{path}: {status}");
+        assert!(body.contains(&format!("<title>{title}</title>")), "{path}: {}", &body[..body.len().min(600)]);
+    }
+    // As the acceptance says: `curl -sI -H 'Accept-Encoding: gzip' /pins`.
+    for path in ["/pins", "/api/v1/pins"] {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-D", "-", "-o", "/dev/null", "-H", "Accept-Encoding: gzip"])
+            .arg(format!("{}{path}", server.url))
+            .output()
+            .expect("curl");
+        let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200") && head.contains("content-encoding: gzip"), "{path}: {head}");
+    }
+    // Without asking, plain.
+    let (_, headers, _) = http(&format!("{}/api/v1/pins", server.url), "GET", &[], "");
+    assert!(!headers.iter().any(|(k, _)| k == "content-encoding"), "{headers:?}");
+}
