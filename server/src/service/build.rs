@@ -151,39 +151,9 @@ impl Service {
     ) -> Result<Prepared, BuildError> {
         let snapshot = self.snapshot().map_err(BuildError::Load)?;
         let source = self.run_source(spec.command.clone()).await;
-        // What the registry holds (a failing registry leaves it unknown).
-        let mut knowledge: Vec<dockyard_api::RegistryIndex> = Vec::new();
-        let mut registry_problems: Vec<String> = Vec::new();
-        if spec.pull || spec.push {
-            let opts = crate::registry::RegistryOptions { max_age: 0, ..registry.clone() };
-            match self.refresh_registry(&opts, &Default::default()).await {
-                Ok(r) => knowledge = r.into_iter().map(|r| r.index).collect(),
-                Err(e) => registry_problems.push(format!("the registry index could not be read: {e}")),
-            }
-            // A registry that failed now is said once, with the age of the
-            // knowledge the plan would otherwise use silently.
-            if !registry.offline {
-                for index in &knowledge {
-                    let failed: Vec<&dockyard_api::RegistryEntry> = index
-                        .entries
-                        .iter()
-                        .filter(|e| e.error.is_some() && e.state != dockyard_api::IndexState::Fresh)
-                        .collect();
-                    if let Some(first) = failed.first() {
-                        let now = crate::store::now();
-                        let age = match failed.iter().filter_map(|e| e.fetched_at).min() {
-                            Some(at) => format!("planning from its index of {} s ago", (now - at).max(0)),
-                            None => "nothing is known of it".to_owned(),
-                        };
-                        registry_problems.push(format!(
-                            "registry {} unreachable ({}): {age}; run with --offline to plan from the stored index on purpose",
-                            index.registry,
-                            first.error.as_deref().map_or("no answer", |e| e.trim_start_matches("unreachable: "))
-                        ));
-                    }
-                }
-            }
-        }
+        // What the registry holds (a failing registry leaves it unknown, and says so).
+        let (knowledge, registry_problems) =
+            if spec.pull || spec.push { self.registry_for_plan(registry).await } else { (Vec::new(), Vec::new()) };
         let rendered = snapshot.rendered();
         let graph = &rendered.graph;
         let mut images = Vec::new();
@@ -306,65 +276,10 @@ impl Service {
             }
         }
         // What the existing tags were built from, against what the files give now.
-        for image in &mut images {
-            let Some(job) = jobs.get(&image.name) else { continue };
-            let Ok(dockerfile) = &job.dockerfile else { continue };
-            if let Some(built) = engine_labels.get(&image.name) {
-                let mut parents = BTreeMap::new();
-                for p in &job.parent_labels {
-                    parents.insert(p.clone(), engine.inspect(p).await?.map(|i| i.id));
-                }
-                let context = job.context_digest().await;
-                image.stale = dockyard_core::provenance::differs(
-                    built,
-                    &crate::sha::digest(dockerfile.as_bytes()),
-                    context.as_deref(),
-                    &parents,
-                );
-            }
-        }
-        // The registry's copies of the selected tags (their manifests are
-        // cached by digest, so a second plan asks nothing of them again).
+        judge_engine_copies(&mut images, &jobs, &engine_labels, engine).await?;
         if spec.pull || spec.push {
-            let store = self.store().ok();
-            let mut clients: HashMap<usize, Option<crate::registry::RegistryClient>> = HashMap::new();
-            for (name, ci, host) in &registry_tags {
-                let Some(image) = images.iter_mut().find(|i| &i.name == name) else { continue };
-                if !(spec.globs.is_empty() || spec.globs.iter().any(|g| dockyard_core::plan::fnmatch(g, &image.label)))
-                {
-                    continue;
-                }
-                let Some(job) = jobs.get(name) else { continue };
-                let Ok(dockerfile) = &job.dockerfile else { continue };
-                let client = clients
-                    .entry(*ci)
-                    .or_insert_with(|| crate::registry::client_for(&snapshot.catalogs[*ci], registry).ok());
-                let Some(client) = client.as_ref() else { continue };
-                let path = job.repo.strip_prefix(&format!("{host}/")).unwrap_or(&job.repo);
-                let facts = crate::registry::manifests::tag_facts(
-                    client,
-                    store.as_ref(),
-                    host,
-                    path,
-                    &job.tag,
-                    registry.max_age as i64,
-                )
-                .await;
-                match facts {
-                    Ok(Some(f)) if f.labels.contains_key(dockyard_core::provenance::CONTEXT) => {
-                        let context = job.context_digest().await;
-                        image.registry_stale = dockyard_core::provenance::differs(
-                            &f.labels,
-                            &crate::sha::digest(dockerfile.as_bytes()),
-                            context.as_deref(),
-                            &BTreeMap::new(),
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => registry_notes
-                        .push(format!("{name}: what the registry's {} was built from is unknown: {e}", job.tag)),
-                }
-            }
+            let registry_tags = RegistryTags { tags: &registry_tags, catalogs: &snapshot.catalogs, options: registry };
+            registry_notes.extend(self.judge_registry_copies(&mut images, &jobs, spec, registry_tags).await);
         }
         let mut plan = dockyard_core::plan::plan(
             &images,
@@ -412,6 +327,46 @@ impl Service {
             }
         }
         Ok(Prepared { plan, jobs, source })
+    }
+
+    /// The registry's index, refreshed now (a plan decides from fresh
+    /// knowledge), and the problems of a registry that failed the refresh:
+    /// said once, with the age of the knowledge a plan would otherwise use.
+    async fn registry_for_plan(
+        &self,
+        registry: &crate::registry::RegistryOptions,
+    ) -> (Vec<dockyard_api::RegistryIndex>, Vec<String>) {
+        let mut knowledge: Vec<dockyard_api::RegistryIndex> = Vec::new();
+        let mut registry_problems: Vec<String> = Vec::new();
+        let opts = crate::registry::RegistryOptions { max_age: 0, ..registry.clone() };
+        match self.refresh_registry(&opts, &Default::default()).await {
+            Ok(r) => knowledge = r.into_iter().map(|r| r.index).collect(),
+            Err(e) => registry_problems.push(format!("the registry index could not be read: {e}")),
+        }
+        // A registry that failed now is said once, with the age of the
+        // knowledge the plan would otherwise use silently.
+        if !registry.offline {
+            for index in &knowledge {
+                let failed: Vec<&dockyard_api::RegistryEntry> = index
+                    .entries
+                    .iter()
+                    .filter(|e| e.error.is_some() && e.state != dockyard_api::IndexState::Fresh)
+                    .collect();
+                if let Some(first) = failed.first() {
+                    let now = crate::store::now();
+                    let age = match failed.iter().filter_map(|e| e.fetched_at).min() {
+                        Some(at) => format!("planning from its index of {} s ago", (now - at).max(0)),
+                        None => "nothing is known of it".to_owned(),
+                    };
+                    registry_problems.push(format!(
+                        "registry {} unreachable ({}): {age}; run with --offline to plan from the stored index on purpose",
+                        index.registry,
+                        first.error.as_deref().map_or("no answer", |e| e.trim_start_matches("unreachable: "))
+                    ));
+                }
+            }
+        }
+        (knowledge, registry_problems)
     }
 
     /// Where a run of `command` comes from: the repository, its commit and
@@ -736,6 +691,85 @@ impl Service {
         drop(log_tx);
         let _ = writer.await;
         if failed { RunState::Failed } else { RunState::Succeeded }
+    }
+}
+
+/// The registry's tags a plan judges: (image, catalog index, registry host).
+struct RegistryTags<'a> {
+    tags: &'a [(String, usize, String)],
+    catalogs: &'a [dockyard_core::catalog::Catalog],
+    options: &'a crate::registry::RegistryOptions,
+}
+
+/// Marks the images whose engine copy (its labels) was built from other
+/// inputs than the files give now: `stale`.
+async fn judge_engine_copies(
+    images: &mut [PlanImage],
+    jobs: &BTreeMap<String, Job>,
+    labels: &HashMap<String, BTreeMap<String, String>>,
+    engine: &dyn Engine,
+) -> Result<(), BuildError> {
+    for image in images.iter_mut() {
+        let (Some(job), Some(built)) = (jobs.get(&image.name), labels.get(&image.name)) else { continue };
+        let Ok(dockerfile) = &job.dockerfile else { continue };
+        let mut parents = BTreeMap::new();
+        for p in &job.parent_labels {
+            parents.insert(p.clone(), engine.inspect(p).await?.map(|i| i.id));
+        }
+        let context = job.context_digest().await;
+        image.stale = dockyard_core::provenance::differs(
+            built,
+            &crate::sha::digest(dockerfile.as_bytes()),
+            context.as_deref(),
+            &parents,
+        );
+    }
+    Ok(())
+}
+
+impl Service {
+    /// Marks the selected images whose registry tag (its labels, from its
+    /// manifest, cached by digest: a second plan asks nothing again) was
+    /// built from other inputs: `registry_stale`. Returns what could not be
+    /// asked.
+    async fn judge_registry_copies(
+        &self,
+        images: &mut [PlanImage],
+        jobs: &BTreeMap<String, Job>,
+        spec: &BuildSpec,
+        registry: RegistryTags<'_>,
+    ) -> Vec<String> {
+        let mut notes = Vec::new();
+        let store = self.store().ok();
+        let mut clients: HashMap<usize, Option<crate::registry::RegistryClient>> = HashMap::new();
+        for (name, ci, host) in registry.tags {
+            let Some(image) = images.iter_mut().find(|i| &i.name == name) else { continue };
+            if !(spec.globs.is_empty() || spec.globs.iter().any(|g| dockyard_core::plan::fnmatch(g, &image.label))) {
+                continue;
+            }
+            let Some(job) = jobs.get(name) else { continue };
+            let Ok(dockerfile) = &job.dockerfile else { continue };
+            let client = clients
+                .entry(*ci)
+                .or_insert_with(|| crate::registry::client_for(&registry.catalogs[*ci], registry.options).ok());
+            let Some(client) = client.as_ref() else { continue };
+            let path = job.repo.strip_prefix(&format!("{host}/")).unwrap_or(&job.repo);
+            let max_age = registry.options.max_age as i64;
+            match crate::registry::manifests::tag_facts(client, store.as_ref(), host, path, &job.tag, max_age).await {
+                Ok(Some(f)) if f.labels.contains_key(dockyard_core::provenance::CONTEXT) => {
+                    let context = job.context_digest().await;
+                    image.registry_stale = dockyard_core::provenance::differs(
+                        &f.labels,
+                        &crate::sha::digest(dockerfile.as_bytes()),
+                        context.as_deref(),
+                        &BTreeMap::new(),
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => notes.push(format!("{name}: what the registry's {} was built from is unknown: {e}", job.tag)),
+            }
+        }
+        notes
     }
 }
 
