@@ -174,6 +174,7 @@ fn cleanup_deletes_exactly_the_plan_keeps_shared_digests_and_gc_frees_what_it_sa
     let after = reg.blob_bytes();
     let reclaimable = plan["reclaimable_bytes"].as_u64().unwrap();
     let gc_freed = before - after;
+    eprintln!("garbage-collect freed {gc_freed} bytes; dockyard said {reclaimable}");
     assert!(
         gc_freed >= reclaimable && gc_freed <= reclaimable + manifest_bytes,
         "garbage-collect freed {gc_freed} bytes; dockyard said {reclaimable} (+ at most {manifest_bytes} of manifests)"
