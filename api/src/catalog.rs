@@ -211,3 +211,41 @@ pub struct GraphView {
     pub status: std::collections::BTreeMap<String, NodeStatus>,
     pub problems: Vec<String>,
 }
+
+/// One image `dockyard update` gave a new changelog entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdatedImage {
+    pub image: String,
+    pub old_version: String,
+    pub new_version: String,
+    /// Its changelog, as shown to users.
+    pub changelog: String,
+}
+
+/// A pin file `update --pins` rewrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BumpedPins {
+    pub file: String,
+    pub count: usize,
+}
+
+/// What `dockyard update` did: every changelog written (all or none), and
+/// with `--pins` the pin files rewritten and the pins still waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UpdateReport {
+    pub updated: Vec<UpdatedImage>,
+    pub pins: Vec<BumpedPins>,
+    /// Pins left as they are, and why (a version not yet published).
+    pub waiting: Vec<String>,
+    /// Things said along the way (the registry not known, …).
+    pub notes: Vec<String>,
+}
+
+/// What `dockyard prune` removed (or, as a dry run, would remove).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PruneReport {
+    pub dry_run: bool,
+    /// `registry/namespace/name:tag` references, children first.
+    pub removed: Vec<String>,
+    pub errors: Vec<String>,
+}

@@ -216,6 +216,14 @@ pub fn head_state(root: &Path) -> Option<(String, bool)> {
     out.status.success().then_some((commit, !out.stdout.is_empty()))
 }
 
+/// `git config --get KEY` in `root` (none when unset or outside git).
+pub fn config_value(root: &Path, key: &str) -> Option<String> {
+    let mut cmd = git(root);
+    cmd.args(["config", "--get", key]);
+    let out = output(cmd).ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+}
+
 /// One blob `ls-tree` listed: mode, object id, path, size.
 struct Listed {
     mode: String,

@@ -230,35 +230,7 @@ pub fn builds(args: &BuildsArgs) -> ExitCode {
     }
 }
 
-/// The author of changelog entries, as docker-pkg finds it: DEBFULLNAME and
-/// DEBEMAIL, else `git config` in the repository, else the config's fallbacks.
-fn author(config: &dockyard_core::config::Config, root: &std::path::Path) -> String {
-    let git = |key: &str| {
-        std::process::Command::new("git")
-            .args(["config", "--get", key])
-            .current_dir(root)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim_end().to_owned())
-    };
-    let fallback = |key: &str| config.get(key).map(dockyard_core::pyfmt::py_str).unwrap_or_default();
-    let (name, git_failed) = match std::env::var("DEBFULLNAME") {
-        Ok(n) => (n, false),
-        Err(_) => match git("user.name") {
-            Some(n) => (n, false),
-            None => (fallback("fallback_author"), true),
-        },
-    };
-    let email = match std::env::var("DEBEMAIL") {
-        Ok(e) => e,
-        Err(_) if !git_failed => git("user.email").unwrap_or_else(|| fallback("fallback_email")),
-        Err(_) => fallback("fallback_email"),
-    };
-    format!("{name} <{email}>")
-}
-
-/// `dockyard update`.
+/// `dockyard update`: the service updates; this prints what it did.
 pub fn update(args: &UpdateArgs) -> ExitCode {
     let flags = RepoFlags {
         repo: args.repo.repo.clone(),
@@ -274,142 +246,31 @@ pub fn update(args: &UpdateArgs) -> ExitCode {
     if let Err(c) = use_store(&service, &args.registry_args) {
         return c;
     }
-    let snapshot = match service.snapshot() {
-        Ok(s) => s,
-        Err(d) => return fail(d),
-    };
-    let Some(first) = snapshot.catalogs.first() else { return fail("no catalog") };
-    let epoch = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse().ok()).unwrap_or_else(crate::store::now);
-    let who = dockyard_core::update::Author {
-        signature: author(&first.config, &service.repo.root),
-        date: dockyard_core::changelog::format_date(epoch),
-    };
-    let updates = match dockyard_core::update::plan(
-        &snapshot.catalogs,
-        &snapshot.rendered().graph,
-        &args.name,
-        &args.reason,
-        args.version.as_deref(),
-        &who,
-    ) {
-        Ok(u) => u,
-        Err(d) => return fail(d),
-    };
-    // A version the registry already has (by the stored index) is a tag that
-    // would never be built again.
-    if let Some(u) = updates.first()
-        && args.version.is_some()
-    {
-        let rt = match super::runtime() {
-            Ok(r) => r,
-            Err(c) => return c,
-        };
-        let offline = crate::registry::RegistryOptions { offline: true, ..service.repo.registry.clone() };
-        if let Ok(reports) = rt.block_on(service.refresh_registry(&offline, &Default::default()))
-            && let Some(entry) =
-                reports.iter().find_map(|r| r.index.get(&u.image).filter(|e| e.tags.contains(&u.new_version)))
-        {
-            let next = dockyard_core::changelog::next_version(&u.old_version, &first.config.update_id());
-            return fail(format!(
-                "{}:1: --version {} of {} is already published ({}){}: a changelog entry for it would never be built",
-                u.display.display(),
-                sanitize(&u.new_version),
-                sanitize(&u.image),
-                sanitize(&entry.repo),
-                next.map(|n| format!("; {n} would work")).unwrap_or_default()
-            ));
-        }
-    }
-    eprintln!("Will update the following images:");
-    for u in &updates {
-        eprintln!("* {} {} -> {}", sanitize(&u.image), sanitize(&u.old_version), sanitize(&u.new_version));
-    }
-    // All files, or none (fsio::write_all_inside).
-    let files: Vec<crate::fsio::Replace<'_>> = updates
-        .iter()
-        .map(|u| crate::fsio::Replace {
-            path: &u.path,
-            contents: u.contents.as_bytes(),
-            original: u.original.as_bytes(),
-        })
-        .collect();
-    if let Err((path, e)) = crate::fsio::write_all_inside(&service.repo.root, &files) {
-        return fail(format!("{}: cannot write ({e}); no changelog was changed", service.repo.shown(&path)));
-    }
-    if args.pins {
-        return bump_pins(&service, args, &updates);
-    }
-    ExitCode::SUCCESS
-}
-
-/// `update --pins`: the pins of the updated images, to their new versions.
-fn bump_pins(
-    service: &Arc<Service>,
-    args: &UpdateArgs,
-    updates: &[dockyard_core::update::ChangelogUpdate],
-) -> ExitCode {
-    // What the registry holds: asked now, else what the store knows.
     let rt = match super::runtime() {
         Ok(r) => r,
         Err(c) => return c,
     };
-    let opts = registry_options(&args.registry_args, &service.repo.registry);
-    let known = match rt.block_on(service.refresh_registry(&opts, &Default::default())) {
-        Ok(_) => true,
-        Err(e) => {
-            let offline = crate::registry::RegistryOptions { offline: true, ..opts };
-            let stored = rt.block_on(service.refresh_registry(&offline, &Default::default())).is_ok()
-                && service.registry_knowledge().iter().any(|i| i.entries.iter().any(|e| e.fetched_at.is_some()));
-            if !stored {
-                eprintln!("note: the registry is not known ({e}): pins are bumped without checking it");
-            }
-            stored
+    let request = crate::service::maintain::UpdateRequest {
+        name: args.name.clone(),
+        reason: args.reason.clone(),
+        version: args.version.clone(),
+        pins: args.pins,
+    };
+    let registry = registry_options(&args.registry_args, &service.repo.registry);
+    match rt.block_on(service.update(&request, &registry)) {
+        Ok(report) => {
+            eprint!("{}", print::update_text(&report));
+            ExitCode::SUCCESS
         }
-    };
-    let snapshot = match service.load_snapshot() {
-        Ok(s) => Arc::new(s),
-        Err(d) => return fail(d),
-    };
-    let state = match snapshot.lint() {
-        Ok(l) => l,
-        Err(d) => return fail(d),
-    };
-    let names: std::collections::BTreeSet<&str> = updates.iter().map(|u| u.image.as_str()).collect();
-    let mut report = state.report.clone();
-    report.findings.retain(|f| names.contains(f.pin.image.as_str()));
-    let knowledge = crate::registry::Knowledge(&snapshot.registry);
-    let published = known.then_some(&knowledge as &dyn dockyard_core::lint::Published);
-    let (fixes, skipped) = dockyard_core::lint::plan_fixes(&report, &state.sources, published);
-    // All pin files, or none.
-    let files: Vec<crate::fsio::Replace<'_>> = fixes
-        .iter()
-        .map(|f| crate::fsio::Replace {
-            path: &f.path,
-            contents: f.contents.as_bytes(),
-            original: f.original.as_bytes(),
-        })
-        .collect();
-    if let Err((path, e)) = crate::fsio::write_all_inside(&service.repo.root, &files) {
-        return fail(format!("{}: cannot write ({e}); no pin file was changed", service.repo.shown(&path)));
+        Err(e) => fail(e),
     }
-    for f in &fixes {
-        eprintln!("bumped {} pin{} in {}", f.fixed, if f.fixed == 1 { "" } else { "s" }, sanitize(&f.display));
-    }
-    for s in &skipped {
-        eprintln!("waiting: {}", sanitize(&s.to_string()));
-    }
-    ExitCode::SUCCESS
 }
 
-/// `dockyard prune`.
+/// `dockyard prune`: the service prunes; this prints what it removed.
 pub fn prune(args: &PruneArgs) -> ExitCode {
     let service = match service(&args.repo) {
         Ok(s) => s,
         Err(c) => return c,
-    };
-    let snapshot = match service.snapshot() {
-        Ok(s) => s,
-        Err(d) => return fail(d),
     };
     let engine = match engine_for(&service.repo, &args.engine) {
         Ok(e) => e,
@@ -419,66 +280,20 @@ pub fn prune(args: &PruneArgs) -> ExitCode {
         Ok(r) => r,
         Err(c) => return c,
     };
-    // Children first: the reverse of the build order.
-    let mut order = snapshot.rendered().graph.topo_order();
-    order.reverse();
-    let mut failed = false;
-    let mut out = super::Out::default();
-    let down = rt.block_on(async { engine.version().await.err() });
-    if let Some(e) = down {
-        // Said once, not once per image.
-        return fail(e);
-    }
-    rt.block_on(async {
-        for name in &order {
-            let Some((catalog, image)) =
-                snapshot.catalogs.iter().find_map(|c| c.images.iter().find(|i| &i.name == name).map(|i| (c, i)))
-            else {
-                continue;
-            };
-            let Some(label) = image.label(&catalog.config) else { continue };
-            if !args.select.is_empty() && !args.select.iter().any(|g| dockyard_core::plan::fnmatch(g, &label)) {
-                continue;
+    match rt.block_on(service.prune(engine.as_ref(), &args.select, args.dry_run)) {
+        Ok(report) => {
+            let mut out = super::Out::default();
+            let verb = if report.dry_run { "would remove" } else { "removed" };
+            for tag in &report.removed {
+                out.line(&format!("{verb} {}", sanitize(tag)));
             }
-            let repo = dockyard_core::label::split_tag(&label).0.to_owned();
-            let current = match engine.inspect(&label).await {
-                Ok(i) => i.map(|i| i.id),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    failed = true;
-                    continue;
-                }
-            };
-            let images = match engine.images(&repo).await {
-                Ok(i) => i,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    failed = true;
-                    continue;
-                }
-            };
-            for img in images {
-                for tag in img.tags.iter().filter(|t| t.starts_with(&format!("{repo}:"))) {
-                    let keep = *tag == label || (tag.ends_with(":latest") && Some(&img.id) == current.as_ref());
-                    if keep {
-                        continue;
-                    }
-                    if args.dry_run {
-                        out.line(&format!("would remove {}", sanitize(tag)));
-                        continue;
-                    }
-                    match engine.remove(tag).await {
-                        Ok(()) => out.line(&format!("removed {}", sanitize(tag))),
-                        Err(e) => {
-                            eprintln!("error: {e}");
-                            failed = true;
-                        }
-                    }
-                }
+            for e in &report.errors {
+                eprintln!("error: {}", sanitize(e));
             }
+            if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) }
         }
-    });
-    if failed { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS }
+        Err(e) => fail(e),
+    }
 }
 
 /// `dockyard pull`.

@@ -347,3 +347,21 @@ pub fn svg(view: &dockyard_api::GraphView) -> String {
     s.push_str("</svg>\n");
     s
 }
+
+/// What `update` did, as it tells the maintainer (on stderr).
+pub fn update_text(r: &dockyard_api::UpdateReport) -> String {
+    let mut s = String::from("Will update the following images:\n");
+    for u in &r.updated {
+        let _ = writeln!(s, "* {} {} -> {}", sanitize(&u.image), sanitize(&u.old_version), sanitize(&u.new_version));
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note: {}", sanitize(n));
+    }
+    for f in &r.pins {
+        let _ = writeln!(s, "bumped {} pin{} in {}", f.count, if f.count == 1 { "" } else { "s" }, sanitize(&f.file));
+    }
+    for w in &r.waiting {
+        let _ = writeln!(s, "waiting: {}", sanitize(w));
+    }
+    s
+}

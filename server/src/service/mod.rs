@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod fleet;
 pub mod impact;
 pub mod lifecycle;
+pub mod maintain;
 pub mod pull;
 pub mod repo;
 pub mod snapshot;
