@@ -219,3 +219,15 @@ impl PinsReport {
         self.pins.iter().filter(|p| p.status != Status::Ok)
     }
 }
+
+/// What `lint --fix` did: every pin file rewritten (all or none), the pins
+/// it left (a version not known to be published), and what remains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FixReport {
+    pub fixed: Vec<crate::BumpedPins>,
+    pub skipped: Vec<String>,
+    /// Findings left after the fix (by `fail_on`), with the files' errors.
+    pub remaining: usize,
+    /// The fixed files do not load (it should never happen).
+    pub reload_error: Option<String>,
+}

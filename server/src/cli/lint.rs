@@ -81,12 +81,15 @@ pub fn lint(args: &LintArgs) -> ExitCode {
         Err(d) => return fail(d),
     };
     if args.fix {
-        return fix(&service, &snapshot, !args.allow_unpublished, &fail_on);
+        return fix(&service, !args.allow_unpublished, &fail_on);
     }
     let failed = state.report.failures(&fail_on).next().is_some() || !state.report.errors.is_empty();
     let code = if failed { ExitCode::from(EXIT_FINDINGS) } else { ExitCode::SUCCESS };
     match args.format {
-        LintFormat::Json => emit_code(snapshot.pins_json().unwrap_or_default(), code),
+        LintFormat::Json => match snapshot.pins_json() {
+            Ok(json) => emit_code(json, code),
+            Err(p) => fail(p),
+        },
         LintFormat::Junit => emit_code(print::lint::junit(&state.report.to_api(), &fail_on), code),
         LintFormat::Short => emit_code(print::lint::short(&state.report.to_api()), code),
         LintFormat::Text => {
@@ -96,55 +99,38 @@ pub fn lint(args: &LintArgs) -> ExitCode {
     }
 }
 
-fn fix(service: &Service, snapshot: &crate::service::Snapshot, guarded: bool, fail_on: &[Status]) -> ExitCode {
-    let Ok(state) = snapshot.lint() else { return ExitCode::from(EXIT_USAGE) };
-    let knowledge = crate::registry::Knowledge(&snapshot.registry);
-    // Guarded: only versions the registry is known to have.
-    let published = guarded.then_some(&knowledge as &dyn dockyard_core::lint::Published);
-    let (fixes, skipped) = dockyard_core::lint::plan_fixes_known(&state.report, &state.sources, published);
-    // Every file or none; nothing is printed until they are written, so a
-    // closed pipe (`lint --fix | head -1`) cannot stop a fix half-way.
-    let files: Vec<crate::fsio::Replace<'_>> = fixes
-        .iter()
-        .map(|f| crate::fsio::Replace {
-            path: &f.path,
-            contents: f.contents.as_bytes(),
-            original: f.original.as_bytes(),
-        })
-        .collect();
-    if let Err((path, e)) = crate::fsio::write_all_inside(&service.repo.root, &files) {
-        return fail(format!("{}: cannot write ({e}): no file was changed", service.repo.shown(&path)));
-    }
+/// `lint --fix`: the service fixes (all files or none); this prints. Nothing
+/// is printed until the files are written, so a closed pipe (`lint --fix |
+/// head -1`) cannot stop a fix half-way.
+fn fix(service: &Service, guarded: bool, fail_on: &[Status]) -> ExitCode {
+    let report = match service.fix_pins(guarded, fail_on) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
     let mut out = String::new();
-    for f in &fixes {
+    for f in &report.fixed {
         out.push_str(&format!(
             "fixed {} stale pin{} in {}\n",
-            f.fixed,
-            if f.fixed == 1 { "" } else { "s" },
-            sanitize(&f.display)
+            f.count,
+            if f.count == 1 { "" } else { "s" },
+            sanitize(&f.file)
         ));
     }
-    for s in &skipped {
-        eprintln!("warning: {}", sanitize(&s.to_string()));
+    for s in &report.skipped {
+        eprintln!("warning: {}", sanitize(s));
     }
     // What is left after the fix decides the exit code, as a lint would.
-    let remaining = match service.load_snapshot() {
-        Ok(after) => {
-            after.lint().map(|l| l.report.failures(fail_on).count() + l.report.errors.len()).map_err(|d| d.to_string())
+    let code = match (&report.reload_error, report.remaining) {
+        (Some(d), _) => {
+            eprintln!("error: the fixed files do not load: {}", sanitize(d));
+            ExitCode::from(EXIT_USAGE)
         }
-        Err(d) => Err(d.to_string()),
-    };
-    let code = match remaining {
-        Ok(0) if skipped.is_empty() => ExitCode::SUCCESS,
-        Ok(n) => {
+        (None, 0) if report.skipped.is_empty() => ExitCode::SUCCESS,
+        (None, n) => {
             if n > 0 {
                 eprintln!("error: {n} finding(s) remain that --fix cannot change (run dockyard lint to see them)");
             }
             ExitCode::from(EXIT_FINDINGS)
-        }
-        Err(d) => {
-            eprintln!("error: the fixed files do not load: {}", sanitize(&d));
-            ExitCode::from(EXIT_USAGE)
         }
     };
     emit_code(out, code)

@@ -221,3 +221,41 @@ impl Service {
         Ok(report)
     }
 }
+
+impl Service {
+    /// `lint --fix`: every stale pin to its image's current version (when
+    /// `guarded`, only to versions the registry is known to have), all pin
+    /// files or none; then what remains, as a lint by `fail_on` would count.
+    pub fn fix_pins(&self, guarded: bool, fail_on: &[dockyard_api::Status]) -> Result<dockyard_api::FixReport, String> {
+        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+        let state = snapshot.lint().map_err(|d| d.to_string())?;
+        let knowledge = crate::registry::Knowledge(&snapshot.registry);
+        let published = guarded.then_some(&knowledge as &dyn dockyard_core::lint::Published);
+        let (fixes, skipped) = dockyard_core::lint::plan_fixes_known(&state.report, &state.sources, published);
+        let files: Vec<crate::fsio::Replace<'_>> = fixes
+            .iter()
+            .map(|f| crate::fsio::Replace {
+                path: &f.path,
+                contents: f.contents.as_bytes(),
+                original: f.original.as_bytes(),
+            })
+            .collect();
+        if let Err((path, e)) = crate::fsio::write_all_inside(&self.repo.root, &files) {
+            return Err(format!("{}: cannot write ({e}): no file was changed", self.repo.shown(&path)));
+        }
+        let mut report = dockyard_api::FixReport {
+            fixed: fixes.iter().map(|f| BumpedPins { file: f.display.clone(), count: f.fixed }).collect(),
+            skipped: skipped.iter().map(ToString::to_string).collect(),
+            ..Default::default()
+        };
+        // What is left after the fix, as a lint would count it.
+        match self.load_snapshot() {
+            Ok(after) => match after.lint() {
+                Ok(l) => report.remaining = l.report.failures(fail_on).count() + l.report.errors.len(),
+                Err(d) => report.reload_error = Some(d.to_string()),
+            },
+            Err(d) => report.reload_error = Some(d.to_string()),
+        }
+        Ok(report)
+    }
+}
