@@ -92,17 +92,7 @@ impl Service {
             }
         }
         // All files, or none.
-        let files: Vec<crate::fsio::Replace<'_>> = updates
-            .iter()
-            .map(|u| crate::fsio::Replace {
-                path: &u.path,
-                contents: u.contents.as_bytes(),
-                original: u.original.as_bytes(),
-            })
-            .collect();
-        if let Err((path, e)) = crate::fsio::write_all_inside(&self.repo.root, &files) {
-            return Err(format!("{}: cannot write ({e}); no changelog was changed", self.repo.shown(&path)));
-        }
+        self.write_all(updates.iter().map(|u| (&u.path, &u.contents, &u.original)), "; no changelog was changed")?;
         let mut report = UpdateReport {
             updated: updates
                 .iter()
@@ -150,17 +140,7 @@ impl Service {
         let knowledge = crate::registry::Knowledge(&snapshot.registry);
         let published = known.then_some(&knowledge as &dyn dockyard_core::lint::Published);
         let (fixes, skipped) = dockyard_core::lint::plan_fixes(&lint, &state.sources, published);
-        let files: Vec<crate::fsio::Replace<'_>> = fixes
-            .iter()
-            .map(|f| crate::fsio::Replace {
-                path: &f.path,
-                contents: f.contents.as_bytes(),
-                original: f.original.as_bytes(),
-            })
-            .collect();
-        if let Err((path, e)) = crate::fsio::write_all_inside(&self.repo.root, &files) {
-            return Err(format!("{}: cannot write ({e}); no pin file was changed", self.repo.shown(&path)));
-        }
+        self.write_all(fixes.iter().map(|f| (&f.path, &f.contents, &f.original)), "; no pin file was changed")?;
         report.pins = fixes.iter().map(|f| BumpedPins { file: f.display.clone(), count: f.fixed }).collect();
         report.waiting = skipped.iter().map(ToString::to_string).collect();
         Ok(())
@@ -232,17 +212,7 @@ impl Service {
         let knowledge = crate::registry::Knowledge(&snapshot.registry);
         let published = guarded.then_some(&knowledge as &dyn dockyard_core::lint::Published);
         let (fixes, skipped) = dockyard_core::lint::plan_fixes_known(&state.report, &state.sources, published);
-        let files: Vec<crate::fsio::Replace<'_>> = fixes
-            .iter()
-            .map(|f| crate::fsio::Replace {
-                path: &f.path,
-                contents: f.contents.as_bytes(),
-                original: f.original.as_bytes(),
-            })
-            .collect();
-        if let Err((path, e)) = crate::fsio::write_all_inside(&self.repo.root, &files) {
-            return Err(format!("{}: cannot write ({e}): no file was changed", self.repo.shown(&path)));
-        }
+        self.write_all(fixes.iter().map(|f| (&f.path, &f.contents, &f.original)), ": no file was changed")?;
         let mut report = dockyard_api::FixReport {
             fixed: fixes.iter().map(|f| BumpedPins { file: f.display.clone(), count: f.fixed }).collect(),
             skipped: skipped.iter().map(ToString::to_string).collect(),
@@ -257,5 +227,27 @@ impl Service {
             Err(d) => report.reload_error = Some(d.to_string()),
         }
         Ok(report)
+    }
+}
+
+impl Service {
+    /// Writes every `(path, contents, original)` inside the repository, or
+    /// none (`fsio::write_all_inside`); the error names the file and says
+    /// `nothing` (what was left unchanged).
+    fn write_all<'a>(
+        &self,
+        files: impl Iterator<Item = (&'a std::path::PathBuf, &'a String, &'a String)>,
+        nothing: &str,
+    ) -> Result<(), String> {
+        let files: Vec<crate::fsio::Replace<'_>> = files
+            .map(|(path, contents, original)| crate::fsio::Replace {
+                path,
+                contents: contents.as_bytes(),
+                original: original.as_bytes(),
+            })
+            .collect();
+        crate::fsio::write_all_inside(&self.repo.root, &files)
+            .map(|_| ())
+            .map_err(|(path, e)| format!("{}: cannot write ({e}){nothing}", self.repo.shown(&path)))
     }
 }
