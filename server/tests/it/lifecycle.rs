@@ -240,11 +240,14 @@ fn sizes_come_from_the_registrys_blobs_and_a_second_run_asks_for_no_manifest() {
     )
     .unwrap();
     let manifests_asked = |log: &str| log.lines().filter(|l| l.contains("/manifests/")).count();
+    let sizes = |docker_host: &str| {
+        command(&["sizes", "--repo", r, "--store", &s, "--format", "json"])
+            .env("DOCKER_HOST", docker_host)
+            .output()
+            .unwrap()
+    };
     let before = manifests_asked(&reg.log());
-    let out = command(&["sizes", "--repo", r, "--store", &s, "--format", "json"])
-        .env("DOCKER_HOST", &engine.host)
-        .output()
-        .unwrap();
+    let out = sizes(&engine.host);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let first = manifests_asked(&reg.log()) - before;
     let v = json(&out);
@@ -263,10 +266,7 @@ fn sizes_come_from_the_registrys_blobs_and_a_second_run_asks_for_no_manifest() {
     assert_eq!(v["hosts"][0]["missing_bytes"], 0, "{v}");
     // Again: every digest is known, no manifest is asked for.
     let before = manifests_asked(&reg.log());
-    let out = command(&["sizes", "--repo", r, "--store", &s, "--format", "json"])
-        .env("DOCKER_HOST", &engine.host)
-        .output()
-        .unwrap();
+    let out = sizes(&engine.host);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let second = manifests_asked(&reg.log()) - before;
     assert_eq!(json(&out), v);
@@ -275,10 +275,7 @@ fn sizes_come_from_the_registrys_blobs_and_a_second_run_asks_for_no_manifest() {
     eprintln!("SIZES JSON (manifest requests: first run {first}, second run {second})\n{}", stdout(&out));
     // A fresh engine lacks everything.
     let fresh = Dockerd::start();
-    let out = command(&["sizes", "--repo", r, "--store", &s, "--format", "json"])
-        .env("DOCKER_HOST", &fresh.host)
-        .output()
-        .unwrap();
+    let out = sizes(&fresh.host);
     assert_eq!(json(&out)["hosts"][0]["missing_bytes"], unique.values().sum::<u64>());
 }
 

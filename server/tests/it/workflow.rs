@@ -525,6 +525,13 @@ fn impact_catches_a_new_parent_that_is_not_built_or_published() {
     assert!(text.contains("its new parent php:8.1 is not published"), "{text}");
 }
 
+/// The busybox repository on `reg` with `app` 1.0 on `base`.
+fn app_on_busybox(reg: &Registry) -> tempfile::TempDir {
+    let dir = busybox_repo(&reg.host);
+    image(&dir.path().join("dockerfiles"), "app", "1.0", &["base"], "RUN echo one > /v\n", &[]);
+    dir
+}
+
 /// Item 5 (the issue's own case): the engine holds `app:1.0`, built by
 /// another checkout on the old `base`; this checkout gives app the same
 /// version on a rebuilt base. `build --push` must build app again, never
@@ -534,9 +541,8 @@ fn impact_catches_a_new_parent_that_is_not_built_or_published() {
 fn a_tag_built_from_other_inputs_is_built_again_never_published_as_is() {
     let engine = Dockerd::start();
     let reg = Registry::start(false);
-    let dir = busybox_repo(&reg.host);
+    let dir = app_on_busybox(&reg);
     let d = dir.path().join("dockerfiles");
-    image(&d, "app", "1.0", &["base"], "RUN echo one > /v\n", &[]);
     let r = dir.path().to_str().unwrap();
     let s = dir.path().join("s.db");
     let s = s.to_str().unwrap();
@@ -600,9 +606,8 @@ fn a_tag_built_from_other_inputs_is_built_again_never_published_as_is() {
 fn a_published_version_with_other_contents_is_caught_at_build_and_in_impact() {
     let engine = Dockerd::start();
     let reg = Registry::start(false);
-    let dir = busybox_repo(&reg.host);
+    let dir = app_on_busybox(&reg);
     let d = dir.path().join("dockerfiles");
-    image(&d, "app", "1.0", &["base"], "RUN echo one > /v\n", &[]);
     let r = dir.path().to_str().unwrap();
     let s = dir.path().join("s.db");
     let s = s.to_str().unwrap();
