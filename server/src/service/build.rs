@@ -503,20 +503,7 @@ impl Service {
         host: Option<&str>,
         error: Option<String>,
     ) {
-        self.set_state_at(run, image, state, host, error, now_ms()).await;
-    }
-
-    /// Records and announces an image's state as of `at_ms`.
-    pub(super) async fn set_state_at(
-        &self,
-        run: RunId,
-        image: &str,
-        state: ImageState,
-        host: Option<&str>,
-        error: Option<String>,
-        at_ms: i64,
-    ) {
-        self.set_state_with(run, image, state, host, error, at_ms, None, None).await;
+        self.set_state_with(run, image, state, host, error, now_ms(), None, None).await;
     }
 
     /// Records and announces an image's state, with the image id it built

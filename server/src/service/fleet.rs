@@ -133,7 +133,17 @@ impl Service {
                 let name = item_name(&r.image, &r.host);
                 // A pull is reported when it ends: its start is its end less
                 // its duration, so the history says how long it took.
-                self.set_state_at(run, &name, ImageState::Pulling, Some(&r.host), None, now_ms() - r.duration_ms).await;
+                self.set_state_with(
+                    run,
+                    &name,
+                    ImageState::Pulling,
+                    Some(&r.host),
+                    None,
+                    now_ms() - r.duration_ms,
+                    None,
+                    None,
+                )
+                .await;
                 let state = match r.outcome {
                     PullOutcome::Pulled => ImageState::Pulled,
                     PullOutcome::Skipped => ImageState::Present,
