@@ -19,6 +19,7 @@ const pages = [
   ['/builds/2', [/returned a non-zero code: 100/, /apt-get install -y shellcheck/]],
   ['/build', [/What to build/, /<option value="tox"/]],
   ['/hosts', [/not connected|No Docker engine|no engine/i]],
+  ['/cleanup', [/Unused images/, /id="cleanup-summary"/]],
 ];
 
 test('every page carries its data in the server-rendered HTML', async () => {
@@ -34,7 +35,7 @@ test('every page carries its data in the server-rendered HTML', async () => {
   assert.match(await missing.text(), /Nothing here/);
 });
 
-for (const [tag, viewport] of [['wide', { width: 1280, height: 800 }], ['narrow', { width: 420, height: 860 }]]) {
+for (const [tag, viewport] of [['wide', { width: 1366, height: 900 }], ['narrow', { width: 390, height: 844 }]]) {
   test(`every page hydrates and fits, ${tag}`, async () => {
     const page = await watchedPage(ctx.browser, { viewport });
     for (const [p] of pages) {
@@ -50,7 +51,7 @@ for (const [tag, viewport] of [['wide', { width: 1280, height: 800 }], ['narrow'
 }
 
 test('versions do not break at the hyphen, and keyboard focus is visible', async () => {
-  const page = await watchedPage(ctx.browser, { viewport: { width: 420, height: 860 } });
+  const page = await watchedPage(ctx.browser, { viewport: { width: 390, height: 844 } });
   await page.goto(ctx.server.url + '/pins');
   await hydrated(page);
   const wraps = await page.$$eval('.version', (els) => els.filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
