@@ -103,9 +103,10 @@ pub fn format_time(ts: Timestamp) -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
 }
 
-/// A duration as `850 ms`, `12.3 s`, `4 min 05 s`.
+/// A duration as `850 ms`, `12.3 s`, `4 min 05 s`; never negative (two
+/// clocks that disagree a little read as `0 ms`).
 pub fn format_duration(ms: i64) -> String {
-    match ms {
+    match ms.max(0) {
         ms if ms < 1000 => format!("{ms} ms"),
         ms if ms < 60_000 => format!("{} s", fixed1(ms as f64 / 1000.0)),
         ms => format!("{} min {:02} s", ms / 60_000, ms % 60_000 / 1000),
@@ -146,6 +147,14 @@ pub fn fixed1(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_have_one_format_and_are_never_negative() {
+        assert_eq!(super::format_duration(-1500), "0 ms");
+        assert_eq!(super::format_duration(850), "850 ms");
+        assert_eq!(super::format_duration(12_340), "12.3 s");
+        assert_eq!(super::format_duration(245_000), "4 min 05 s");
+    }
+
     #[test]
     fn fixed1_is_std_formatting() {
         for v in [0.0, 0.04, 0.05, 0.15, 1.0, 12.34, 99.95, 123456.789, -0.5, -3.25, 960.0, -420.06] {

@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/login", get(|| async { "" }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(axum::middleware::from_fn(cache_control))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         // Authentication is one layer over everything above: a new route is
         // private by default in private mode.
@@ -102,4 +103,15 @@ pub fn router(state: AppState) -> Router {
         // (live streams and images are left alone by the default predicate).
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+/// The front end's files keep their names from build to build, so a
+/// browser may keep them but must ask again (`no-cache`: a 304 when they
+/// did not change); pages and API answers are never stored.
+async fn cache_control(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let asset = req.uri().path().starts_with("/pkg/");
+    let mut resp = next.run(req).await;
+    let value = if asset { "no-cache" } else { "no-store" };
+    resp.headers_mut().entry(axum::http::header::CACHE_CONTROL).or_insert(axum::http::HeaderValue::from_static(value));
+    resp
 }

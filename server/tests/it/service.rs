@@ -487,4 +487,12 @@ fn unknown_pages_are_404_each_page_has_a_title_and_answers_are_compressed() {
     // Without asking, plain.
     let (_, headers, _) = http(&format!("{}/api/v1/pins", server.url), "GET", &[], "");
     assert!(!headers.iter().any(|(k, _)| k == "content-encoding"), "{headers:?}");
+    // The front end's files are revalidated; pages and answers never stored.
+    let cache = |path: &str| {
+        let (_, headers, _) = http(&format!("{}{path}", server.url), "GET", &[], "");
+        headers.into_iter().find(|(k, _)| k == "cache-control").map(|(_, v)| v)
+    };
+    assert_eq!(cache("/pkg/app.css").as_deref(), Some("no-cache"));
+    assert_eq!(cache("/pins").as_deref(), Some("no-store"));
+    assert_eq!(cache("/api/v1/pins").as_deref(), Some("no-store"));
 }
