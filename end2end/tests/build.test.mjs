@@ -120,6 +120,10 @@ test('after login a build runs on the engine and its log appears live', async ()
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was reloaded');
   assert.deepEqual(await page.$$eval('tr[data-image]', (rs) => rs.map((r) => [r.dataset.image, r.dataset.state])),
     [['base', 'published'], ['app', 'published']]);
+  // Where the run came from, and what it made: the image ids and digests.
+  assert.match(await page.textContent('#run-source'), /dashboard build/);
+  const made = await page.$$eval('tr[data-image] td.made', (tds) => tds.map((t) => t.textContent));
+  assert.ok(made.every((m) => /built sha256:[0-9a-f]{12}.*pushed sha256:[0-9a-f]{12}/.test(m)), made.join(' | '));
   await shot(page, 'wide-build-done');
   // The browser logs the two refusals above (the start before login, the
   // wrong token) as failed loads; nothing else went wrong.
@@ -136,6 +140,22 @@ test('after login a build runs on the engine and its log appears live', async ()
   assert.equal(runs.runs.length, 1);
   assert.equal(runs.runs[0].state, 'succeeded');
   assert.match(runs.runs[0].trigger, /dashboard/);
+  await page.context().close();
+});
+
+test('a run with nothing to do says why', async () => {
+  const again = JSON.stringify({ selection: { kind: 'image', name: 'app' }, push: true, pull_pins: false });
+  const res = await fetch(server.url + '/api/v1/builds', {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: again,
+  });
+  assert.equal(res.status, 202, await res.clone().text());
+  const { run } = await res.json();
+  const page = await watchedPage(browser, { viewport: { width: 390, height: 844 } });
+  await page.goto(server.url + `/builds/${run}`);
+  await hydrated(page);
+  assert.match(await page.textContent('#nothing-to-do'), /Nothing to do/);
+  await shot(page, 'narrow-run-nothing-to-do');
+  assert.deepEqual(page.errors, []);
   await page.context().close();
 });
 

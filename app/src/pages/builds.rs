@@ -94,14 +94,39 @@ fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
         }
     }
     let names = move || images.with(|i| i.iter().map(|x| x.name.clone()).collect::<Vec<_>>());
+    // Where it came from, and what the plan said before it ran.
+    let source = detail.source.clone().map(|src| {
+        let at = match (&src.commit, src.dirty) {
+            (Some(c), Some(true)) => format!(" at {} with uncommitted changes", short(c)),
+            (Some(c), _) => format!(" at {}", short(c)),
+            (None, _) => " (not a git work tree)".to_owned(),
+        };
+        view! {
+            <p class="muted" id="run-source">
+                {format!("from {}{at}, dockyard {}", src.repo, src.dockyard)}
+                {(!src.command.is_empty()).then(|| view! { <br /> <code>{src.command.join(" ")}</code> })}
+            </p>
+        }
+    });
+    let problems = detail.plan.problems.clone();
+    let work = detail.plan.work().count();
+    let planned = detail.plan.items.len();
     view! {
         <div class="toolbar">
             <h1>{format!("Run #{id}")} " " {move || run_badge(state.get())}</h1>
         </div>
         <p class="muted">{format!("started by {} at {} on {}", detail.run.trigger, format_time(detail.run.started_at), detail.run.hosts.join(", "))}</p>
+        {source}
+        {problems.into_iter().map(|p| view! { <div class="banner warn" role="status">{p}</div> }).collect_view()}
+        {(work == 0).then(|| view! {
+            <p class="good" id="nothing-to-do">{format!(
+                "Nothing to do: {} of the plan was already present (in the registry or the engine), or not selected.",
+                if planned == 1 { "the one image".to_owned() } else { format!("each of the {planned} images") }
+            )}</p>
+        })}
         <div class="scroll">
             <table class="grid runimages">
-                <thead><tr><th>"image"</th><th>"state"</th><th>"host"</th><th>"took"</th><th>"why"</th></tr></thead>
+                <thead><tr><th>"image"</th><th>"state"</th><th>"host"</th><th>"took"</th><th>"made"</th><th>"why"</th></tr></thead>
                 <tbody>
                     {move || images.get().into_iter().filter(|i| i.action != crate::api::Action::Present).map(|i| {
                         // A pull run's items are `image:tag@host`: link to the image.
@@ -113,6 +138,10 @@ fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
                             <td>{state_badge(i.state)}</td>
                             <td>{i.host.clone().unwrap_or_default()}</td>
                             <td class="num">{i.duration_ms.map(format_duration).unwrap_or_default()}</td>
+                            <td class="made">
+                                {i.built.clone().map(|d| view! { <code title=format!("image id {d}")>{format!("built {}", short(&d))}</code> })}
+                                {i.pushed.clone().map(|d| view! { " " <code title=format!("manifest digest {d}")>{format!("pushed {}", short(&d))}</code> })}
+                            </td>
                             <td class="wrap">{i.error.clone().unwrap_or_default()}</td>
                         </tr>
                     }}).collect_view()}
@@ -194,4 +223,11 @@ mod live {
             es.close();
         });
     }
+}
+
+/// The first 12 hex digits of a digest or commit (`sha256:0123456789ab`).
+fn short(d: &str) -> String {
+    let (prefix, hex) = d.split_once(':').map_or(("", d), |(p, h)| (p, h));
+    let hex: String = hex.chars().take(12).collect();
+    if prefix.is_empty() { hex } else { format!("{prefix}:{hex}") }
 }
