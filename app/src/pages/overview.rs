@@ -34,6 +34,7 @@ fn card(label: &'static str, n: usize, href: &'static str, bad: bool) -> impl In
 
 fn overview(o: Overview) -> impl IntoView {
     let now = o.server_time;
+    let registry_known = o.sources.iter().any(|s| s.name == "registry" && s.health != Health::NotConnected);
     let pending = o.pending_error.clone().map(|p| {
         view! {
             <div class="banner warn" role="status">
@@ -98,7 +99,18 @@ fn overview(o: Overview) -> impl IntoView {
             {card("pins", o.pins, "/pins?status=all", false)}
             {card("stale", o.stale, "/pins?status=stale", true)}
             {card("dangling", o.dangling, "/pins?status=dangling", true)}
-            {card("unpublished", o.unpublished, "/pins?status=unpublished", true)}
+            {if registry_known {
+                card("unpublished", o.unpublished, "/pins?status=unpublished", true).into_any()
+            } else {
+                // Without a registry nobody knows: "—", never a reassuring 0.
+                view! {
+                    <A href="/pins?status=unpublished" attr:class="card unknown" attr:title="unknown: no registry is connected (serve --registry)">
+                        <span class="n" id="count-unpublished">"—"</span>
+                        <span class="label">"unpublished (no registry)"</span>
+                    </A>
+                }
+                .into_any()
+            }}
         </div>
         {(o.findings == 0 && o.pins > 0).then(|| view! {
             <p class="good" id="all-current">{format!("All {} pins are current.", o.pins)}</p>

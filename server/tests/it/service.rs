@@ -474,6 +474,9 @@ fn unknown_pages_are_404_each_page_has_a_title_and_answers_are_compressed() {
         assert!(status == 200 || path == "/nonexistent", "{path}: {status}");
         assert!(body.contains(&format!("<title>{title}</title>")), "{path}: {}", &body[..body.len().min(600)]);
     }
+    // No registry: the unpublished count is unknown, never a reassuring 0.
+    let (_, _, home) = server.get("/");
+    assert!(home.contains("id=\"count-unpublished\" class=\"n\">—<"), "{}", &home[..home.len().min(400)]);
     // As the acceptance says: `curl -sI -H 'Accept-Encoding: gzip' /pins`.
     for path in ["/pins", "/api/v1/pins"] {
         let out = std::process::Command::new("curl")
