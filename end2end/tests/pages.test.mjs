@@ -50,6 +50,29 @@ for (const [tag, viewport] of [['wide', { width: 1366, height: 900 }], ['narrow'
   });
 }
 
+test('the file viewer keeps indentation and highlights the linked line', async () => {
+  for (const [tag, viewport] of [['wide', { width: 1366, height: 900 }], ['narrow', { width: 390, height: 844 }]]) {
+    const page = await watchedPage(ctx.browser, { viewport });
+    await page.goto(ctx.server.url + '/files?path=jjb%2Fjobs.yaml#L16');
+    await hydrated(page);
+    // The file's own bytes, line by line, against what the browser shows.
+    const file = (await (await fetch(ctx.server.url + '/api/v1/file?path=jjb%2Fjobs.yaml')).text()).split('\n');
+    const shown = await page.$$eval('ol.source li', (lis) => lis.map((li) => li.innerText));
+    assert.equal(shown[15], file[15]);
+    assert.match(shown[15], /^\s{4,}/, 'the indentation of line 16 is kept');
+    const [target, other] = await page.$$eval('ol.source li', (lis) =>
+      [lis[15], lis[14]].map((li) => getComputedStyle(li).backgroundColor));
+    assert.notEqual(target, other, 'the linked line is highlighted');
+    const inView = await page.$eval('#L16', (li) => { const r = li.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; });
+    assert.ok(inView, 'the linked line is scrolled into view');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `the file page scrolls sideways by ${overflow}px`);
+    await shot(page, `${tag}-file-viewer`);
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  }
+});
+
 test('versions do not break at the hyphen, and keyboard focus is visible', async () => {
   const page = await watchedPage(ctx.browser, { viewport: { width: 390, height: 844 } });
   await page.goto(ctx.server.url + '/pins');
