@@ -199,7 +199,6 @@ impl Service {
         plan.retire = self.retire_candidates()?;
         errors.sort();
         plan.errors = errors;
-        self.set_figures(|f| f.reclaimable_bytes = Some(plan.reclaimable_bytes));
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).cleanup =
             Some((now(), (opts.keep_last, opts.min_age_days), plan.clone()));
         Ok(plan)
@@ -364,7 +363,6 @@ impl Service {
             hosts.push((engine.name().to_owned(), error.map_or(Ok(has), Err)));
         }
         let report = lifecycle::sizes(&pinned, &hosts, manifests::PLATFORM);
-        self.set_figures(|f| f.fresh_agent_bytes = Some(report.fresh_agent_bytes));
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).sizes = Some((now(), report.clone(), pinned));
         Ok(report)
     }
@@ -449,12 +447,12 @@ impl Service {
         }
     }
 
-    fn set_figures(&self, f: impl FnOnce(&mut LifecycleFigures)) {
-        f(&mut self.figures.write().unwrap_or_else(|p| p.into_inner()));
-    }
-
-    /// The last figures computed.
+    /// The last figures computed: read from the last plan and sizes kept.
     pub fn lifecycle_figures(&self) -> LifecycleFigures {
-        *self.figures.read().unwrap_or_else(|p| p.into_inner())
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        LifecycleFigures {
+            reclaimable_bytes: cache.cleanup.as_ref().map(|(_, _, plan)| plan.reclaimable_bytes),
+            fresh_agent_bytes: cache.sizes.as_ref().map(|(_, sizes, _)| sizes.fresh_agent_bytes),
+        }
     }
 }

@@ -50,8 +50,6 @@ pub struct Service {
     /// Runs some of whose history could not be written, even after retries
     /// (their end says so; other runs of a long-lived server are not touched).
     pub history_lost: std::sync::Mutex<BTreeSet<dockyard_api::RunId>>,
-    /// The last cleanup and sizes figures (for `/metrics`).
-    figures: RwLock<lifecycle::LifecycleFigures>,
     /// The last cleanup plan and sizes.
     cache: std::sync::Mutex<lifecycle::LifecycleCache>,
     /// How `serve --registry` reads the registry (unset: it does not).
@@ -74,7 +72,6 @@ impl Service {
             unbumped: std::sync::Mutex::new(None),
             store_down_since: std::sync::Mutex::new(None),
             history_lost: std::sync::Mutex::new(BTreeSet::new()),
-            figures: RwLock::new(lifecycle::LifecycleFigures::default()),
             cache: std::sync::Mutex::new(lifecycle::LifecycleCache::default()),
             live_registry: OnceLock::new(),
             seqs: std::sync::Mutex::new(std::collections::HashMap::new()),
