@@ -184,13 +184,12 @@ pub struct CatalogImage {
     pub version: Option<String>,
     /// Its changelog, as shown to users.
     pub changelog: String,
-    /// The date of its changelog's first entry (seconds since the epoch).
-    pub changed_at: Option<i64>,
 }
 
 /// Images that no pin names (at any version) and no catalog image builds
 /// on: candidates for retirement, a note for people (never a finding).
-/// `parents` is the graph's child → parents.
+/// `parents` is the graph's child → parents. The caller adds each
+/// candidate's `last_changed` (it reads only their changelogs).
 pub fn retire_candidates(
     images: &[CatalogImage],
     parents: &BTreeMap<String, BTreeMap<String, crate::graph::Source>>,
@@ -204,7 +203,7 @@ pub fn retire_candidates(
             image: i.name.clone(),
             version: i.version.clone(),
             changelog: i.changelog.clone(),
-            last_changed: i.changed_at.map(crate::changelog::ymd),
+            last_changed: None,
         })
         .collect();
     out.sort_by(|a, b| a.image.cmp(&b.image));

@@ -68,24 +68,29 @@ impl Service {
     pub fn retire_candidates(&self) -> Result<Vec<RetireCandidate>, String> {
         let snapshot = self.snapshot().map_err(|d| d.to_string())?;
         let pinned = self.pinned_versions()?;
-        let mut images = Vec::new();
-        for catalog in &snapshot.catalogs {
-            for image in catalog.images.iter().filter(|i| i.error.is_none()) {
-                let file = image.dir.join("changelog");
-                let changed_at = catalog
-                    .files
-                    .read_text(&file, dockyard_core::limits::MAX_CHANGELOG_BYTES)
-                    .ok()
-                    .and_then(|t| dockyard_core::changelog::timeline(&t).first().and_then(|(_, at)| *at));
-                images.push(CatalogImage {
-                    name: image.name.clone(),
-                    version: image.version.clone(),
-                    changelog: image.display_file(&catalog.display_root, "changelog").display().to_string(),
-                    changed_at,
-                });
-            }
+        let usable = || {
+            snapshot.catalogs.iter().flat_map(|c| c.images.iter().filter(|i| i.error.is_none()).map(move |i| (c, i)))
+        };
+        let images: Vec<CatalogImage> = usable()
+            .map(|(catalog, image)| CatalogImage {
+                name: image.name.clone(),
+                version: image.version.clone(),
+                changelog: image.display_file(&catalog.display_root, "changelog").display().to_string(),
+            })
+            .collect();
+        let mut candidates = lifecycle::retire_candidates(&images, &snapshot.rendered().graph.parents, &pinned);
+        // Only the candidates' changelogs are read, for their dates (the
+        // overview and each `/metrics` scrape ask for the count).
+        for c in &mut candidates {
+            let Some((catalog, image)) = usable().find(|(_, i)| i.name == c.image) else { continue };
+            c.last_changed = catalog
+                .files
+                .read_text(&image.dir.join("changelog"), dockyard_core::limits::MAX_CHANGELOG_BYTES)
+                .ok()
+                .and_then(|t| dockyard_core::changelog::timeline(&t).first().and_then(|(_, at)| *at))
+                .map(dockyard_core::changelog::ymd);
         }
-        Ok(lifecycle::retire_candidates(&images, &snapshot.rendered().graph.parents, &pinned))
+        Ok(candidates)
     }
 
     /// What `cleanup` would delete from the first catalog's registry, and
