@@ -307,7 +307,8 @@ impl Service {
     async fn forget_tag(&self, registry: &str, repo: &str, tag: &str) {
         let Ok(store) = self.store() else { return };
         let (registry, repo, tag) = (registry.to_owned(), repo.to_owned(), tag.to_owned());
-        let _ = store
+        let shown = format!("{registry}/{repo}:{tag}");
+        let forgotten = store
             .call(move |s| {
                 if let Some(cached) = s.load_tags(&registry, &repo)?
                     && let Some(mut tags) = cached.tags
@@ -318,6 +319,10 @@ impl Service {
                 Ok(())
             })
             .await;
+        // As for a push: said, not swallowed (the next refresh mends it).
+        if let Err(e) = forgotten {
+            tracing::warn!("the registry index could not forget the deleted {shown}: {e}");
+        }
     }
 
     /// What pulling every pin costs, from the pinned tags' manifests (for
