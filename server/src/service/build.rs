@@ -67,21 +67,29 @@ struct Job {
     buildargs: HashMap<String, String>,
     /// The labels of its catalog parents (what its `FROM`s name).
     parent_labels: Vec<String>,
+    /// The digest of its build context, made once per plan (the engine's
+    /// copy and the registry's are both judged against it).
+    context: Arc<tokio::sync::OnceCell<Option<String>>>,
 }
 
 impl Job {
     /// The digest of its build context now (`None` when it cannot be made).
     async fn context_digest(&self) -> Option<String> {
-        let Ok(dockerfile) = self.dockerfile.clone() else { return None };
-        let (files, dir, display) = (self.files.clone(), self.dir.clone(), self.display.clone());
-        tokio::task::spawn_blocking(move || {
-            crate::engine::context::tar(files.as_ref(), &dir, &display, &dockerfile)
+        self.context
+            .get_or_init(|| async {
+                let Ok(dockerfile) = self.dockerfile.clone() else { return None };
+                let (files, dir, display) = (self.files.clone(), self.dir.clone(), self.display.clone());
+                tokio::task::spawn_blocking(move || {
+                    crate::engine::context::tar(files.as_ref(), &dir, &display, &dockerfile)
+                        .ok()
+                        .map(|t| crate::sha::digest(&t))
+                })
+                .await
                 .ok()
-                .map(|t| crate::sha::digest(&t))
-        })
-        .await
-        .ok()
-        .flatten()
+                .flatten()
+            })
+            .await
+            .clone()
     }
 }
 
@@ -252,6 +260,7 @@ impl Service {
                         auth: auth.clone(),
                         buildargs: buildargs.clone(),
                         parent_labels: Vec::new(),
+                        context: Default::default(),
                     },
                 );
                 if in_registry == Some(true) {
