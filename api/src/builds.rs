@@ -285,6 +285,24 @@ pub struct RunDetail {
     pub source: Option<RunSource>,
 }
 
+/// `dockyard builds show ID --format json` and `GET /api/v1/builds/{id}`:
+/// a run and its log (the first [`RunShown::LOG_LINES`] lines; the rest
+/// through `GET /api/v1/builds/{id}/logs?after=SEQ`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunShown {
+    #[serde(flatten)]
+    pub detail: RunDetail,
+    pub logs: Vec<LogLine>,
+    /// There are more lines than `logs` holds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub logs_truncated: bool,
+}
+
+impl RunShown {
+    /// The log lines a shown run holds at most.
+    pub const LOG_LINES: usize = 100_000;
+}
+
 /// `dockyard builds --format json` and `GET /api/v1/builds`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RunList {

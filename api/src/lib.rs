@@ -67,5 +67,25 @@ pub struct ApiError {
     pub error: String,
 }
 
+/// `GET /api/v1/session`: whether the server has an access token (so that
+/// logging in can work at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub configured: bool,
+}
+
+/// The answer of a write that has nothing else to say (`POST /api/v1/login`,
+/// `POST /api/v1/logout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ok {
+    pub ok: bool,
+}
+
+/// `POST /api/v1/login`'s body (a form posts `token=…` instead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Login {
+    pub token: String,
+}
+
 /// Seconds since the Unix epoch.
 pub type Timestamp = i64;

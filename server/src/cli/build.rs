@@ -4,7 +4,7 @@
 use super::args::{
     BuildArgs, BuildsArgs, BuildsCommand, EngineArgs, Format, HostsArgs, PruneArgs, PullArgs, UpdateArgs,
 };
-use super::{EXIT_FINDINGS, emit_code, fail, registry_options, service, use_store};
+use super::{EXIT_FINDINGS, emit_code, fail, failed, registry_options, service, use_store};
 use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
 use crate::print::{self, sanitize};
@@ -185,46 +185,38 @@ pub fn builds(args: &BuildsArgs) -> ExitCode {
     if let Err(c) = use_store(&service, &common.registry_args) {
         return c;
     }
-    let store = match service.store() {
-        Ok(s) => s,
-        Err(e) => return fail(e),
+    let rt = match super::runtime() {
+        Ok(r) => r,
+        Err(c) => return c,
     };
-    let store = store.0;
-    if let Err(e) = store.interrupt_dead_runs(&crate::store::owner_alive, crate::store::now()) {
+    if let Err(e) = rt.block_on(service.interrupt_dead_runs()) {
         return fail(e);
     }
     match &args.show {
-        None => {
-            let runs = match store.list_runs(args.limit) {
-                Ok(r) => r,
-                Err(e) => return fail(e),
-            };
-            match common.format {
-                Format::Json => emit_code(dockyard_api::to_json(&dockyard_api::RunList { runs }), ExitCode::SUCCESS),
-                Format::Text => emit_code(print::runs_table(&runs, crate::store::now()), ExitCode::SUCCESS),
-            }
-        }
+        None => match rt.block_on(service.runs(args.limit)) {
+            Ok(list) => match common.format {
+                Format::Json => emit_code(dockyard_api::to_json(&list), ExitCode::SUCCESS),
+                Format::Text => emit_code(print::runs_table(&list.runs, crate::store::now()), ExitCode::SUCCESS),
+            },
+            Err(e) => failed(e),
+        },
         Some(BuildsCommand::Show { id, image, .. }) => {
-            let detail = match store.get_run(*id) {
-                Ok(Some(d)) => d,
-                Ok(None) => return fail(format!("no run {id}")),
-                Err(e) => return fail(e),
-            };
-            let logs = match store.logs(*id, image.as_deref(), 0, 1_000_000) {
-                Ok(l) => l,
-                Err(e) => return fail(e),
+            let shown = match rt.block_on(service.run_shown(*id, image.clone())) {
+                Ok(s) => s,
+                Err(e) => return failed(e),
             };
             match common.format {
-                Format::Json => {
-                    #[derive(serde::Serialize)]
-                    struct Shown<'a> {
-                        #[serde(flatten)]
-                        detail: &'a dockyard_api::RunDetail,
-                        logs: &'a [dockyard_api::LogLine],
+                Format::Json => emit_code(dockyard_api::to_json(&shown), ExitCode::SUCCESS),
+                Format::Text => {
+                    let mut text = print::run_text(&shown.detail, &shown.logs);
+                    if shown.logs_truncated {
+                        text.push_str(&format!(
+                            "… the log goes on after line {}: GET /api/v1/builds/{id}/logs?after=SEQ reads the rest\n",
+                            shown.logs.len()
+                        ));
                     }
-                    emit_code(dockyard_api::to_json(&Shown { detail: &detail, logs: &logs }), ExitCode::SUCCESS)
+                    emit_code(text, ExitCode::SUCCESS)
                 }
-                Format::Text => emit_code(print::run_text(&detail, &logs), ExitCode::SUCCESS),
             }
         }
     }

@@ -142,22 +142,17 @@ pub fn pull_script(args: &PullScriptArgs) -> ExitCode {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let snapshot = match service.snapshot() {
-        Ok(s) => s,
-        Err(d) => return fail(d),
-    };
-    let mut plan = match crate::service::pull::plan(&snapshot, None) {
+    let mut plan = match service.pull_plan(false) {
         Ok(p) => p,
-        Err(d) => return fail(d),
+        Err(e) => return fail(e),
     };
     if args.digest {
         if let Err(c) = with_registry(&service, &args.registry_args, &plan.pairs()) {
             return c;
         }
-        let knowledge = service.registry_knowledge();
-        plan = match crate::service::pull::plan(&snapshot, Some(&knowledge)) {
+        plan = match service.pull_plan(true) {
             Ok(p) => p,
-            Err(d) => return fail(d),
+            Err(e) => return fail(e),
         };
     }
     let script = print::shell::pull_script(&plan, args.host.as_deref());

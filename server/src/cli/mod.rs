@@ -2,7 +2,8 @@
 //! command that asks the service and hands the result to a printer.
 //!
 //! Exit codes: 0 clean, 1 findings (stale pins, images that do not render,
-//! files over a limit), 2 usage or I/O errors.
+//! files over a limit), 2 usage or I/O errors, 3 a store, engine or
+//! registry that could not be reached ([`exit_code_of`]).
 
 pub mod args;
 mod build;
@@ -77,6 +78,26 @@ pub fn run(cli: Cli) -> ExitCode {
             }
         }
     }
+}
+
+/// Something dockyard needs (the store, an engine, the registry) could not
+/// be reached: trying again later may help.
+pub const EXIT_UNAVAILABLE: u8 = 3;
+
+/// The one mapping of a service error to an exit code.
+pub fn exit_code_of(kind: crate::service::Kind) -> u8 {
+    use crate::service::Kind;
+    match kind {
+        Kind::Unavailable => EXIT_UNAVAILABLE,
+        Kind::NotFound | Kind::Invalid | Kind::Conflict | Kind::Internal => EXIT_USAGE,
+    }
+}
+
+/// Prints `error: …` and returns the exit code of the error's kind.
+pub fn failed(e: crate::service::Error) -> ExitCode {
+    let code = exit_code_of(e.kind);
+    fail(e);
+    ExitCode::from(code)
 }
 
 /// Prints `error: …` and returns the usage/I-O exit code.

@@ -5,30 +5,15 @@
 
 use super::Service;
 use super::build::BuildSpec;
+use super::error::Error;
 use crate::engine::Engine;
 use crate::engine::docker::DockerEngine;
 use dockyard_api::{ChangelogEntry, GraphView, HostInfo, ImageDetail, NodeStatus, Plan, RunId, Selection, Status};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Why a dashboard request cannot be answered.
-#[derive(Debug)]
-pub enum Failure {
-    NotFound(String),
-    Invalid(String),
-    Internal(String),
-}
-
 /// How many recent runs the graph reads for each image's newest build.
 const RECENT_RUNS: usize = 20;
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::NotFound(m) | Failure::Invalid(m) | Failure::Internal(m) => f.write_str(m),
-        }
-    }
-}
 
 impl Service {
     /// The engines builds and pulls go to: `[[hosts]]` of the operator file,
@@ -67,15 +52,15 @@ impl Service {
     }
 
     /// An image's page.
-    pub async fn image_detail(self: &Arc<Self>, name: &str) -> Result<ImageDetail, Failure> {
-        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
+    pub async fn image_detail(self: &Arc<Self>, name: &str) -> Result<ImageDetail, Error> {
+        let snapshot = self.snapshot()?;
         let catalog = snapshot.catalog_report();
         let image = catalog
             .images
             .iter()
             .find(|i| i.name == name)
             .cloned()
-            .ok_or_else(|| Failure::NotFound(format!("no image named `{}`", dockyard_core::limits::quote(name))))?;
+            .ok_or_else(|| Error::not_found(format!("no image named `{}`", dockyard_core::limits::quote(name))))?;
         let rendered = snapshot.rendered();
         let dockerfile = rendered.report.images.get(name).and_then(|i| i.dockerfile.clone());
         let changelog: Vec<ChangelogEntry> = snapshot
@@ -143,7 +128,7 @@ impl Service {
                         Ok(out)
                     })
                     .await
-                    .map_err(|e| Failure::Internal(e.to_string()))?
+                    .map_err(|e| Error::internal(e.to_string()))?
             }
             _ => Default::default(),
         };
@@ -187,8 +172,8 @@ impl Service {
     }
 
     /// The graph laid out, each image coloured by the worst thing known.
-    pub async fn graph_view(&self) -> Result<GraphView, Failure> {
-        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
+    pub async fn graph_view(&self) -> Result<GraphView, Error> {
+        let snapshot = self.snapshot()?;
         let layout = snapshot.layout().clone();
         let mut status: BTreeMap<String, NodeStatus> = BTreeMap::new();
         let report = &snapshot.rendered().report;
@@ -245,9 +230,9 @@ impl Service {
 
     /// The patch of every stale pin, as `lint --fix` would write it (only to
     /// versions the registry holds, when it is known).
-    pub fn pins_patch(&self) -> Result<String, Failure> {
-        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
-        let lint = snapshot.lint().map_err(|d| Failure::Invalid(d.to_string()))?;
+    pub fn pins_patch(&self) -> Result<String, Error> {
+        let snapshot = self.snapshot()?;
+        let lint = snapshot.lint().map_err(|d| Error::invalid(d.to_string()))?;
         let knowledge = crate::registry::Knowledge(&snapshot.registry);
         let registry = (!snapshot.registry.is_empty()).then_some(&knowledge as &dyn dockyard_core::lint::Published);
         let (fixes, _) = dockyard_core::lint::plan_fixes(&lint.report, &lint.sources, registry);
@@ -257,9 +242,9 @@ impl Service {
     /// A text file of the repository, for showing a pin in its context:
     /// only files under the pin paths or catalog roots, never through a
     /// symlink out of the repository, never a path with `..`.
-    pub fn repository_file(&self, rel: &str) -> Result<String, Failure> {
+    pub fn repository_file(&self, rel: &str) -> Result<String, Error> {
         let refused =
-            || Failure::NotFound(format!("`{}` is not a file this dashboard shows", dockyard_core::limits::quote(rel)));
+            || Error::not_found(format!("`{}` is not a file this dashboard shows", dockyard_core::limits::quote(rel)));
         let path = std::path::Path::new(rel);
         if rel.is_empty()
             || path.is_absolute()
@@ -277,16 +262,16 @@ impl Service {
     }
 
     /// The labels a dashboard selection builds.
-    pub fn selection_globs(&self, selection: &Selection) -> Result<Vec<String>, Failure> {
-        let snapshot = self.snapshot().map_err(|d| Failure::Internal(d.to_string()))?;
+    pub fn selection_globs(&self, selection: &Selection) -> Result<Vec<String>, Error> {
+        let snapshot = self.snapshot()?;
         let catalog = snapshot.catalog_report();
-        let label_of = |n: &str| -> Result<String, Failure> {
+        let label_of = |n: &str| -> Result<String, Error> {
             catalog
                 .images
                 .iter()
                 .find(|i| i.name == n)
                 .and_then(|i| i.label.clone())
-                .ok_or_else(|| Failure::Invalid(format!("no image named `{}`", dockyard_core::limits::quote(n))))
+                .ok_or_else(|| Error::invalid(format!("no image named `{}`", dockyard_core::limits::quote(n))))
         };
         match selection {
             Selection::Image { name } => Ok(vec![label_of(name)?]),
@@ -298,7 +283,7 @@ impl Service {
                 Ok(out)
             }
             Selection::PinProblems => {
-                let pins = snapshot.pins_report().map_err(|p| Failure::Invalid(p.to_string()))?;
+                let pins = snapshot.pins_report().map_err(|p| Error::invalid(p.to_string()))?;
                 let mut names: Vec<&str> = pins
                     .pins
                     .iter()
@@ -308,7 +293,7 @@ impl Service {
                 names.sort();
                 names.dedup();
                 if names.is_empty() {
-                    return Err(Failure::Invalid("no pin is stale or unpublished: nothing to build".into()));
+                    return Err(Error::invalid("no pin is stale or unpublished: nothing to build"));
                 }
                 names.into_iter().map(label_of).collect()
             }
@@ -320,9 +305,9 @@ impl Service {
     pub async fn plan_selection(
         &self,
         request: &dockyard_api::BuildRequest,
-    ) -> Result<(Plan, BuildSpec, super::build::Prepared, Arc<dyn Engine>), Failure> {
+    ) -> Result<(Plan, BuildSpec, super::build::Prepared, Arc<dyn Engine>), Error> {
         let engine = self.engines().into_iter().next().ok_or_else(|| {
-            Failure::Invalid("no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file".into())
+            Error::unavailable("no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file")
         })?;
         let spec = BuildSpec {
             globs: self.selection_globs(&request.selection)?,
@@ -351,10 +336,7 @@ impl Service {
                 c
             },
         };
-        let prepared = self
-            .plan_build(&spec, engine.as_ref(), &self.repo.registry)
-            .await
-            .map_err(|e| Failure::Internal(e.to_string()))?;
+        let prepared = self.plan_build(&spec, engine.as_ref(), &self.repo.registry).await?;
         Ok((prepared.plan.clone(), spec, prepared, engine))
     }
 
@@ -364,12 +346,12 @@ impl Service {
         self: &Arc<Self>,
         request: dockyard_api::BuildRequest,
         who: &str,
-    ) -> Result<(RunId, Plan), Failure> {
+    ) -> Result<(RunId, Plan), Error> {
         let (plan, mut spec, prepared, engine) = self.plan_selection(&request).await?;
         spec.trigger = format!("web:{who}");
         // The run records the engine it runs on (it recorded every engine).
         let hosts = vec![engine.name().to_owned()];
-        let run = self.begin_run(&prepared, &spec, &hosts).await.map_err(|e| Failure::Internal(e.to_string()))?;
+        let run = self.begin_run(&prepared, &spec, &hosts).await?;
         let service = self.clone();
         tokio::spawn(async move {
             let mut state = service.execute_run(run, prepared, &spec, vec![engine]).await;

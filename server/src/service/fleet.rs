@@ -3,6 +3,7 @@
 //! stopping the others.
 
 use super::Service;
+use super::error::Error;
 use super::pull::PullPlan;
 use crate::engine::Engine;
 use crate::store::{NewRun, now, now_ms};
@@ -14,20 +15,20 @@ use std::sync::Arc;
 
 impl Service {
     /// The pinned images with the registry's digests, when the index has them.
-    fn pins_to_pull(&self) -> Result<super::pull::PullPlan, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+    fn pins_to_pull(&self) -> Result<super::pull::PullPlan, Error> {
+        let snapshot = self.snapshot()?;
         let knowledge = self.registry_knowledge();
-        super::pull::plan(&snapshot, (!knowledge.is_empty()).then_some(&knowledge[..])).map_err(|d| d.to_string())
+        Ok(super::pull::plan(&snapshot, (!knowledge.is_empty()).then_some(&knowledge[..]))?)
     }
 
     /// The host × pinned-image matrix.
-    pub async fn hosts_report(&self) -> Result<HostsReport, String> {
+    pub async fn hosts_report(&self) -> Result<HostsReport, Error> {
         let health = self.engine_health().await;
         self.hosts_report_with(health).await
     }
 
     /// The matrix, with the engines' health already asked.
-    pub async fn hosts_report_with(&self, hosts: Vec<dockyard_api::HostInfo>) -> Result<HostsReport, String> {
+    pub async fn hosts_report_with(&self, hosts: Vec<dockyard_api::HostInfo>) -> Result<HostsReport, Error> {
         let plan = self.pins_to_pull()?;
         let engines = self.engines();
         let mut cells = Vec::new();
@@ -68,8 +69,8 @@ impl Service {
         jobs: usize,
         trigger: String,
         each: impl Fn(&PullResult) + Clone,
-    ) -> Result<PullReport, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+    ) -> Result<PullReport, Error> {
+        let snapshot = self.snapshot()?;
         let auth = super::build::engine_auth(&snapshot);
         let hosts: Vec<String> = engines.iter().map(|e| e.name().to_owned()).collect();
         // Results name the label: the item is `image:tag@host`.
@@ -187,12 +188,14 @@ impl Service {
 
     /// Pulls every pinned image onto every engine (or the ones named),
     /// concurrently; each engine's failures stay its own. Recorded.
-    pub async fn pull_everywhere(&self, only: Option<&[String]>, who: &str) -> Result<PullReport, String> {
+    pub async fn pull_everywhere(&self, only: Option<&[String]>, who: &str) -> Result<PullReport, Error> {
         let plan = self.pins_to_pull()?;
         let engines: Vec<Arc<dyn Engine>> =
             self.engines().into_iter().filter(|e| only.is_none_or(|o| o.iter().any(|n| n == e.name()))).collect();
         if engines.is_empty() {
-            return Err("no engine is configured: set DOCKER_HOST, or [[hosts]] in the operator file".into());
+            return Err(Error::unavailable(
+                "no engine is configured: set DOCKER_HOST, or [[hosts]] in the operator file",
+            ));
         }
         self.pull_recorded(engines, &plan, 4, format!("web:pull:{who}"), |_| {}).await
     }

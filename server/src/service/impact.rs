@@ -2,6 +2,7 @@
 //! the work tree), loaded by the same code as every other command, and
 //! compared.
 
+use super::error::Error;
 use super::{RepoConfig, Service, Snapshot};
 use dockyard_api::{ImpactReport, Problem};
 use dockyard_core::files::SharedFiles;
@@ -39,12 +40,18 @@ impl Service {
     }
 
     /// What the change from `base` to `head` (default: the work tree) does.
-    pub fn impact(&self, base: &str, head: Option<&str>) -> Result<ImpactReport, String> {
+    /// Revisions git does not have, or files that do not load at them, are
+    /// invalid input.
+    pub fn impact(&self, base: &str, head: Option<&str>) -> Result<ImpactReport, Error> {
         self.impact_with_head(base, head).map(|(r, _)| r)
     }
 
     /// [`Service::impact`], with the head's snapshot.
-    pub fn impact_with_head(&self, base: &str, head: Option<&str>) -> Result<(ImpactReport, Arc<Snapshot>), String> {
+    pub fn impact_with_head(&self, base: &str, head: Option<&str>) -> Result<(ImpactReport, Arc<Snapshot>), Error> {
+        self.impact_inner(base, head).map_err(Error::invalid)
+    }
+
+    fn impact_inner(&self, base: &str, head: Option<&str>) -> Result<(ImpactReport, Arc<Snapshot>), String> {
         let paths = self.git_paths()?;
         let base_commit = crate::git::resolve(&self.repo.root, base)?;
         let head_commit = head.map(|h| crate::git::resolve(&self.repo.root, h)).transpose()?;

@@ -5,6 +5,7 @@
 //! (cached by digest in the store), and the engines' images.
 
 use super::Service;
+use super::error::Error;
 use crate::engine::Engine;
 use crate::registry::{RegistryOptions, manifests};
 use crate::store::{ImageUpdate, NewRun, now, now_ms};
@@ -379,23 +380,19 @@ impl Service {
 
     /// The cleanup plan for `opts`: the last one computed when it is
     /// younger than `registry.max_age`, else a new one.
-    pub async fn cleanup_cached(
-        &self,
-        opts: CleanupOptions,
-        registry: &RegistryOptions,
-    ) -> Result<CleanupPlan, String> {
+    pub async fn cleanup_cached(&self, opts: CleanupOptions, registry: &RegistryOptions) -> Result<CleanupPlan, Error> {
         let fresh = self.cache.lock().unwrap_or_else(|p| p.into_inner()).cleanup.clone().filter(|(at, key, _)| {
             *key == (opts.keep_last, opts.min_age_days) && now() - at <= registry.max_age as i64
         });
         match fresh {
             Some((_, _, plan)) => Ok(plan),
-            None => self.cleanup_plan(opts, registry).await,
+            None => self.cleanup_plan(opts, registry).await.map_err(Error::unavailable),
         }
     }
 
     /// The sizes of the pins (without hosts): the last computed when it is
     /// younger than `registry.max_age`, else new.
-    pub async fn sizes_cached(&self, registry: &RegistryOptions) -> Result<SizeReport, String> {
+    pub async fn sizes_cached(&self, registry: &RegistryOptions) -> Result<SizeReport, Error> {
         let fresh = self
             .cache
             .lock()
@@ -406,7 +403,7 @@ impl Service {
             .map(|(_, r, _)| r.clone());
         match fresh {
             Some(r) => Ok(r),
-            None => self.sizes(&[], registry).await,
+            None => self.sizes(&[], registry).await.map_err(Error::unavailable),
         }
     }
 

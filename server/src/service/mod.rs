@@ -9,15 +9,18 @@
 
 pub mod build;
 pub mod dashboard;
+pub mod error;
 pub mod fleet;
 pub mod impact;
 pub mod lifecycle;
 pub mod maintain;
 pub mod pull;
 pub mod repo;
+pub mod runs;
 pub mod snapshot;
 pub mod watch;
 
+pub use error::{Error, Kind};
 pub use repo::{RepoConfig, RepoFlags};
 pub use snapshot::Snapshot;
 
@@ -57,6 +60,8 @@ pub struct Service {
     /// The last log sequence number given out, per run this process writes
     /// to: the one owner of a run's numbers, so that no two lines share one.
     seqs: std::sync::Mutex<std::collections::HashMap<dockyard_api::RunId, i64>>,
+    /// Run lists and finished runs, as answered at one history version.
+    runs_cache: std::sync::Mutex<runs::RunsCache>,
 }
 
 impl Service {
@@ -75,6 +80,7 @@ impl Service {
             cache: std::sync::Mutex::new(lifecycle::LifecycleCache::default()),
             live_registry: OnceLock::new(),
             seqs: std::sync::Mutex::new(std::collections::HashMap::new()),
+            runs_cache: std::sync::Mutex::default(),
         })
     }
 

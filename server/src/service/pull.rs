@@ -108,3 +108,14 @@ pub async fn pull_onto(
     results.sort_by(|a, b| a.image.cmp(&b.image));
     dockyard_api::PullReport { results, run: None }
 }
+
+impl super::Service {
+    /// The pinned images to pull, with their digests from the registry
+    /// index when `digests` (`pull-script --digest` and
+    /// `GET /api/v1/pull-script?digest=1`).
+    pub fn pull_plan(&self, digests: bool) -> Result<PullPlan, super::Error> {
+        let snapshot = self.snapshot()?;
+        let knowledge = self.registry_knowledge();
+        Ok(plan(&snapshot, digests.then_some(&knowledge[..]))?)
+    }
+}

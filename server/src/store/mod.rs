@@ -102,6 +102,15 @@ pub trait Store: Send + Sync + 'static {
     }
     /// The schema version the database is at.
     fn schema_version(&self) -> Result<i64, StoreError>;
+    /// A number that changes whenever the build history (runs and their
+    /// images) may have changed, by any process, read without a query: the
+    /// service keeps the run list and recent runs in memory while it holds
+    /// (`service::runs`). `None` when that cannot be known now (the store
+    /// is unreachable, or was written a moment ago): every read then goes to
+    /// the store, so a store that fails is an error, never an old answer.
+    fn history_version(&self) -> Option<u64> {
+        None
+    }
 
     // The registry index.
     fn load_tags(&self, registry: &str, repo: &str) -> Result<Option<CachedTags>, StoreError>;

@@ -109,6 +109,55 @@ pub struct Postgres {
     /// The connection [`Store::atomically`] holds a transaction on
     /// (`usize::MAX`: none); other callers do not take it.
     reserved: AtomicUsize,
+    /// The history's version, kept by a listener of [`HISTORY_CHANNEL`]
+    /// (started by the first [`Store::history_version`]).
+    watch: Arc<HistoryWatch>,
+    watch_started: std::sync::Once,
+}
+
+/// The channel every write of the build history notifies (`NOTIFY`), so
+/// that servers sharing the database forget what they keep in memory.
+const HISTORY_CHANNEL: &str = "dockyard_history";
+
+/// What the listener knows: a counter of notifications, and whether it is
+/// listening now (a version is only good while it is).
+#[derive(Default)]
+struct HistoryWatch {
+    version: std::sync::atomic::AtomicU64,
+    live: std::sync::atomic::AtomicBool,
+}
+
+/// The listener: its own connection, `LISTEN`s, counts notifications, and
+/// checks the connection every few seconds (a server gone without closing
+/// the socket). When the connection is lost it says so at once and
+/// connects again with backoff. It ends when the store is dropped.
+fn listen_for_history(config: postgres::Config, shown: String, watch: Arc<HistoryWatch>) {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut backoff = Duration::from_millis(200);
+    while Arc::strong_count(&watch) > 1 {
+        let listening =
+            config.connect(NoTls).and_then(|mut c| c.batch_execute(&format!("LISTEN {HISTORY_CHANNEL}")).map(|()| c));
+        if let Ok(mut client) = listening {
+            backoff = Duration::from_millis(200);
+            watch.version.fetch_add(1, Ordering::SeqCst);
+            watch.live.store(true, Ordering::SeqCst);
+            while Arc::strong_count(&watch) > 1 {
+                let next = client.notifications().timeout_iter(Duration::from_secs(2)).next();
+                match next {
+                    Ok(Some(_)) => {
+                        watch.version.fetch_add(1, Ordering::SeqCst);
+                    }
+                    Ok(None) if !client.is_closed() && client.is_valid(Duration::from_secs(2)).is_ok() => {}
+                    _ => break,
+                }
+            }
+            watch.live.store(false, Ordering::SeqCst);
+            watch.version.fetch_add(1, Ordering::SeqCst);
+            tracing::info!("{shown}: stopped listening for history changes; the history is read from the store");
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
 }
 
 thread_local! {
@@ -179,7 +228,15 @@ impl Postgres {
         })?;
         let mut clients: Vec<Mutex<Option<Client>>> = (0..POOL).map(|_| Mutex::new(None)).collect();
         clients[0] = Mutex::new(Some(client));
-        Ok(Postgres { shown, config, clients, next: AtomicUsize::new(0), reserved: AtomicUsize::new(usize::MAX) })
+        Ok(Postgres {
+            shown,
+            config,
+            clients,
+            next: AtomicUsize::new(0),
+            reserved: AtomicUsize::new(usize::MAX),
+            watch: Arc::default(),
+            watch_started: std::sync::Once::new(),
+        })
     }
 
     /// Runs `f` on a free connection, or waits for one (taken in turn). A
@@ -326,6 +383,22 @@ fn summary_of(row: &Row) -> RunSummary {
 impl Store for Postgres {
     fn describe(&self) -> String {
         self.shown.clone()
+    }
+
+    fn history_version(&self) -> Option<u64> {
+        self.watch_started.call_once(|| {
+            let (config, shown, watch) = (self.config.clone(), self.shown.clone(), self.watch.clone());
+            let started = std::thread::Builder::new()
+                .name("dockyard-history-listener".into())
+                .spawn(move || listen_for_history(config, shown, watch));
+            if let Err(e) = started {
+                tracing::warn!("{}: cannot listen for history changes: {e}", self.shown);
+            }
+        });
+        // The version first: one read after a change was seen as live is
+        // never paired with the version from before it.
+        let version = self.watch.version.load(Ordering::SeqCst);
+        self.watch.live.load(Ordering::SeqCst).then_some(version)
     }
 
     fn connections(&self) -> usize {
@@ -495,6 +568,7 @@ impl Store for Postgres {
                         ],
                     )?
                     .get(0);
+                tx.batch_execute(&format!("NOTIFY {HISTORY_CHANNEL}"))?;
                 let stmt = tx.prepare(
                 "INSERT INTO run_images (run_id, name, position, label, action, state) VALUES ($1, $2, $3, $4, $5, $6)",
             )?;
@@ -530,8 +604,8 @@ impl Store for Postgres {
                     pushed = CASE WHEN $3 = 'waiting' THEN NULL ELSE COALESCE($10, pushed) END
                  WHERE run_id = $1 AND name = $2",
                 &[&u.run, &u.image, &u.state.as_str(), &u.host, &active, &u.at_ms, &last, &u.error, &u.built, &u.pushed],
-            )
-            .map(|_| ())
+            )?;
+            c.batch_execute(&format!("NOTIFY {HISTORY_CHANNEL}"))
         })
     }
 
@@ -545,6 +619,7 @@ impl Store for Postgres {
                     let line = l.line.replace('\0', "\u{FFFD}");
                     tx.execute(&stmt, &[&run, &l.seq, &l.image, &l.at_ms, &line])?;
                 }
+                tx.batch_execute(&format!("NOTIFY {HISTORY_CHANNEL}"))?;
             })
         })
     }
@@ -563,6 +638,7 @@ impl Store for Postgres {
                     "UPDATE run_images SET state = $2, finished_ms = $3 WHERE run_id = $1 AND NOT (state = ANY($4))",
                     &[&run, &leftover.as_str(), &(at * 1000), &finals],
                 )?;
+                tx.batch_execute(&format!("NOTIFY {HISTORY_CHANNEL}"))?;
             })
         })
     }

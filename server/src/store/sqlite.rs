@@ -97,7 +97,39 @@ fn classify(path: &Path, e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// A file's change that may still share its modification time with the
+/// next one (the kernel stamps files with a coarse clock, a few ms).
+const MTIME_SETTLE: std::time::Duration = std::time::Duration::from_millis(50);
+
 impl Sqlite {
+    /// The history's version: the size, inode and modification time of the
+    /// database and its write-ahead log, which every commit by any process
+    /// changes. A file changed in the last [`MTIME_SETTLE`] gives `None`:
+    /// a second commit within the clock's tick could leave all three as
+    /// they are.
+    fn file_version(&self) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        use std::os::unix::fs::MetadataExt;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let now = std::time::SystemTime::now();
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        for (file, optional) in [(self.path.as_path(), false), (Path::new(&wal), true)] {
+            match std::fs::metadata(file) {
+                Ok(m) => {
+                    let modified = m.modified().ok()?;
+                    if now.duration_since(modified).map_or(true, |age| age < MTIME_SETTLE) {
+                        return None;
+                    }
+                    (m.len(), m.ino(), m.dev(), modified).hash(&mut h);
+                }
+                Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => 0u8.hash(&mut h),
+                Err(_) => return None,
+            }
+        }
+        Some(h.finish())
+    }
+
     /// Opens (creating when needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -255,6 +287,10 @@ fn summary_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
 }
 
 impl Store for Sqlite {
+    fn history_version(&self) -> Option<u64> {
+        self.file_version()
+    }
+
     /// Calls serialize on the one connection's lock; letting several wait
     /// at the lock hands it over at once, without a trip through the async
     /// side for each call (benches/serve.sh, /api/v1/builds: 9,696 req/s

@@ -5,7 +5,7 @@
 //! credentials (see `auth`).
 
 use super::AppState;
-use crate::service::dashboard::Failure;
+use crate::service::Error;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -52,14 +52,6 @@ pub struct Answer {
 
 fn json<T: serde::Serialize>(v: &T) -> Answer {
     Answer { content_type: "application/json", body: Bytes::from(dockyard_api::to_json(v)), attachment: None }
-}
-
-fn failure(f: Failure) -> (StatusCode, String) {
-    match f {
-        Failure::NotFound(m) => (StatusCode::NOT_FOUND, m),
-        Failure::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
-        Failure::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
-    }
 }
 
 fn query_param(query: &str, key: &str) -> Option<String> {
@@ -126,124 +118,90 @@ pub fn read_route(path: &str) -> Option<&'static str> {
 static LIFECYCLE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// The registry options the server reads the registry with, or why it does not.
-fn server_registry(
-    service: &crate::service::Service,
-) -> Result<crate::registry::RegistryOptions, (StatusCode, String)> {
-    service.live_registry.get().cloned().ok_or((
-        StatusCode::SERVICE_UNAVAILABLE,
-        "no registry is connected: start the server with --registry to read it".into(),
-    ))
+fn server_registry(service: &crate::service::Service) -> Result<crate::registry::RegistryOptions, Error> {
+    service
+        .live_registry
+        .get()
+        .cloned()
+        .ok_or_else(|| Error::unavailable("no registry is connected: start the server with --registry to read it"))
 }
 
 /// `keep_last` and `min_age` from a query.
-fn cleanup_options(query: &str) -> Result<crate::service::lifecycle::CleanupOptions, (StatusCode, String)> {
+fn cleanup_options(query: &str) -> Result<crate::service::lifecycle::CleanupOptions, Error> {
     let mut o = crate::service::lifecycle::CleanupOptions::default();
     if let Some(v) = query_param(query, "keep_last") {
-        o.keep_last = v
-            .parse()
-            .ok()
-            .filter(|n| *n <= 1000)
-            .ok_or((StatusCode::UNPROCESSABLE_ENTITY, "keep_last: 0 to 1000".into()))?;
+        o.keep_last = v.parse().ok().filter(|n| *n <= 1000).ok_or_else(|| Error::invalid("keep_last: 0 to 1000"))?;
     }
     if let Some(v) = query_param(query, "min_age") {
-        o.min_age_days = v
-            .parse()
-            .ok()
-            .filter(|n| *n <= 36_500)
-            .ok_or((StatusCode::UNPROCESSABLE_ENTITY, "min_age: 0 to 36500 days".into()))?;
+        o.min_age_days =
+            v.parse().ok().filter(|n| *n <= 36_500).ok_or_else(|| Error::invalid("min_age: 0 to 36500 days"))?;
     }
     Ok(o)
 }
 
+/// A run's number in a path: anything else names no run.
+fn run_id(id: &str) -> Result<dockyard_api::RunId, Error> {
+    id.parse().map_err(|_| Error::not_found("no such run"))
+}
+
 /// Every read of the API, by path (under `/api/v1/`) and query.
-pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (StatusCode, String)> {
+pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Error> {
     let service = &state.service;
-    let snapshot = || service.snapshot().map_err(|d| (StatusCode::INTERNAL_SERVER_ERROR, d.to_string()));
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let store = || service.store().map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()));
+    let bytes = |body: Bytes| Answer { content_type: "application/json", body, attachment: None };
     match segments.as_slice() {
-        ["catalog"] => {
-            Ok(Answer { content_type: "application/json", body: snapshot()?.catalog_json(), attachment: None })
-        }
-        ["graph"] => Ok(Answer { content_type: "application/json", body: snapshot()?.graph_json(), attachment: None }),
+        ["catalog"] => Ok(bytes(service.snapshot()?.catalog_json())),
+        ["graph"] => Ok(bytes(service.snapshot()?.graph_json())),
         ["graph.dot"] => Ok(Answer {
             content_type: "text/vnd.graphviz; charset=utf-8",
-            body: Bytes::from(crate::print::dot(&snapshot()?.graph_report())),
+            body: Bytes::from(crate::print::dot(&service.snapshot()?.graph_report())),
             attachment: Some("dockyard-graph.dot"),
         }),
-        ["graph", "view"] => service.graph_view().await.map(|v| json(&v)).map_err(failure),
-        ["graph.svg"] => {
-            let view = service.graph_view().await.map_err(failure)?;
-            Ok(Answer {
-                content_type: "image/svg+xml",
-                body: Bytes::from(crate::print::svg(&view)),
-                attachment: Some("dockyard-graph.svg"),
-            })
-        }
-        ["pins"] => match snapshot()?.pins_json() {
-            Ok(b) => Ok(Answer { content_type: "application/json", body: b, attachment: None }),
-            Err(p) => Err((StatusCode::UNPROCESSABLE_ENTITY, p.to_string())),
-        },
-        ["pins", "patch"] => service
-            .pins_patch()
-            .map(|p| Answer {
-                content_type: "text/x-diff; charset=utf-8",
-                body: Bytes::from(p),
-                attachment: Some("dockyard-stale-pins.patch"),
-            })
-            .map_err(failure),
+        ["graph", "view"] => Ok(json(&service.graph_view().await?)),
+        ["graph.svg"] => Ok(Answer {
+            content_type: "image/svg+xml",
+            body: Bytes::from(crate::print::svg(&service.graph_view().await?)),
+            attachment: Some("dockyard-graph.svg"),
+        }),
+        ["pins"] => Ok(bytes(service.snapshot()?.pins_json().map_err(|p| Error::invalid(p.to_string()))?)),
+        ["pins", "patch"] => Ok(Answer {
+            content_type: "text/x-diff; charset=utf-8",
+            body: Bytes::from(service.pins_patch()?),
+            attachment: Some("dockyard-stale-pins.patch"),
+        }),
         ["registry"] => Ok(json(&service.registry_report())),
-        ["pull-script"] => {
-            let snap = snapshot()?;
-            let plan = crate::service::pull::plan(&snap, None)
-                .map_err(|d| (StatusCode::UNPROCESSABLE_ENTITY, d.to_string()))?;
-            Ok(Answer {
-                content_type: "text/x-shellscript; charset=utf-8",
-                body: Bytes::from(crate::print::shell::pull_script(&plan, None)),
-                attachment: Some("pull-images.sh"),
-            })
-        }
+        ["pull-script"] => Ok(Answer {
+            content_type: "text/x-shellscript; charset=utf-8",
+            body: Bytes::from(crate::print::shell::pull_script(
+                &service.pull_plan(query_param(query, "digest").is_some_and(|v| v == "1" || v == "true"))?,
+                None,
+            )),
+            attachment: Some("pull-images.sh"),
+        }),
         ["overview"] => Ok(json(&service.overview_full(state.auth.configured()).await)),
-        ["images", name] => service.image_detail(&percent_decode(name)).await.map(|d| json(&d)).map_err(failure),
+        ["images", name] => Ok(json(&service.image_detail(&percent_decode(name)).await?)),
         ["builds"] => {
-            let limit = query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(50usize).min(500);
-            let runs = store()?
-                .call(move |s| s.list_runs(limit))
-                .await
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            Ok(json(&dockyard_api::RunList { runs }))
+            let limit = query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(50usize);
+            Ok(bytes(service.runs_json(limit).await?))
         }
-        ["builds", id] => {
-            let id: i64 = id.parse().map_err(|_| (StatusCode::NOT_FOUND, "no such run".to_owned()))?;
-            match store()?.call(move |s| s.get_run(id)).await {
-                Ok(Some(d)) => Ok(json(&d)),
-                Ok(None) => Err((StatusCode::NOT_FOUND, format!("no run {id}"))),
-                Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-            }
-        }
+        ["builds", id] => Ok(bytes(service.run_shown_json(run_id(id)?).await?)),
         ["builds", id, "logs"] => {
-            let id: i64 = id.parse().map_err(|_| (StatusCode::NOT_FOUND, "no such run".to_owned()))?;
+            let id = run_id(id)?;
             let after = query_param(query, "after").and_then(|a| a.parse().ok()).unwrap_or(0);
-            let image = query_param(query, "image");
-            let lines = store()?
-                .call(move |s| s.logs(id, image.as_deref(), after, 10_000))
-                .await
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            Ok(json(&lines))
+            Ok(json(&service.run_logs(id, query_param(query, "image"), after, 10_000).await?))
         }
         ["file"] => {
             let path = query_param(query, "path").unwrap_or_default();
-            let text = service.repository_file(&path).map_err(failure)?;
+            let text = service.repository_file(&path)?;
             Ok(Answer { content_type: "text/plain; charset=utf-8", body: Bytes::from(text), attachment: None })
         }
-        ["hosts"] => super::fleet::hosts_report(service).await.map(|r| json(&r)),
-        ["session"] => Ok(json(&serde_json::json!({"configured": state.auth.configured()}))),
+        ["hosts"] => Ok(json(&service.hosts_report().await?)),
+        ["session"] => Ok(json(&dockyard_api::Session { configured: state.auth.configured() })),
         ["impact"] => {
-            let base = query_param(query, "base")
-                .ok_or((StatusCode::UNPROCESSABLE_ENTITY, "base=REV is required".to_owned()))?;
+            let base = query_param(query, "base").ok_or_else(|| Error::invalid("base=REV is required"))?;
             let head = query_param(query, "head");
             let Ok(_slot) = crate::service::impact::IMPACT_SLOTS.try_acquire() else {
-                return Err((StatusCode::SERVICE_UNAVAILABLE, "impact is busy; try again in a moment".into()));
+                return Err(Error::unavailable("impact is busy; try again in a moment"));
             };
             let s = service.clone();
             // git is killed when this request is dropped (a client gone, or its deadline).
@@ -251,29 +209,26 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, (S
             let _cancel_on_drop = cancel.on_drop();
             let work = move || crate::git::with_cancel(&cancel, || s.impact(&base, head.as_deref()));
             match tokio::task::spawn_blocking(work).await {
-                Ok(Ok(r)) => Ok(json(&r)),
-                Ok(Err(e)) => Err((StatusCode::UNPROCESSABLE_ENTITY, e)),
-                Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+                Ok(r) => Ok(json(&r?)),
+                Err(e) => Err(Error::internal(e.to_string())),
             }
         }
         ["cleanup"] => {
             let opts = cleanup_options(query)?;
             let registry = server_registry(service)?;
             let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
-                return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()));
+                return Err(Error::unavailable("shutting down"));
             };
-            let plan = service.cleanup_cached(opts, &registry).await.map_err(|e| (StatusCode::BAD_GATEWAY, e))?;
-            Ok(json(&plan))
+            Ok(json(&service.cleanup_cached(opts, &registry).await?))
         }
         ["sizes"] => {
             let registry = server_registry(service)?;
             let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
-                return Err((StatusCode::SERVICE_UNAVAILABLE, "shutting down".into()));
+                return Err(Error::unavailable("shutting down"));
             };
-            let sizes = service.sizes_cached(&registry).await.map_err(|e| (StatusCode::BAD_GATEWAY, e))?;
-            Ok(json(&sizes))
+            Ok(json(&service.sizes_cached(&registry).await?))
         }
-        _ => Err((StatusCode::NOT_FOUND, "no such API route (the API lives under /api/v1/)".into())),
+        _ => Err(Error::not_found("no such API route (the API lives under /api/v1/)")),
     }
 }
 
@@ -297,7 +252,7 @@ async fn cleanup_delete(
     let service = &state.service;
     let (opts, mut registry) = match (cleanup_options(&params), server_registry(service)) {
         (Ok(o), Ok(r)) => (o, r),
-        (Err((s, m)), _) | (_, Err((s, m))) => return error(s, m),
+        (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
     registry.max_age = 0;
     let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
@@ -305,7 +260,7 @@ async fn cleanup_delete(
     };
     let plan = match service.cleanup_plan(opts, &registry).await {
         Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_GATEWAY, e),
+        Err(e) => return Error::unavailable(e).into_response(),
     };
     let command = vec![
         "dashboard".into(),
@@ -319,7 +274,7 @@ async fn cleanup_delete(
         Ok((run, state)) => json_bytes(Bytes::from(dockyard_api::to_json(
             &serde_json::json!({"run": run, "state": state.as_str(), "plan": plan}),
         ))),
-        Err(e) => error(StatusCode::BAD_GATEWAY, e),
+        Err(e) => Error::unavailable(e).into_response(),
     }
 }
 
@@ -339,13 +294,8 @@ async fn read(State(state): State<AppState>, path: Option<Path<String>>, RawQuer
             }
             resp
         }
-        Err((status, message)) => error(status, message),
+        Err(e) => e.into_response(),
     }
-}
-
-#[derive(serde::Deserialize)]
-struct Login {
-    token: String,
 }
 
 /// The client's address, which the accept loop puts on every request.
@@ -378,7 +328,7 @@ async fn login(State(state): State<AppState>, req: axum::extract::Request) -> Re
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let token = serde_json::from_slice::<Login>(&body)
+    let token = serde_json::from_slice::<dockyard_api::Login>(&body)
         .map(|l| l.token)
         .unwrap_or_else(|_| query_param(&String::from_utf8_lossy(&body), "token").unwrap_or_default());
     match state.auth.login(&token) {
@@ -386,7 +336,7 @@ async fn login(State(state): State<AppState>, req: axum::extract::Request) -> Re
             let mut resp = if form {
                 (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response()
             } else {
-                json_bytes(Bytes::from(dockyard_api::to_json(&serde_json::json!({"ok": true}))))
+                json_bytes(Bytes::from(dockyard_api::to_json(&dockyard_api::Ok { ok: true })))
             };
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -409,7 +359,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return error(StatusCode::FORBIDDEN, "cross-site request refused");
     }
     let cookie = state.auth.logout(&headers);
-    let mut resp = json_bytes(Bytes::from(dockyard_api::to_json(&serde_json::json!({"ok": true}))));
+    let mut resp = json_bytes(Bytes::from(dockyard_api::to_json(&dockyard_api::Ok { ok: true })));
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -431,10 +381,7 @@ async fn plan(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
     };
     match state.service.plan_selection(&request).await {
         Ok((plan, ..)) => json_bytes(Bytes::from(dockyard_api::to_json(&plan))),
-        Err(f) => {
-            let (s, m) = failure(f);
-            error(s, m)
-        }
+        Err(e) => e.into_response(),
     }
 }
 
@@ -452,9 +399,6 @@ async fn start_build(State(state): State<AppState>, headers: HeaderMap, body: By
             *resp.status_mut() = StatusCode::ACCEPTED;
             resp
         }
-        Err(f) => {
-            let (s, m) = failure(f);
-            error(s, m)
-        }
+        Err(e) => e.into_response(),
     }
 }

@@ -4,15 +4,8 @@
 use super::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-
-/// `GET /api/v1/hosts`.
-pub async fn hosts_report(
-    service: &std::sync::Arc<crate::service::Service>,
-) -> Result<dockyard_api::HostsReport, (StatusCode, String)> {
-    service.hosts_report().await.map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e))
-}
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 
 /// `POST /api/v1/pull`: pulls every pinned image onto every engine.
 pub async fn pull(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -21,6 +14,6 @@ pub async fn pull(State(state): State<AppState>, headers: HeaderMap) -> Response
     }
     match state.service.pull_everywhere(None, "dashboard").await {
         Ok(report) => super::api::json_bytes(Bytes::from(dockyard_api::to_json(&report))),
-        Err(e) => super::api::error(StatusCode::UNPROCESSABLE_ENTITY, e),
+        Err(e) => e.into_response(),
     }
 }

@@ -40,6 +40,26 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// The one mapping of a service error to an HTTP status.
+pub fn status_of(kind: crate::service::Kind) -> axum::http::StatusCode {
+    use crate::service::Kind;
+    use axum::http::StatusCode;
+    match kind {
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A service error as the API answers it: its status and `{"error": …}`.
+impl axum::response::IntoResponse for crate::service::Error {
+    fn into_response(self) -> axum::response::Response {
+        api::error(status_of(self.kind), self.message)
+    }
+}
+
 /// How pages read data on the server: the API's own read function, called
 /// in-process (no HTTP), so a page shows exactly what the API answers.
 /// A read that fails with "not found" or a server error gives the page
@@ -60,11 +80,12 @@ fn server_data(state: &AppState, response: Option<leptos_axum::ResponseOptions>)
                 let p = p.strip_prefix(dockyard_api::API_PREFIX).unwrap_or(p);
                 match api::get(&state, p, q).await {
                     Ok(a) => Ok(String::from_utf8_lossy(&a.body).into_owned()),
-                    Err((status, message)) => {
+                    Err(e) => {
+                        let status = status_of(e.kind);
                         if status == axum::http::StatusCode::NOT_FOUND || status.is_server_error() {
                             on_error(status.as_u16());
                         }
-                        Err(message)
+                        Err(e.message)
                     }
                 }
             })

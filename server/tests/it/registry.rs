@@ -339,6 +339,26 @@ fn lint_with_the_registry_reports_exactly_the_unpublished_pin() {
     // app:1.2 is not in the registry: pulled by tag, said so, exit 1.
     assert!(script.contains(&format!("'{}/ns/app:1.2' \\", reg.host)), "{script}");
     assert_eq!(out.status.code(), Some(1));
+    // The API answers the same script, byte for byte, from what the
+    // server knows of the registry (the digests the CLI stored).
+    let server = Server::start(&[
+        "--repo",
+        repo.path().to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--registry",
+        "--offline",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let api = loop {
+        let (status, _, body) = server.get("/api/v1/pull-script?digest=1");
+        assert_eq!(status, 200, "{body}");
+        if body.contains(&digests[0]) || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(api, script, "pull-script --digest and GET /api/v1/pull-script?digest=1 differ");
 }
 
 #[test]

@@ -407,6 +407,7 @@ fn the_dashboard_plan_equals_the_dry_run_and_builds_show_equals_the_api_on_the_c
         .unwrap();
     let (status, _, api) = http(&format!("{}/api/v1/builds/{id}", server.url), "GET", &[], "");
     assert_eq!(status, 200);
+    assert_eq!(String::from_utf8_lossy(&cli.stdout), api, "builds show --format json and the API differ");
     let (cli, api): (Value, Value) =
         (serde_json::from_slice(&cli.stdout).unwrap(), serde_json::from_str(&api).unwrap());
     assert_eq!(cli["run"]["state"], "failed");

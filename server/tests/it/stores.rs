@@ -704,3 +704,65 @@ fn the_recorder_keeps_10000_concurrent_lines_in_order_on_postgres() {
     let pg = Pg::start();
     recorder_keeps_every_line(&pg.database("recorder"));
 }
+
+/// Polls `f` every 20 ms until it is true or `secs` have passed.
+fn within(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The history's version, which lets a server answer the run list from
+/// memory: on PostgreSQL it changes when another process writes (LISTEN /
+/// NOTIFY) and is unknown while the database is gone; on SQLite it changes
+/// with the files.
+#[test]
+fn the_history_version_changes_with_every_writer_and_is_unknown_without_the_store() {
+    let pg = Pg::start();
+    let url = pg.database("version");
+    let (reader, writer) = (store::open(&Location::parse(&url)).unwrap(), store::open(&Location::parse(&url)).unwrap());
+    assert!(within(10, || reader.history_version().is_some()), "the listener never listened");
+    let before = reader.history_version();
+    let id = writer.create_run(&new_run(&store::owner(), 4000)).unwrap();
+    assert!(within(5, || reader.history_version() != before), "a run created elsewhere did not change the version");
+    let before = reader.history_version();
+    writer.finish_run(id, RunState::Succeeded, 4001).unwrap();
+    assert!(within(5, || reader.history_version() != before), "a finished run did not change the version");
+    // A two-server view of the same thing: a server that answered the list
+    // from memory sees a run another process recorded.
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let server = Server::start(&["--repo", repo.to_str().unwrap(), "--store", &url]);
+    let runs = |server: &Server| {
+        let (status, _, body) = server.get("/api/v1/builds");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["runs"].as_array().unwrap().len()
+    };
+    assert_eq!(runs(&server), 1);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(runs(&server), 1);
+    writer.create_run(&new_run(&store::owner(), 4002)).unwrap();
+    assert!(within(5, || runs(&server) == 2), "the server kept an old run list");
+    pg.stop();
+    assert!(within(5, || reader.history_version().is_none()), "the version outlived the database");
+    let (status, _, _) = server.get("/api/v1/builds");
+    assert!(status >= 500, "{status}");
+
+    // SQLite: the files say when anyone wrote.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.db");
+    let (reader, writer) =
+        (store::open(&Location::Sqlite(path.clone())).unwrap(), store::open(&Location::Sqlite(path)).unwrap());
+    assert!(within(2, || reader.history_version().is_some()));
+    let before = reader.history_version();
+    writer.create_run(&new_run(&store::owner(), 5000)).unwrap();
+    // Just written: unknown until the file's clock tick has passed.
+    assert_ne!(reader.history_version(), before);
+    assert!(within(2, || reader.history_version().is_some_and(|v| Some(v) != before)));
+}

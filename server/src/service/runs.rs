@@ -1,0 +1,127 @@
+//! Reading the build history: the run list, one run with its log, and log
+//! pages. `dockyard builds [show]` and `GET /api/v1/builds[/{id}]` are
+//! these methods, serialized by `dockyard_api::to_json`, so they answer the
+//! same bytes.
+//!
+//! The answers are kept in memory while the store's
+//! [`history_version`](crate::store::Store::history_version) holds: a
+//! PostgreSQL store says when any process changed the history (`LISTEN` /
+//! `NOTIFY`), a SQLite store when its files changed. The store is not asked
+//! per request then; when the version is unknown it is, so a store that
+//! fails is an error, never an old answer.
+
+use super::Service;
+use super::error::{Error, Result};
+use axum::body::Bytes;
+use dockyard_api::{LogLine, RunDetail, RunId, RunList, RunShown};
+use std::collections::HashMap;
+
+/// The runs a list holds at most.
+pub const LIST_MAX: usize = 500;
+/// A shown run's answer is kept in memory only up to this size.
+const KEEP_BYTES_MAX: usize = 1 << 20;
+/// Answers kept at most (run lists by limit, finished runs by id).
+const KEEP_MAX: usize = 64;
+
+/// The answers made at one history version.
+#[derive(Default)]
+pub struct RunsCache {
+    version: Option<u64>,
+    answers: HashMap<Key, Bytes>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    List(usize),
+    Shown(RunId),
+}
+
+impl Service {
+    /// The answer kept for `key` at `version`, if any.
+    fn kept(&self, version: Option<u64>, key: &Key) -> Option<Bytes> {
+        let cache = self.runs_cache.lock().unwrap_or_else(|p| p.into_inner());
+        (version.is_some() && cache.version == version).then(|| cache.answers.get(key).cloned()).flatten()
+    }
+
+    /// Keeps `body` for `key`, made from the store after `version` was read
+    /// (a change in between gives the next reader a new version).
+    fn keep(&self, version: Option<u64>, key: Key, body: &Bytes) {
+        if version.is_none() || body.len() > KEEP_BYTES_MAX {
+            return;
+        }
+        let mut cache = self.runs_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.version != version {
+            *cache = RunsCache { version, answers: HashMap::new() };
+        }
+        if cache.answers.len() >= KEEP_MAX {
+            cache.answers.clear();
+        }
+        cache.answers.insert(key, body.clone());
+    }
+
+    fn history_version(&self) -> Result<(crate::store::Shared, Option<u64>)> {
+        let store = self.store()?;
+        let version = store.0.history_version();
+        Ok((store, version))
+    }
+
+    /// The newest runs (at most [`LIST_MAX`]).
+    pub async fn runs(&self, limit: usize) -> Result<RunList> {
+        let store = self.store()?;
+        let limit = limit.min(LIST_MAX);
+        let runs = store.call(move |s| s.list_runs(limit)).await?;
+        Ok(RunList { runs })
+    }
+
+    /// [`Service::runs`] as JSON, from memory while the history is unchanged.
+    pub async fn runs_json(&self, limit: usize) -> Result<Bytes> {
+        let limit = limit.min(LIST_MAX);
+        let (_, version) = self.history_version()?;
+        if let Some(b) = self.kept(version, &Key::List(limit)) {
+            return Ok(b);
+        }
+        let body = Bytes::from(dockyard_api::to_json(&self.runs(limit).await?));
+        self.keep(version, Key::List(limit), &body);
+        Ok(body)
+    }
+
+    /// One run with the first [`RunShown::LOG_LINES`] lines of its log (of
+    /// one image, when named).
+    pub async fn run_shown(&self, id: RunId, image: Option<String>) -> Result<RunShown> {
+        let store = self.store()?;
+        let Some(detail) = store.call(move |s| s.get_run(id)).await? else {
+            return Err(Error::not_found(format!("no run {id}")));
+        };
+        let mut logs = store.call(move |s| s.logs(id, image.as_deref(), 0, RunShown::LOG_LINES + 1)).await?;
+        let logs_truncated = logs.len() > RunShown::LOG_LINES;
+        logs.truncate(RunShown::LOG_LINES);
+        Ok(RunShown { detail, logs, logs_truncated })
+    }
+
+    /// [`Service::run_shown`] of the whole run as JSON; a finished run's
+    /// answer is kept in memory while the history is unchanged.
+    pub async fn run_shown_json(&self, id: RunId) -> Result<Bytes> {
+        let (_, version) = self.history_version()?;
+        if let Some(b) = self.kept(version, &Key::Shown(id)) {
+            return Ok(b);
+        }
+        let shown = self.run_shown(id, None).await?;
+        let body = Bytes::from(dockyard_api::to_json(&shown));
+        if shown.detail.run.finished_at.is_some() {
+            self.keep(version, Key::Shown(id), &body);
+        }
+        Ok(body)
+    }
+
+    /// A run without its log.
+    pub async fn run_detail(&self, id: RunId) -> Result<RunDetail> {
+        let store = self.store()?;
+        store.call(move |s| s.get_run(id)).await?.ok_or_else(|| Error::not_found(format!("no run {id}")))
+    }
+
+    /// Log lines after `after`, of one image or all, at most `limit`.
+    pub async fn run_logs(&self, id: RunId, image: Option<String>, after: i64, limit: usize) -> Result<Vec<LogLine>> {
+        let store = self.store()?;
+        Ok(store.call(move |s| s.logs(id, image.as_deref(), after, limit)).await?)
+    }
+}
