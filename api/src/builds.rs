@@ -68,6 +68,18 @@ pub struct PlanItem {
     pub reason: String,
     /// Catalog parents (from the graph).
     pub parents: Vec<String>,
+    /// What a pull item (action `pull`, named `image:tag@host`) pulls
+    /// where, as fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<PullItem>,
+}
+
+/// One image pulled onto one engine, in a pull run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullItem {
+    pub image: String,
+    pub tag: String,
+    pub host: String,
 }
 
 /// A build plan: what `build --dry-run` prints and what a run executes.
@@ -258,13 +270,146 @@ pub struct RunSource {
     pub dockyard: String,
 }
 
+/// Who or what started a run: the way in, the operation, and the person.
+/// Stored and sent as one string, `WAY[:OPERATION][:WHO]`: `cli:alice` (a
+/// build), `cli:pull:alice`, `cli:try`, `web:dashboard`,
+/// `web:pull:dashboard`, `cli:cleanup:alice`. Any string parses, and
+/// prints back as it was.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Trigger {
+    pub way: Way,
+    pub operation: Operation,
+    pub who: Option<String>,
+}
+
+/// How a run was started.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Way {
+    /// The command line.
+    Cli,
+    /// The dashboard.
+    Web,
+    /// Anything else (an older or another writer of the store).
+    Other(String),
+}
+
+/// What a run does beyond building (the default, unnamed in the string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Build,
+    Pull,
+    Try,
+    Cleanup,
+}
+
+impl Trigger {
+    pub fn new(way: Way, operation: Operation, who: impl Into<String>) -> Trigger {
+        let who = who.into();
+        Trigger { way, operation, who: (!who.is_empty()).then_some(who) }
+    }
+    pub fn cli(operation: Operation, who: impl Into<String>) -> Trigger {
+        Trigger::new(Way::Cli, operation, who)
+    }
+    pub fn web(operation: Operation, who: impl Into<String>) -> Trigger {
+        Trigger::new(Way::Web, operation, who)
+    }
+    pub fn parse(s: &str) -> Trigger {
+        let (way, rest) = s.split_once(':').map_or((s, None), |(w, r)| (w, Some(r)));
+        let way = match way {
+            "cli" => Way::Cli,
+            "web" => Way::Web,
+            w => Way::Other(w.to_owned()),
+        };
+        let (operation, who) = match rest.map(|r| r.split_once(':').map_or((r, None), |(o, w)| (o, Some(w)))) {
+            None => (Operation::Build, None),
+            Some((op, who)) => match op {
+                "pull" => (Operation::Pull, who),
+                "try" => (Operation::Try, who),
+                "cleanup" => (Operation::Cleanup, who),
+                _ => (Operation::Build, rest),
+            },
+        };
+        Trigger { way, operation, who: who.map(str::to_owned) }
+    }
+}
+
+impl std::fmt::Display for Trigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match &self.way {
+            Way::Cli => "cli",
+            Way::Web => "web",
+            Way::Other(w) => w,
+        })?;
+        match self.operation {
+            Operation::Build => {}
+            Operation::Pull => f.write_str(":pull")?,
+            Operation::Try => f.write_str(":try")?,
+            Operation::Cleanup => f.write_str(":cleanup")?,
+        }
+        match &self.who {
+            Some(who) => write!(f, ":{who}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The empty trigger (prints as nothing).
+impl Default for Trigger {
+    fn default() -> Trigger {
+        Trigger { way: Way::Other(String::new()), operation: Operation::Build, who: None }
+    }
+}
+
+impl From<&str> for Trigger {
+    fn from(s: &str) -> Trigger {
+        Trigger::parse(s)
+    }
+}
+
+impl Serialize for Trigger {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Trigger, D::Error> {
+        Ok(Trigger::parse(&String::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod trigger_tests {
+    use super::*;
+
+    #[test]
+    fn every_trigger_prints_back_as_it_was_stored() {
+        for s in [
+            "cli:alice",
+            "cli:pull:alice",
+            "cli:try",
+            "web",
+            "web:pull:dashboard",
+            "test",
+            "cli:build:x",
+            "a:b:c:d",
+            "",
+        ] {
+            assert_eq!(Trigger::parse(s).to_string(), s);
+        }
+        assert_eq!(Trigger::parse("cli:pull:alice"), Trigger::cli(Operation::Pull, "alice"));
+        assert_eq!(Trigger::parse("web:dashboard"), Trigger::web(Operation::Build, "dashboard"));
+        assert_eq!(Trigger::parse("cli:try"), Trigger::cli(Operation::Try, ""));
+    }
+}
+
 /// A stored run, without its images.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub id: RunId,
     pub state: RunState,
-    /// Who or what started it: `cli:USER`, `web:USER`, …
-    pub trigger: String,
+    /// Who or what started it.
+    pub trigger: Trigger,
     pub selection: Vec<String>,
     /// The engines it used.
     pub hosts: Vec<String>,
@@ -348,6 +493,38 @@ impl BuildEvent {
             BuildEvent::RunStarted { run } => run.id,
             BuildEvent::Image { run, .. } | BuildEvent::Log { run, .. } | BuildEvent::RunFinished { run, .. } => *run,
         }
+    }
+}
+
+/// The events of a run's live stream (`GET /api/v1/builds/{id}/events`),
+/// by their server-sent event names; the server sends them and the
+/// dashboard subscribes to them by these names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// A [`LogLine`]; the event's id is its `seq`.
+    Log,
+    /// A [`RunImage`] whose state changed.
+    Image,
+    /// The run's [`RunSummary`] at its end; the stream closes.
+    End,
+    /// The store could not be read; the text says why.
+    Error,
+}
+
+impl StreamEvent {
+    pub const ALL: [StreamEvent; 4] = [StreamEvent::Log, StreamEvent::Image, StreamEvent::End, StreamEvent::Error];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamEvent::Log => "log",
+            StreamEvent::Image => "image",
+            StreamEvent::End => "end",
+            StreamEvent::Error => "error",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<StreamEvent> {
+        StreamEvent::ALL.into_iter().find(|e| e.name() == name)
     }
 }
 

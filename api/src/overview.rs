@@ -15,10 +15,33 @@ pub enum Health {
     NotConnected,
 }
 
+/// The sources of the dashboard's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Catalog,
+    Pins,
+    Registry,
+    Engine,
+    Store,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Catalog => "catalog",
+            SourceKind::Pins => "pins",
+            SourceKind::Registry => "registry",
+            SourceKind::Engine => "engine",
+            SourceKind::Store => "store",
+        }
+    }
+}
+
 /// One source: catalog, pins, registry, engine, store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceHealth {
-    pub name: String,
+    pub name: SourceKind,
     pub health: Health,
     /// When its data was last read.
     pub updated_at: Option<Timestamp>,

@@ -308,6 +308,7 @@ pub fn plan(images: &[PlanImage], opts: &PlanOptions) -> Plan {
             selected: selected[i],
             reason,
             parents: im.parents.clone(),
+            pull: None,
         });
     }
     let critical_path = critical_path(&items);

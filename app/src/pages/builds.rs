@@ -39,7 +39,7 @@ pub fn BuildsPage() -> impl IntoView {
                                             <tr data-run=r.id>
                                                 <td><A href=format!("/builds/{}", r.id)>{format!("#{}", r.id)}</A></td>
                                                 <td>{run_badge(r.state)}</td>
-                                                <td>{r.trigger.clone()}</td>
+                                                <td>{r.trigger.to_string()}</td>
                                                 <td class="wrap"><code>{selection}</code></td>
                                                 <td class="time">{format_time(r.started_at)}</td>
                                                 <td class="num">{took}</td>
@@ -171,7 +171,7 @@ fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 mod live {
-    use crate::api::{LogLine, RunImage, RunState, RunSummary};
+    use crate::api::{LogLine, RunImage, RunState, RunSummary, StreamEvent};
     use futures::StreamExt;
     use leptos::prelude::*;
 
@@ -186,15 +186,18 @@ mod live {
         leptos::task::spawn_local(async move {
             let url = format!("/api/v1/builds/{id}/events?after={after}");
             let Ok(mut es) = gloo_net::eventsource::futures::EventSource::new(&url) else { return };
-            let (Ok(logs), Ok(imgs), Ok(ends)) = (es.subscribe("log"), es.subscribe("image"), es.subscribe("end"))
-            else {
+            let (Ok(logs), Ok(imgs), Ok(ends)) = (
+                es.subscribe(StreamEvent::Log.name()),
+                es.subscribe(StreamEvent::Image.name()),
+                es.subscribe(StreamEvent::End.name()),
+            ) else {
                 return;
             };
             let mut all = futures::stream::select(futures::stream::select(logs, imgs), ends);
             while let Some(Ok((kind, msg))) = all.next().await {
                 let data = msg.data().as_string().unwrap_or_default();
-                match kind.as_str() {
-                    "log" => {
+                match StreamEvent::parse(&kind) {
+                    Some(StreamEvent::Log) => {
                         if let Ok(l) = serde_json::from_str::<LogLine>(&data) {
                             lines.update(|v| {
                                 if v.last().is_none_or(|x| x.seq < l.seq) {
@@ -203,7 +206,7 @@ mod live {
                             });
                         }
                     }
-                    "image" => {
+                    Some(StreamEvent::Image) => {
                         if let Ok(i) = serde_json::from_str::<RunImage>(&data) {
                             images.update(|v| {
                                 if let Some(x) = v.iter_mut().find(|x| x.name == i.name) {

@@ -34,7 +34,8 @@ fn card(label: &'static str, n: usize, href: &'static str, bad: bool) -> impl In
 
 fn overview(o: Overview) -> impl IntoView {
     let now = o.server_time;
-    let registry_known = o.sources.iter().any(|s| s.name == "registry" && s.health != Health::NotConnected);
+    let registry_known =
+        o.sources.iter().any(|s| s.name == dockyard_api::SourceKind::Registry && s.health != Health::NotConnected);
     let pending = o.pending_error.clone().map(|p| {
         view! {
             <div class="banner warn" role="status">
@@ -55,8 +56,8 @@ fn overview(o: Overview) -> impl IntoView {
             };
             let age = s.updated_at.map(|t| format!("{} ago", format_age(now - t))).unwrap_or_default();
             view! {
-                <tr data-source=s.name.clone()>
-                    <th scope="row">{s.name.clone()}</th>
+                <tr data-source=s.name.as_str()>
+                    <th scope="row">{s.name.as_str()}</th>
                     <td><span class=format!("badge h-{class}")>{word}</span></td>
                     <td class="wrap">
                         {rich(s.detail.clone())}
@@ -82,7 +83,7 @@ fn overview(o: Overview) -> impl IntoView {
                         <tr>
                             <td><A href=format!("/builds/{}", r.id)>{format!("#{}", r.id)}</A></td>
                             <td>{run_badge(r.state)}</td>
-                            <td>{r.trigger.clone()}</td>
+                            <td>{r.trigger.to_string()}</td>
                             <td class="time">{format_time(r.started_at)}</td>
                         </tr>
                     }).collect_view()}

@@ -10,7 +10,7 @@ use crate::engine::docker::DockerEngine;
 use crate::print::{self, sanitize};
 use crate::service::build::{BuildSpec, nightly_suffix};
 use crate::service::{RepoConfig, RepoFlags, Service};
-use dockyard_api::{PullOutcome, RunState};
+use dockyard_api::{Operation, PullOutcome, RunState, Trigger};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -85,7 +85,7 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         } else {
             None
         },
-        trigger: format!("cli:{}", user()),
+        trigger: Trigger::cli(Operation::Build, user()),
         command: std::env::args().collect(),
     };
     let rt = match multi_runtime() {
@@ -325,7 +325,7 @@ pub fn pull(args: &PullArgs) -> ExitCode {
         };
     }
     let text = args.format == Format::Text;
-    let trigger = format!("cli:pull:{}", user());
+    let trigger = Trigger::cli(Operation::Pull, user());
     let report = rt.block_on(service.pull_recorded(engines, &plan, args.jobs, trigger, move |r| {
         if text {
             let what = r.outcome.word();

@@ -36,7 +36,7 @@ pub fn cleanup(args: &CleanupArgs) -> ExitCode {
     };
     let mut code = if plan.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) };
     if args.delete {
-        let trigger = format!("cli:{}", super::build::user());
+        let trigger = dockyard_api::Trigger::cli(dockyard_api::Operation::Cleanup, super::build::user());
         match rt.block_on(service.cleanup_delete(&plan, &opts, trigger, std::env::args().collect())) {
             Ok((run, state)) => {
                 eprintln!("run {run}: {} (dockyard builds show {run})", state.as_str());

@@ -276,7 +276,7 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
                         word(&label)
                     ));
                 }
-                let spec = BuildSpec { globs: vec![label.clone()], pull: true, push: false, use_cache: true, jobs: 2, suffix: None, trigger: "cli:try".into(), command: std::env::args().collect() };
+                let spec = BuildSpec { globs: vec![label.clone()], pull: true, push: false, use_cache: true, jobs: 2, suffix: None, trigger: dockyard_api::Trigger::cli(dockyard_api::Operation::Try, ""), command: std::env::args().collect() };
                 let prepared = service.plan_build(&spec, engine.as_ref(), &reg_opts).await.map_err(|e| e.to_string())?;
                 if let Some(item) = prepared.plan.items.iter().find(|i| i.name == name && i.action == dockyard_api::Action::Broken) {
                     return Err(format!("{name} cannot be built: {}", item.reason));

@@ -215,7 +215,7 @@ pub fn runs_table(runs: &[dockyard_api::RunSummary], now: i64) -> String {
             r.state.as_str(),
             age(Some(now - r.started_at)),
             took,
-            sanitize(&r.trigger),
+            sanitize(&r.trigger.to_string()),
             counts.join(", ")
         );
     }
@@ -274,7 +274,7 @@ pub fn run_text(detail: &dockyard_api::RunDetail, logs: &[dockyard_api::LogLine]
         "run {}: {} (started by {}, on {})",
         r.id,
         r.state.as_str(),
-        sanitize(&r.trigger),
+        sanitize(&r.trigger.to_string()),
         sanitize(&r.hosts.join(", "))
     );
     if let Some(src) = &detail.source {

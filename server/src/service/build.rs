@@ -29,7 +29,7 @@ pub struct BuildSpec {
     /// `-YYYYMMDD` (`--nightly`) or `-YYYYMMDD-HHMMSS` (`--snapshot`).
     pub suffix: Option<String>,
     /// Who or what starts it: `cli:USER`, `web:USER`.
-    pub trigger: String,
+    pub trigger: dockyard_api::Trigger,
     /// The command line (or the dashboard form) it came from, for the history.
     pub command: Vec<String>,
 }

@@ -318,7 +318,7 @@ impl Service {
             use_cache: false,
             jobs: super::build::default_jobs(),
             suffix: None,
-            trigger: "web".into(),
+            trigger: dockyard_api::Trigger::web(dockyard_api::Operation::Build, ""),
             command: {
                 let mut c = vec!["dashboard".to_owned(), "build".to_owned()];
                 c.push(match &request.selection {
@@ -348,7 +348,7 @@ impl Service {
         who: &str,
     ) -> Result<(RunId, Plan), Error> {
         let (plan, mut spec, prepared, engine) = self.plan_selection(&request).await?;
-        spec.trigger = format!("web:{who}");
+        spec.trigger = dockyard_api::Trigger::web(dockyard_api::Operation::Build, who);
         // The run records the engine it runs on (it recorded every engine).
         let hosts = vec![engine.name().to_owned()];
         let run = self.begin_run(&prepared, &spec, &hosts).await?;
@@ -431,7 +431,7 @@ impl Service {
                     *self.store_down_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     o.last_builds = runs;
                     o.sources.push(dockyard_api::SourceHealth {
-                        name: "store".into(),
+                        name: dockyard_api::SourceKind::Store,
                         health: dockyard_api::Health::Ok,
                         updated_at: None,
                         detail: st.0.describe(),
@@ -445,7 +445,7 @@ impl Service {
                     let message = format!("{}: unreachable for {} s: {e}", st.0.describe(), (now - since).max(0));
                     o.last_builds_error = Some(message.clone());
                     o.sources.push(dockyard_api::SourceHealth {
-                        name: "store".into(),
+                        name: dockyard_api::SourceKind::Store,
                         health: dockyard_api::Health::Error,
                         updated_at: Some(since),
                         detail: message,
@@ -456,7 +456,7 @@ impl Service {
             Err(e) => {
                 o.last_builds_error = Some(e.to_string());
                 o.sources.push(dockyard_api::SourceHealth {
-                    name: "store".into(),
+                    name: dockyard_api::SourceKind::Store,
                     health: dockyard_api::Health::Error,
                     updated_at: None,
                     detail: e.to_string(),
@@ -472,7 +472,7 @@ fn engine_source(hosts: &[dockyard_api::HostInfo]) -> dockyard_api::SourceHealth
     use dockyard_api::{Health, SourceHealth};
     if hosts.is_empty() {
         return SourceHealth {
-            name: "engine".into(),
+            name: dockyard_api::SourceKind::Engine,
             health: Health::NotConnected,
             updated_at: None,
             detail: "no Docker engine".into(),
@@ -481,7 +481,7 @@ fn engine_source(hosts: &[dockyard_api::HostInfo]) -> dockyard_api::SourceHealth
     }
     let down: Vec<&str> = hosts.iter().filter(|h| !h.reachable).map(|h| h.name.as_str()).collect();
     SourceHealth {
-        name: "engine".into(),
+        name: dockyard_api::SourceKind::Engine,
         health: if down.is_empty() {
             Health::Ok
         } else if down.len() == hosts.len() {

@@ -67,7 +67,7 @@ impl Service {
         engines: Vec<Arc<dyn Engine>>,
         plan: &PullPlan,
         jobs: usize,
-        trigger: String,
+        trigger: dockyard_api::Trigger,
         each: impl Fn(&PullResult) + Clone,
     ) -> Result<PullReport, Error> {
         let snapshot = self.snapshot()?;
@@ -90,10 +90,11 @@ impl Service {
                     selected: true,
                     reason: format!("pinned; pulled onto {h}"),
                     parents: Vec::new(),
+                    pull: Some(dockyard_api::PullItem { image: i.image.clone(), tag: i.tag.clone(), host: h.clone() }),
                 })
             })
             .collect();
-        let trigger_is_cli = trigger.starts_with("cli");
+        let trigger_is_cli = trigger.way == dockyard_api::Way::Cli;
         let new = NewRun {
             trigger,
             selection: vec!["pins".into()],
@@ -197,7 +198,8 @@ impl Service {
                 "no engine is configured: set DOCKER_HOST, or [[hosts]] in the operator file",
             ));
         }
-        self.pull_recorded(engines, &plan, 4, format!("web:pull:{who}"), |_| {}).await
+        self.pull_recorded(engines, &plan, 4, dockyard_api::Trigger::web(dockyard_api::Operation::Pull, who), |_| {})
+            .await
     }
 }
 

@@ -219,7 +219,7 @@ impl Service {
         self: &Arc<Self>,
         plan: &CleanupPlan,
         registry: &RegistryOptions,
-        trigger: String,
+        trigger: dockyard_api::Trigger,
         command: Vec<String>,
     ) -> Result<(RunId, RunState), String> {
         let snapshot = self.snapshot().map_err(|d| d.to_string())?;
@@ -242,6 +242,7 @@ impl Service {
                 selected: true,
                 reason: d.reason.clone(),
                 parents: Vec::new(),
+                pull: None,
             })
             .collect();
         let new = NewRun {

@@ -253,7 +253,7 @@ impl Service {
                 o.images = catalog.images.len();
                 let broken = catalog.images.iter().filter(|i| i.error.is_some()).count();
                 sources.push(SourceHealth {
-                    name: "catalog".into(),
+                    name: dockyard_api::SourceKind::Catalog,
                     health: if broken + catalog.problems.len() > 0 { Health::Degraded } else { Health::Ok },
                     updated_at: Some(s.loaded_at),
                     detail: format!(
@@ -273,7 +273,7 @@ impl Service {
                         o.unpublished = by(Status::Unpublished);
                         o.findings = p.pins.iter().filter(|x| x.status != Status::Ok).count();
                         sources.push(SourceHealth {
-                            name: "pins".into(),
+                            name: dockyard_api::SourceKind::Pins,
                             health: if o.findings + p.errors.len() > 0 { Health::Degraded } else { Health::Ok },
                             updated_at: Some(s.loaded_at),
                             detail: format!(
@@ -284,7 +284,7 @@ impl Service {
                         });
                     }
                     Err(e) => sources.push(SourceHealth {
-                        name: "pins".into(),
+                        name: dockyard_api::SourceKind::Pins,
                         health: Health::Error,
                         updated_at: Some(s.loaded_at),
                         detail: e.to_string(),
@@ -293,7 +293,7 @@ impl Service {
                 }
             }
             Err(d) => sources.push(SourceHealth {
-                name: "catalog".into(),
+                name: dockyard_api::SourceKind::Catalog,
                 health: Health::Error,
                 updated_at: None,
                 detail: d.to_string(),
@@ -303,7 +303,7 @@ impl Service {
         let knowledge = self.registry_knowledge();
         if knowledge.is_empty() {
             sources.push(SourceHealth {
-                name: "registry".into(),
+                name: dockyard_api::SourceKind::Registry,
                 health: Health::NotConnected,
                 updated_at: None,
                 detail: "no registry index".into(),
@@ -316,7 +316,7 @@ impl Service {
             let errors = entries.iter().filter(|e| e.error.is_some()).count();
             let oldest = entries.iter().filter_map(|e| e.fetched_at).min();
             sources.push(SourceHealth {
-                name: "registry".into(),
+                name: dockyard_api::SourceKind::Registry,
                 health: if errors > 0 { Health::Degraded } else { Health::Ok },
                 updated_at: oldest,
                 detail: format!(

@@ -210,6 +210,7 @@ mod tests {
             selected: true,
             reason: "not built".into(),
             parents: vec![],
+            pull: None,
         }
     }
 

@@ -64,7 +64,7 @@ pub enum StoreError {
 /// A new run, as the engine starts it.
 #[derive(Debug, Clone, Default)]
 pub struct NewRun {
-    pub trigger: String,
+    pub trigger: dockyard_api::Trigger,
     pub selection: Vec<String>,
     pub hosts: Vec<String>,
     pub plan: Plan,

@@ -371,7 +371,7 @@ fn summary_of(row: &Row) -> RunSummary {
     RunSummary {
         id: row.get(0),
         state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
-        trigger: row.get(2),
+        trigger: dockyard_api::Trigger::parse(row.get(2)),
         selection: parse_json(row.get::<_, &str>(3)),
         hosts: parse_json(row.get::<_, &str>(4)),
         started_at: row.get(5),
@@ -558,7 +558,7 @@ impl Store for Postgres {
                         "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at, source)
                      VALUES ('running', $1, $2, $3, $4, $5, $6, $7) RETURNING id",
                         &[
-                            &run.trigger,
+                            &run.trigger.to_string(),
                             &json(&run.selection),
                             &json(&run.hosts),
                             &json(&run.plan),

@@ -277,7 +277,7 @@ fn summary_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
     Ok(RunSummary {
         id: row.get(0)?,
         state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
-        trigger: row.get(2)?,
+        trigger: dockyard_api::Trigger::parse(&row.get::<_, String>(2)?),
         selection: parse_json(&row.get::<_, String>(3)?),
         hosts: parse_json(&row.get::<_, String>(4)?),
         started_at: row.get(5)?,
@@ -440,7 +440,7 @@ impl Store for Sqlite {
             tx.execute(
                 "INSERT INTO runs (state, trigger, selection, hosts, plan, owner, started_at, source) VALUES ('running', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
-                    run.trigger,
+                    run.trigger.to_string(),
                     json(&run.selection),
                     json(&run.hosts),
                     json(&run.plan),

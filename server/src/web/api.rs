@@ -269,7 +269,15 @@ async fn cleanup_delete(
         format!("--min-age={}", opts.min_age_days),
         "--delete".into(),
     ];
-    match service.cleanup_delete(&plan, &registry, "web:dashboard".into(), command).await {
+    match service
+        .cleanup_delete(
+            &plan,
+            &registry,
+            dockyard_api::Trigger::web(dockyard_api::Operation::Cleanup, "dashboard"),
+            command,
+        )
+        .await
+    {
         Ok((run, _)) if form => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/builds/{run}"))]).into_response(),
         Ok((run, state)) => json_bytes(Bytes::from(dockyard_api::to_json(
             &serde_json::json!({"run": run, "state": state.as_str(), "plan": plan}),

@@ -17,7 +17,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use dockyard_api::{ImageState, LogLine, RunDetail};
+use dockyard_api::{ImageState, LogLine, RunDetail, StreamEvent};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -141,14 +141,17 @@ async fn read_all(store: &Shared, id: i64, after: i64) -> Result<Vec<LogLine>, c
 }
 
 fn log_event(l: &LogLine) -> Event {
-    Event::default().event("log").id(l.seq.to_string()).data(serde_json::to_string(l).unwrap_or_default())
+    Event::default()
+        .event(StreamEvent::Log.name())
+        .id(l.seq.to_string())
+        .data(serde_json::to_string(l).unwrap_or_default())
 }
 
 /// A stream that says the store is away and asks the browser to come back
 /// (`retry`): an outage is a retryable error, never "no such run".
 fn store_away(e: impl std::fmt::Display) -> Response {
     let event = Event::default()
-        .event("error")
+        .event(StreamEvent::Error.name())
         .retry(Duration::from_secs(2))
         .data(format!("the store is unavailable ({e}); retrying"));
     Sse::new(futures::stream::iter([Ok::<_, std::convert::Infallible>(event)])).into_response()
@@ -202,16 +205,17 @@ pub async fn events(
     };
     // A comment first, so that the response head goes out at once.
     let mut first: Vec<Event> = vec![Event::default().comment("live")];
-    first.extend(
-        detail
-            .images
-            .iter()
-            .map(|img| Event::default().event("image").data(serde_json::to_string(img).unwrap_or_default())),
-    );
+    first.extend(detail.images.iter().map(|img| {
+        Event::default().event(StreamEvent::Image.name()).data(serde_json::to_string(img).unwrap_or_default())
+    }));
     let mut seen = backlog.last().map_or(after, |l| l.seq);
     first.extend(backlog.iter().map(log_event));
     if detail.run.state.is_finished() {
-        first.push(Event::default().event("end").data(serde_json::to_string(&detail.run).unwrap_or_default()));
+        first.push(
+            Event::default()
+                .event(StreamEvent::End.name())
+                .data(serde_json::to_string(&detail.run).unwrap_or_default()),
+        );
         let stream = futures::stream::iter(first.into_iter().map(Ok::<_, std::convert::Infallible>));
         return Sse::new(stream).into_response();
     }
@@ -242,11 +246,11 @@ pub async fn events(
                     seen = l.seq;
                     (log_event(&l), false)
                 }
-                Ok(Ok(Live::Image(data))) => (Event::default().event("image").data(data), false),
-                Ok(Ok(Live::End(data))) => (Event::default().event("end").data(data), true),
+                Ok(Ok(Live::Image(data))) => (Event::default().event(StreamEvent::Image.name()).data(data), false),
+                Ok(Ok(Live::End(data))) => (Event::default().event(StreamEvent::End.name()).data(data), true),
                 Ok(Ok(Live::Error(message))) => {
                     let end = message == "no such run";
-                    (Event::default().event("error").retry(Duration::from_secs(2)).data(message), end)
+                    (Event::default().event(StreamEvent::Error.name()).retry(Duration::from_secs(2)).data(message), end)
                 }
             };
             return Some((Ok::<_, std::convert::Infallible>(event.0), (rx, seen, permit, event.1)));

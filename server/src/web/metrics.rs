@@ -141,13 +141,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     family(&mut out, "dockyard_source_up", "gauge", "1 when the source is connected and read without error.");
     for src in &overview.sources {
         let up = matches!(src.health, dockyard_api::Health::Ok | dockyard_api::Health::Degraded) as u8;
-        let _ = writeln!(out, "dockyard_source_up{{source=\"{}\"}} {up}", escape(&src.name));
+        let _ = writeln!(out, "dockyard_source_up{{source=\"{}\"}} {up}", escape(src.name.as_str()));
     }
     family(&mut out, "dockyard_source_age_seconds", "gauge", "Age of the data each source last gave.");
     for src in &overview.sources {
         if let Some(at) = src.updated_at {
-            let _ =
-                writeln!(out, "dockyard_source_age_seconds{{source=\"{}\"}} {}", escape(&src.name), (now - at).max(0));
+            let _ = writeln!(
+                out,
+                "dockyard_source_age_seconds{{source=\"{}\"}} {}",
+                escape(src.name.as_str()),
+                (now - at).max(0)
+            );
         }
     }
 

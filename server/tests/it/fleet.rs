@@ -345,6 +345,13 @@ fn a_host_lost_mid_pull_fails_alone_and_the_other_gets_every_image() {
     let detail: Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(detail["run"]["state"], "failed", "{detail}");
     assert!(detail["run"]["trigger"].as_str().unwrap().starts_with("cli:pull:"), "{detail}");
+    // Each item says what it pulls where as fields, not only in its name.
+    for item in detail["plan"]["items"].as_array().unwrap() {
+        let p = &item["pull"];
+        let name =
+            format!("{}:{}@{}", p["image"].as_str().unwrap(), p["tag"].as_str().unwrap(), p["host"].as_str().unwrap());
+        assert_eq!(item["name"].as_str(), Some(name.as_str()), "{item}");
+    }
     let images = run_images(s, run);
     for n in ["big1", "big2"] {
         assert!(images.contains(&(format!("{n}:1@one"), "pulled".into(), "one".into())), "{images:?}");

@@ -97,6 +97,7 @@ fn item(name: &str, action: Action) -> PlanItem {
         selected: true,
         reason: "test".into(),
         parents: vec![],
+        pull: None,
     }
 }
 
