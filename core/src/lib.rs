@@ -28,6 +28,7 @@ pub mod pyfmt;
 pub mod pyobj;
 pub mod render;
 pub mod schedule;
+pub mod shell;
 pub mod update;
 pub mod version;
 pub mod yaml;

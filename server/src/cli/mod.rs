@@ -2,7 +2,7 @@
 //! command that asks the service and hands the result to a printer.
 //!
 //! Exit codes: 0 clean, 1 findings (stale pins, images that do not render,
-//! files over a limit), 2 usage or I/O errors, 3 a store, engine or
+//! files over a limit), 2 usage or I/O errors, 69 a store, engine or
 //! registry that could not be reached ([`exit_code_of`]).
 
 pub mod args;
@@ -81,8 +81,8 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// Something dockyard needs (the store, an engine, the registry) could not
-/// be reached: trying again later may help.
-pub const EXIT_UNAVAILABLE: u8 = 3;
+/// be reached: trying again later may help (sysexits.h's EX_UNAVAILABLE).
+pub const EXIT_UNAVAILABLE: u8 = 69;
 
 /// The one mapping of a service error to an exit code.
 pub fn exit_code_of(kind: crate::service::Kind) -> u8 {
@@ -189,17 +189,7 @@ pub fn use_store(service: &Arc<Service>, args: &RegistryArgs) -> Result<(), Exit
 
 /// Shell-quoted arguments, for commands dockyard suggests.
 pub fn shell_words(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| {
-            if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+".contains(&b)) {
-                w.clone()
-            } else {
-                crate::print::shell::quote(w)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    words.iter().map(|w| dockyard_core::shell::word(w)).collect::<Vec<_>>().join(" ")
 }
 
 /// The command line that was run, with `extra` appended (for "run this").

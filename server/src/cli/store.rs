@@ -1,10 +1,12 @@
 //! `dockyard store export` and `dockyard store import`.
 
 use super::args::{StoreArgs, StoreCommand};
-use super::{emit, fail, service};
-use crate::store::dump;
+use super::{emit, fail, failed, service};
+use crate::service::Service;
+use crate::service::runs::Imported;
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Dumps larger than this are refused (they are read whole).
 const MAX_DUMP_BYTES: u64 = 4 << 30;
@@ -13,13 +15,13 @@ const MAX_DUMP_BYTES: u64 = 4 << 30;
 pub fn store(args: StoreArgs) -> ExitCode {
     match args.command {
         StoreCommand::Export { repo, store, output } => {
-            let store = match open(repo, store.as_deref()) {
+            let service = match open(repo, store.as_deref()) {
                 Ok(s) => s,
                 Err(c) => return c,
             };
-            let dump = match dump::export(store.as_ref()) {
+            let dump = match service.export_store() {
                 Ok(d) => d,
-                Err(e) => return fail(e),
+                Err(e) => return failed(e),
             };
             let text = dockyard_api::to_json(&dump);
             match output {
@@ -30,7 +32,7 @@ pub fn store(args: StoreArgs) -> ExitCode {
                             path.display(),
                             dump.registry.len(),
                             dump.runs.len(),
-                            store.describe()
+                            describe(&service)
                         );
                         ExitCode::SUCCESS
                     }
@@ -43,20 +45,10 @@ pub fn store(args: StoreArgs) -> ExitCode {
             }
         }
         StoreCommand::Import { repo, store, shift_to_now, if_empty, file } => {
-            let store = match open(repo, store.as_deref()) {
+            let service = match open(repo, store.as_deref()) {
                 Ok(s) => s,
                 Err(c) => return c,
             };
-            if if_empty {
-                match store.list_runs(1) {
-                    Ok(runs) if !runs.is_empty() => {
-                        eprintln!("{}: has runs already; nothing imported", store.describe());
-                        return ExitCode::SUCCESS;
-                    }
-                    Ok(_) => {}
-                    Err(e) => return fail(e),
-                }
-            }
             let name = file.display().to_string();
             let mut bytes = Vec::new();
             let read = if name == "-" {
@@ -70,46 +62,42 @@ pub fn store(args: StoreArgs) -> ExitCode {
             if bytes.len() as u64 > MAX_DUMP_BYTES {
                 return fail(format!("{name}: larger than {MAX_DUMP_BYTES} bytes"));
             }
-            let mut dump: dump::Dump = match serde_json::from_slice(&bytes) {
-                Ok(d) => d,
-                Err(e) => return fail(format!("{name}:{}: {e}", e.line())),
-            };
-            if let Err(e) = dump::check(&dump) {
-                return fail(format!("{name}: {e}"));
-            }
-            if shift_to_now {
-                dump::shift_to(&mut dump, crate::store::now());
-            }
-            match dump::import(store.as_ref(), &dump) {
-                Ok(n) => {
-                    // Runs the store held that a dead process left running.
-                    if let Err(e) = store.interrupt_dead_runs(&crate::store::owner_alive, crate::store::now()) {
-                        eprintln!("warning: could not check for interrupted runs: {e}");
+            match service.import_store(&name, &bytes, shift_to_now, if_empty) {
+                Ok(Imported::HadRuns) => {
+                    eprintln!("{}: has runs already; nothing imported", describe(&service));
+                    ExitCode::SUCCESS
+                }
+                Ok(Imported::Added(n, warning)) => {
+                    if let Some(w) = warning {
+                        eprintln!("warning: {w}");
                     }
                     eprintln!(
                         "{}: imported {} repositories, {} runs, {} log lines",
-                        store.describe(),
+                        describe(&service),
                         n.repositories,
                         n.runs,
                         n.log_lines
                     );
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(e),
+                Err(e) => failed(e),
             }
         }
     }
 }
 
-/// The store `--store` names, else the operator file's (then
-/// $DOCKYARD_STORE and the default).
-fn open(
-    repo: Option<std::path::PathBuf>,
-    store: Option<&str>,
-) -> Result<std::sync::Arc<dyn crate::store::Store>, std::process::ExitCode> {
+/// The store as it may be shown (no password).
+fn describe(service: &Service) -> String {
+    service.store().map_or_else(|e| e.to_string(), |s| s.0.describe())
+}
+
+/// The service on the store `--store` names, else the operator file's
+/// (then $DOCKYARD_STORE and the default), opened.
+fn open(repo: Option<std::path::PathBuf>, store: Option<&str>) -> Result<Arc<Service>, ExitCode> {
     let service = service(&super::args::RepoArgs { repo, ..Default::default() })?;
     if let Some(s) = store {
         service.with_store(&crate::store::Location::parse(s)).map_err(fail)?;
     }
-    service.store().map(|s| s.0).map_err(fail)
+    service.store().map_err(fail)?;
+    Ok(service)
 }

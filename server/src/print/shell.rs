@@ -7,10 +7,7 @@
 use dockyard_api::PullPlan;
 use std::fmt::Write as _;
 
-/// `s` single-quoted for POSIX shell.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
+pub use dockyard_core::shell::quote;
 
 /// `s` reduced to printable ASCII for a comment line (anything else, a
 /// newline above all, becomes `?`).

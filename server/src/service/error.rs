@@ -69,11 +69,18 @@ impl std::error::Error for Error {
     }
 }
 
-/// A store that cannot answer is unavailable (a database down, a file
-/// locked or unreadable), whatever the store says went wrong.
+/// A store that cannot be reached now (a database down, a file locked or
+/// unreadable) is unavailable; a database that refuses the work (damaged,
+/// too new, a failed statement) is a fault to look into.
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Error {
-        Error::from_source(Kind::Unavailable, e)
+        use crate::store::StoreError as S;
+        let kind = match &e {
+            S::Busy(_) | S::Io(..) => Kind::Unavailable,
+            S::Corrupt(..) | S::TooNew(..) => Kind::Invalid,
+            S::Other(..) => Kind::Internal,
+        };
+        Error::from_source(kind, e)
     }
 }
 
@@ -103,7 +110,7 @@ mod tests {
 
     #[test]
     fn a_store_error_is_unavailable_and_keeps_its_source() {
-        let e: Error = crate::store::StoreError::Other("s".into(), "down".into()).into();
+        let e: Error = crate::store::StoreError::Io("s".into(), "down".into()).into();
         assert_eq!(e.kind, Kind::Unavailable);
         assert!(std::error::Error::source(&e).is_some());
         assert!(e.to_string().contains("down"), "{e}");

@@ -18,6 +18,7 @@ pub mod pull;
 pub mod repo;
 pub mod runs;
 pub mod snapshot;
+pub mod tryout;
 pub mod watch;
 
 pub use error::{Error, Kind};

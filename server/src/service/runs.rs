@@ -125,3 +125,43 @@ impl Service {
         Ok(store.call(move |s| s.logs(id, image.as_deref(), after, limit)).await?)
     }
 }
+
+/// What `store import` did.
+pub enum Imported {
+    /// `if_empty` and the store has runs: nothing was imported.
+    HadRuns,
+    /// All of the dump (or nothing: one transaction), and a warning when
+    /// runs left running by dead processes could not be checked.
+    Added(crate::store::dump::Imported, Option<String>),
+}
+
+impl Service {
+    /// `store export`: everything the store holds.
+    pub fn export_store(&self) -> Result<crate::store::dump::Dump> {
+        Ok(crate::store::dump::export(self.store()?.0.as_ref())?)
+    }
+
+    /// `store import`: a dump (`name` for errors), checked, its times moved
+    /// to now when asked, added in one transaction. With `if_empty`, a
+    /// store that has runs is left as it is.
+    pub fn import_store(&self, name: &str, bytes: &[u8], shift_to_now: bool, if_empty: bool) -> Result<Imported> {
+        use crate::store::dump;
+        let store = self.store()?.0;
+        if if_empty && !store.list_runs(1)?.is_empty() {
+            return Ok(Imported::HadRuns);
+        }
+        let mut dump: dump::Dump =
+            serde_json::from_slice(bytes).map_err(|e| Error::invalid(format!("{name}:{}: {e}", e.line())))?;
+        dump::check(&dump).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+        if shift_to_now {
+            dump::shift_to(&mut dump, crate::store::now());
+        }
+        let n = dump::import(store.as_ref(), &dump)?;
+        // Runs the store held that a dead process left running.
+        let warning = store
+            .interrupt_dead_runs(&crate::store::owner_alive, crate::store::now())
+            .err()
+            .map(|e| format!("could not check for interrupted runs: {e}"));
+        Ok(Imported::Added(n, warning))
+    }
+}
