@@ -334,10 +334,10 @@ pub(crate) fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// A TEXT column's JSON, or the default when it does not parse.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
-    serde_json::from_str(s).unwrap_or_default()
-}
+/// A TEXT column holding JSON, read as `T`: text that does not parse is
+/// an error of the read (the database is damaged), never a default value.
+/// Both stores read it through their `FromSql`.
+pub(crate) struct JsonText<T>(pub T);
 
 /// A stored action name.
 pub(crate) fn action_of(s: &str) -> Action {

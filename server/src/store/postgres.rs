@@ -14,8 +14,8 @@
 //! its own runtime inside).
 
 use super::{
-    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, add_counts, count_states,
-    initial_state, json, parse_json, unfinished_state,
+    CachedTags, ImageUpdate, JsonText, NewRun, RegistryEntry, Store, StoreError, action_of, add_counts, count_states,
+    initial_state, json, unfinished_state,
 };
 use dockyard_api::{
     ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
@@ -366,18 +366,18 @@ fn migrate(client: &mut Client) -> Result<(), Migrate> {
 
 /// A run's row; the counts are filled in by the caller from one query
 /// (see `list_runs`, `get_run`), never one per run.
-fn summary_of(row: &Row) -> RunSummary {
-    let state: String = row.get(1);
-    RunSummary {
-        id: row.get(0),
+fn summary_of(row: &Row) -> Result<RunSummary, postgres::Error> {
+    let state: String = row.try_get(1)?;
+    Ok(RunSummary {
+        id: row.try_get(0)?,
         state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
-        trigger: dockyard_api::Trigger::parse(row.get(2)),
-        selection: parse_json(row.get::<_, &str>(3)),
-        hosts: parse_json(row.get::<_, &str>(4)),
-        started_at: row.get(5),
-        finished_at: row.get(6),
+        trigger: dockyard_api::Trigger::parse(row.try_get(2)?),
+        selection: row.try_get::<_, JsonText<_>>(3)?.0,
+        hosts: row.try_get::<_, JsonText<_>>(4)?.0,
+        started_at: row.try_get(5)?,
+        finished_at: row.try_get(6)?,
         counts: Default::default(),
-    }
+    })
 }
 
 impl Store for Postgres {
@@ -446,15 +446,18 @@ impl Store for Postgres {
 
     fn load_tags(&self, registry: &str, repo: &str) -> Result<Option<CachedTags>, StoreError> {
         self.with(|c| {
-            Ok(c.query_opt(
+            c.query_opt(
                 "SELECT tags, fetched_at, last_error FROM registry_tags WHERE registry = $1 AND repo = $2",
                 &[&registry, &repo],
             )?
-            .map(|row| CachedTags {
-                tags: row.get::<_, Option<&str>>(0).map(|t| serde_json::from_str(t).unwrap_or_default()),
-                fetched_at: row.get(1),
-                last_error: row.get(2),
-            }))
+            .map(|row| {
+                Ok(CachedTags {
+                    tags: row.try_get::<_, Option<JsonText<Vec<String>>>>(0)?.map(|t| t.0),
+                    fetched_at: row.try_get(1)?,
+                    last_error: row.try_get(2)?,
+                })
+            })
+            .transpose()
         })
     }
 
@@ -530,15 +533,17 @@ impl Store for Postgres {
                     &[],
                 )?
                 .iter()
-                .map(|row| RegistryEntry {
-                    registry: row.get(0),
-                    repo: row.get(1),
-                    tags: row.get::<_, Option<&str>>(2).map(|t| serde_json::from_str(t).unwrap_or_default()),
-                    fetched_at: row.get(3),
-                    last_error: row.get(4),
-                    digests: Vec::new(),
+                .map(|row| {
+                    Ok(RegistryEntry {
+                        registry: row.try_get(0)?,
+                        repo: row.try_get(1)?,
+                        tags: row.try_get::<_, Option<JsonText<Vec<String>>>>(2)?.map(|t| t.0),
+                        fetched_at: row.try_get(3)?,
+                        last_error: row.try_get(4)?,
+                        digests: Vec::new(),
+                    })
                 })
-                .collect();
+                .collect::<Result<_, postgres::Error>>()?;
             let stmt = c.prepare(
                 "SELECT tag, digest, fetched_at FROM registry_digests WHERE registry = $1 AND repo = $2 ORDER BY tag",
             )?;
@@ -649,7 +654,7 @@ impl Store for Postgres {
                 "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs ORDER BY id DESC LIMIT $1",
                 &[&limit_of(limit)],
             )?;
-            let mut runs: Vec<RunSummary> = rows.iter().map(summary_of).collect();
+            let mut runs: Vec<RunSummary> = rows.iter().map(summary_of).collect::<Result<_, _>>()?;
             // The listed runs are the newest: every id from the last one up.
             let Some(oldest) = runs.last().map(|r| r.id) else { return Ok(runs) };
             let counts = c.query(
@@ -670,9 +675,9 @@ impl Store for Postgres {
             else {
                 return Ok(None);
             };
-            let mut summary = summary_of(&row);
-            let plan: Plan = parse_json(row.get::<_, &str>(7));
-            let source = row.get::<_, Option<&str>>(8).and_then(|s| serde_json::from_str(s).ok());
+            let mut summary = summary_of(&row)?;
+            let plan: Plan = row.try_get::<_, JsonText<Plan>>(7)?.0;
+            let source = row.try_get::<_, Option<JsonText<dockyard_api::RunSource>>>(8)?.map(|s| s.0);
             let images = c
                 .query(
                     "SELECT name, label, action, state, host, started_ms, finished_ms, error, built, pushed
@@ -760,4 +765,15 @@ impl Store for Postgres {
 /// PostgreSQL refuses.
 fn limit_of(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl<'a, T: serde::de::DeserializeOwned> postgres::types::FromSql<'a> for JsonText<T> {
+    fn from_sql(ty: &postgres::types::Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let text = <&str as postgres::types::FromSql>::from_sql(ty, raw)?;
+        Ok(JsonText(serde_json::from_str(text).map_err(|e| format!("damaged JSON: {e}"))?))
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        <&str as postgres::types::FromSql>::accepts(ty)
+    }
 }

@@ -4,8 +4,8 @@
 //! each other instead of failing.
 
 use super::{
-    CachedTags, ImageUpdate, NewRun, RegistryEntry, Store, StoreError, action_of, add_counts, count_states,
-    initial_state, json, parse_json, unfinished_state,
+    CachedTags, ImageUpdate, JsonText, NewRun, RegistryEntry, Store, StoreError, action_of, add_counts, count_states,
+    initial_state, json, unfinished_state,
 };
 use dockyard_api::{
     ImageBuild, ImageState, LogLine, Plan, RunDetail, RunId, RunImage, RunState, RunSummary, Timestamp,
@@ -278,8 +278,8 @@ fn summary_of(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
         id: row.get(0)?,
         state: RunState::parse(&state).unwrap_or(RunState::Interrupted),
         trigger: dockyard_api::Trigger::parse(&row.get::<_, String>(2)?),
-        selection: parse_json(&row.get::<_, String>(3)?),
-        hosts: parse_json(&row.get::<_, String>(4)?),
+        selection: row.get::<_, JsonText<_>>(3)?.0,
+        hosts: row.get::<_, JsonText<_>>(4)?.0,
         started_at: row.get(5)?,
         finished_at: row.get(6)?,
         counts: Default::default(),
@@ -326,12 +326,8 @@ impl Store for Sqlite {
                 "SELECT tags, fetched_at, last_error FROM registry_tags WHERE registry = ?1 AND repo = ?2",
                 params![registry, repo],
                 |row| {
-                    let tags: Option<String> = row.get(0)?;
-                    Ok(CachedTags {
-                        tags: tags.map(|t| serde_json::from_str(&t).unwrap_or_default()),
-                        fetched_at: row.get(1)?,
-                        last_error: row.get(2)?,
-                    })
+                    let tags: Option<JsonText<Vec<String>>> = row.get(0)?;
+                    Ok(CachedTags { tags: tags.map(|t| t.0), fetched_at: row.get(1)?, last_error: row.get(2)? })
                 },
             )
             .optional()
@@ -411,11 +407,11 @@ impl Store for Sqlite {
                     "SELECT registry, repo, tags, fetched_at, last_error FROM registry_tags ORDER BY registry, repo",
                 )?
                 .query_map([], |row| {
-                    let tags: Option<String> = row.get(2)?;
+                    let tags: Option<JsonText<Vec<String>>> = row.get(2)?;
                     Ok(RegistryEntry {
                         registry: row.get(0)?,
                         repo: row.get(1)?,
-                        tags: tags.map(|t| serde_json::from_str(&t).unwrap_or_default()),
+                        tags: tags.map(|t| t.0),
                         fetched_at: row.get(3)?,
                         last_error: row.get(4)?,
                         digests: Vec::new(),
@@ -546,7 +542,13 @@ impl Store for Sqlite {
                 .query_row(
                     "SELECT id, state, trigger, selection, hosts, started_at, finished_at, plan, source FROM runs WHERE id = ?1",
                     [run],
-                    |row| Ok((summary_of(row)?, row.get::<_, String>(7)?, row.get::<_, Option<String>>(8)?)),
+                    |row| {
+                        Ok((
+                            summary_of(row)?,
+                            row.get::<_, JsonText<Plan>>(7)?.0,
+                            row.get::<_, Option<JsonText<dockyard_api::RunSource>>>(8)?.map(|s| s.0),
+                        ))
+                    },
                 )
                 .optional()?
             else {
@@ -574,9 +576,7 @@ impl Store for Sqlite {
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
-            let plan: Plan = parse_json(&plan);
             summary.counts = count_states(images.iter().map(|i| i.state));
-            let source = source.and_then(|s| serde_json::from_str(&s).ok());
             Ok(Some(RunDetail { run: summary, images, plan, source }))
         })
     }
@@ -629,5 +629,13 @@ impl Store for Sqlite {
             })?;
             rows.collect()
         })
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> rusqlite::types::FromSql for JsonText<T> {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        serde_json::from_str(value.as_str()?)
+            .map(JsonText)
+            .map_err(|e| rusqlite::types::FromSqlError::Other(format!("damaged JSON: {e}").into()))
     }
 }

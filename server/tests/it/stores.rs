@@ -767,3 +767,40 @@ fn the_history_version_changes_with_every_writer_and_is_unknown_without_the_stor
     assert_ne!(reader.history_version(), before);
     assert!(within(2, || reader.history_version().is_some_and(|v| Some(v) != before)));
 }
+
+/// A damaged JSON column is an error of the read, on the command line and
+/// in the API, never a run with an empty selection or plan (they were
+/// read as defaults).
+#[test]
+fn a_damaged_json_column_is_an_error_not_a_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let s = store::open(&Location::Sqlite(path.clone())).unwrap();
+    let id = s.create_run(&new_run(&store::owner(), 3000)).unwrap();
+    s.finish_run(id, RunState::Succeeded, 3001).unwrap();
+    drop(s);
+    let db = path.to_str().unwrap();
+    let (list, show) = (
+        || command(&["builds", "--store", db, "--format", "json"]).output().unwrap(),
+        || command(&["builds", "show", &id.to_string(), "--store", db, "--format", "json"]).output().unwrap(),
+    );
+    assert_eq!(list().status.code(), Some(0));
+    for (column, value) in [("selection", "[\"*\""), ("plan", "{\"items\": 7}")] {
+        let py = format!(
+            "import sqlite3; c = sqlite3.connect({db:?}); c.execute(\"UPDATE runs SET {column} = ?\", ({value:?},)); c.commit()"
+        );
+        assert!(Command::new("python3").args(["-c", &py]).status().unwrap().success());
+        let out = show();
+        assert_ne!(out.status.code(), Some(0), "{column}: {}", stdout(&out));
+        assert!(stderr(&out).contains("damaged JSON"), "{column}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+    }
+    let out = list();
+    assert_ne!(out.status.code(), Some(0), "{}", stdout(&out));
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let server = Server::start(&["--repo", repo.to_str().unwrap(), "--store", db]);
+    let (status, _, body) = server.get("/api/v1/builds");
+    assert!(status >= 500 && body.contains("damaged JSON"), "{status}: {body}");
+    let (_, _, page) = server.get("/builds");
+    assert!(page.contains("banner error") && page.contains("damaged JSON"), "{page}");
+}
