@@ -148,6 +148,55 @@ pub struct Pin {
     /// Whether the pinned tag is in the registry (only with a registry index).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<bool>,
+    /// The JJB job the pin is written in (YAML files only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobRef>,
+    /// What to do about a finding that has no `fix`, in one line, with the
+    /// nearest catalog image or version when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+}
+
+/// The kinds of JJB items a pin can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobKind {
+    Job,
+    JobTemplate,
+    Project,
+    JobGroup,
+    /// Macros: whichever jobs use them.
+    Builder,
+    Publisher,
+    Wrapper,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Job => "job",
+            JobKind::JobTemplate => "job-template",
+            JobKind::Project => "project",
+            JobKind::JobGroup => "job-group",
+            JobKind::Builder => "builder",
+            JobKind::Publisher => "publisher",
+            JobKind::Wrapper => "wrapper",
+        }
+    }
+}
+
+/// The JJB item around a pin.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct JobRef {
+    pub kind: JobKind,
+    /// The item's `name` (a template's, with its placeholders).
+    pub name: String,
+    /// In a project or group: the entry of its `jobs:` list the pin is
+    /// under (none: the pin is a parameter of all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// The projects that make it a job (a project: itself).
+    pub projects: Vec<String>,
 }
 
 impl Pin {
@@ -206,9 +255,17 @@ pub struct PinsReport {
     /// Include targets that do not exist, YAML that cannot be read for
     /// placeholders: warnings, not pin findings.
     pub warnings: Vec<Problem>,
+    /// For each image with stale pins: its changelog entries newer than
+    /// the oldest pinned version, newest first (at most
+    /// [`PinsReport::CHANGES_MAX`], each cut to 300 characters).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub changes: BTreeMap<String, Vec<crate::ChangelogEntry>>,
 }
 
 impl PinsReport {
+    /// Changelog entries kept per image.
+    pub const CHANGES_MAX: usize = 20;
+
     /// Pins whose status is in `fail_on`.
     pub fn failures<'a>(&'a self, fail_on: &'a [Status]) -> impl Iterator<Item = &'a Pin> + 'a {
         self.pins.iter().filter(|p| fail_on.contains(&p.status))

@@ -14,6 +14,7 @@ pub mod graph;
 pub mod impact;
 pub mod jinja_compat;
 pub mod jjb;
+pub mod jobs;
 pub mod label;
 pub mod layout;
 pub mod lifecycle;

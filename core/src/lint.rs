@@ -50,6 +50,8 @@ pub struct LintReport {
     /// Files that could not be linted (whole or in part).
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
+    /// Changelog entries above the oldest stale pin, per image.
+    pub changes: BTreeMap<String, Vec<dockyard_api::ChangelogEntry>>,
 }
 
 impl LintReport {
@@ -60,6 +62,7 @@ impl LintReport {
             summary: self.summary.clone(),
             errors: self.errors.iter().map(Diagnostic::to_problem).collect(),
             warnings: self.warnings.iter().map(Diagnostic::to_problem).collect(),
+            changes: self.changes.clone(),
         }
     }
 
@@ -116,6 +119,9 @@ pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> Lin
         .filter_map(|i| Some((i.name.as_str(), ImageFacts { latest: i.version.clone()?, timeline: None })))
         .collect();
     let mut report = LintReport::default();
+    // The JJB items of each YAML file with pins, by source, for the job
+    // around each pin (`jobs`).
+    let mut items: Vec<Vec<crate::jobs::Item>> = vec![Vec::new(); sources.len()];
     for (si, source) in sources.iter().enumerate() {
         let (written, over) = pins::scan_limited(&source.text, &prefix, MAX_PINS_PER_FILE);
         if let Some(line) = over {
@@ -130,6 +136,9 @@ pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> Lin
         let is_yaml = source.display.ends_with(".yaml") || source.display.ends_with(".yml");
         if is_yaml {
             check_includes(catalog, source, &mut report.warnings);
+            if !written.is_empty() {
+                items[si] = crate::jobs::items(&source.text);
+            }
         }
         // The YAML tree is read only when some pin needs a placeholder resolved.
         let docs = (is_yaml && written.iter().any(WrittenPin::has_placeholder)).then(|| {
@@ -159,6 +168,8 @@ pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> Lin
                     behind: None,
                     fix: None,
                     published: None,
+                    job: None,
+                    advice: None,
                 },
                 source: si,
                 tag_span: None,
@@ -190,8 +201,46 @@ pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> Lin
             }
         }
     }
+    let projects = crate::jobs::Projects::of(items.iter().map(Vec::as_slice));
+    for f in &mut report.findings {
+        f.pin.job = projects.job_at(&items[f.source], f.pin.line);
+    }
     report.summary = summarize(catalog, sources.len(), &report.findings, opts.registry.is_some());
+    report.changes = changes(catalog, &report.findings);
     report
+}
+
+/// For each image with stale pins, its changelog entries above the
+/// oldest pinned version (what updating the pins brings), newest first.
+fn changes(catalog: &Catalog, findings: &[Finding]) -> BTreeMap<String, Vec<dockyard_api::ChangelogEntry>> {
+    let mut oldest: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.pin.status == Status::Stale) {
+        if let Some(b) = f.pin.behind {
+            let at = oldest.entry(f.pin.image.as_str()).or_default();
+            *at = (*at).max(b.versions);
+        }
+    }
+    let cut = |s: String| match s.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    };
+    oldest
+        .into_iter()
+        .filter_map(|(image, behind)| {
+            let entries = catalog.get(image)?.history(&catalog.files).ok()?;
+            let kept = entries
+                .into_iter()
+                .take(behind.min(PinsReport::CHANGES_MAX))
+                .map(|e| dockyard_api::ChangelogEntry {
+                    version: e.version,
+                    author: e.author,
+                    date: e.date,
+                    changes: cut(e.changes.join("\n").trim().to_owned()),
+                })
+                .collect();
+            Some((image.to_owned(), kept))
+        })
+        .collect()
 }
 
 type Expansion = Vec<(String, Option<String>)>;
@@ -249,6 +298,12 @@ fn classify(f: &mut Finding, catalog: &Catalog, facts: &mut HashMap<&str, ImageF
     let pin = &mut f.pin;
     let Some(facts) = facts.get_mut(pin.image.as_str()) else {
         pin.status = Status::NotInCatalog;
+        pin.advice = Some(match nearest(&pin.image, catalog.images.iter().map(|i| i.name.as_str())) {
+            Some(near) => format!("no image `{}` in the catalog; did you mean `{near}`?", pin.image),
+            None => {
+                format!("no image `{}` in the catalog: point the job at a catalog image, or add the image", pin.image)
+            }
+        });
         if let Some(broken) = catalog.images.iter().find(|i| i.name == pin.image && i.error.is_some()) {
             let why = broken.error.as_ref().map(ToString::to_string).unwrap_or_default();
             pin.note = Some(format!("the catalog has a folder for it, but it cannot be read: {why}"));
@@ -258,6 +313,10 @@ fn classify(f: &mut Finding, catalog: &Catalog, facts: &mut HashMap<&str, ImageF
     pin.latest = Some(facts.latest.clone());
     let Some(tag) = pin.version.clone().filter(|t| t != "latest") else {
         pin.status = Status::Untagged;
+        pin.advice = Some(format!(
+            "no version pinned: CI pulls whatever the registry calls latest; pin {}:{}",
+            pin.image, facts.latest
+        ));
         pin.fix = Some(fixed_reference(&pin.written, pin.version.is_some(), &facts.latest));
         return;
     };
@@ -290,7 +349,17 @@ fn classify(f: &mut Finding, catalog: &Catalog, facts: &mut HashMap<&str, ImageF
                 pin.fix = Some(fixed_reference(&pin.written, true, &facts.latest));
             }
         }
-        None => pin.status = Status::UnknownVersion,
+        None => {
+            pin.status = Status::UnknownVersion;
+            let known = timeline.iter().map(|(v, _)| v.as_str());
+            pin.advice = Some(match nearest(&tag, known) {
+                Some(near) if near != facts.latest => format!(
+                    "{}'s changelog has no version {tag}; the nearest it has is {near}, the latest {}",
+                    pin.image, facts.latest
+                ),
+                _ => format!("{}'s changelog has no version {tag}; the latest is {}", pin.image, facts.latest),
+            });
+        }
     }
 }
 
@@ -417,7 +486,18 @@ pub fn plan_fixes(
     sources: &[Source],
     registry: Option<&dyn Published>,
 ) -> (Vec<FileFix>, Vec<Skipped>) {
-    plan_fixes_with(report, sources, registry, false)
+    plan_fixes_with(report, sources, registry, false, &|_| true)
+}
+
+/// [`plan_fixes`] of the stale pins `only` accepts (one image and tag, one
+/// file): the dashboard's patch of a group or a file.
+pub fn plan_fixes_of(
+    report: &LintReport,
+    sources: &[Source],
+    registry: Option<&dyn Published>,
+    only: &dyn Fn(&Pin) -> bool,
+) -> (Vec<FileFix>, Vec<Skipped>) {
+    plan_fixes_with(report, sources, registry, false, only)
 }
 
 /// [`plan_fixes`] that also skips versions the registry does not know to
@@ -427,7 +507,7 @@ pub fn plan_fixes_known(
     sources: &[Source],
     registry: Option<&dyn Published>,
 ) -> (Vec<FileFix>, Vec<Skipped>) {
-    plan_fixes_with(report, sources, registry, true)
+    plan_fixes_with(report, sources, registry, true, &|_| true)
 }
 
 fn plan_fixes_with(
@@ -435,6 +515,7 @@ fn plan_fixes_with(
     sources: &[Source],
     registry: Option<&dyn Published>,
     known_only: bool,
+    only: &dyn Fn(&Pin) -> bool,
 ) -> (Vec<FileFix>, Vec<Skipped>) {
     let mut by_span: BTreeMap<(usize, usize), Vec<&Finding>> = BTreeMap::new();
     for f in report.findings.iter().filter(|f| f.tag_span.is_some()) {
@@ -443,7 +524,7 @@ fn plan_fixes_with(
     let mut edits: BTreeMap<usize, Vec<(Range<usize>, &str)>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for ((source, _), group) in by_span {
-        if !group.iter().any(|f| f.pin.status == Status::Stale) {
+        if !group.iter().any(|f| f.pin.status == Status::Stale && only(&f.pin)) {
             continue;
         }
         let first = group[0];
@@ -499,4 +580,49 @@ fn plan_fixes_with(
         });
     }
     (fixes, skipped)
+}
+
+/// The candidate nearest to `word` by edit distance, when it is close
+/// (at most a third of the word's length, and at least one edit less than
+/// replacing it).
+fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .filter(|c| *c != word)
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters (the words are short: image names
+/// and versions).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod nearest_tests {
+    use super::*;
+
+    #[test]
+    fn the_nearest_name_is_close_or_none() {
+        let names = ["composer-php81", "composer-php82", "node20", "quibble-bookworm-php81"];
+        assert_eq!(nearest("composer-php8l", names.into_iter()), Some("composer-php81"));
+        assert_eq!(nearest("node-20", names.into_iter()), Some("node20"));
+        assert_eq!(nearest("tox", names.into_iter()), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(nearest("1.19.0-s2", ["1.19.0-s1", "1.19.0", "1.18.0"].into_iter()), Some("1.19.0-s1"));
+    }
 }

@@ -66,6 +66,9 @@ test('the dangling pin of the dropped image is found and filtered by its badge',
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the filter reloaded the page');
     assert.match(page.url(), /status=not-in-catalog/);
     assert.deepEqual(await page.$$eval('details.group', (ds) => ds.map((d) => d.dataset.image)), [dangling[0].image]);
+    // It says what to do, in one line.
+    await page.click('details.group summary');
+    assert.match(await page.textContent('details.group .advice'), /^no image \S+ in the catalog/);
     // The search narrows and lands in the URL; a reload keeps both.
     await page.click('a.chip[href^="/pins?status=all"]');
     await page.fill('#pin-search', 'oojs');
@@ -107,6 +110,74 @@ test('the patch downloaded from the Pins page applies with git apply and leaves 
     await context.close();
   } finally {
     server.stop();
+  }
+});
+
+test('a stale group says what updating brings, names its jobs, copies the fix and patches only itself', async () => {
+  const expected = oracle(STALE);
+  const repo = tempDir('dy-group-');
+  fs.cpSync(snapshot(STALE), repo, { recursive: true });
+  const git = (...args) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' });
+  git('init', '-q');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'add', '-A');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-qm', 'snapshot');
+  const server = await startServer(['--repo', repo]);
+  try {
+    for (const width of [1366, 390]) {
+      const page = await watchedPage(browser, { viewport: { width, height: 900 }, acceptDownloads: true });
+      await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
+      await page.goto(server.url + '/pins?status=stale&q=castor');
+      await hydrated(page);
+      assert.match(await page.textContent('#download-patch'), /^Fix all \d+ stale pins/);
+      const group = page.locator('details.group[data-image="castor"]');
+      await group.locator('summary').first().click();
+      // What updating brings: the changelog entry above the pinned version.
+      const latest = expected.catalog.castor.latest;
+      await group.locator('details.changes summary').click();
+      assert.equal(await group.locator('details.changes li .version').first().textContent(), latest);
+      // The jobs that use the pin, as JJB names them.
+      const jobs = await group.locator('ul.jobs li').allTextContents();
+      assert.ok(jobs.length > 0 && jobs.every((j) => /^(job|job-template|project|job-group|builder|publisher|wrapper) /.test(j)), jobs.join(' | '));
+      // The fixed reference, copied.
+      const fixed = await group.locator('.fixed-ref code').first().textContent();
+      assert.equal(fixed, `docker-registry.wikimedia.org/releng/castor:${latest}`);
+      await group.locator('.fixed-ref button.copy').first().click();
+      await page.waitForFunction(() => document.querySelector('.fixed-ref button.copy')?.textContent === 'Copied');
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), fixed);
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= width, 'the page scrolls sideways');
+      await shot(page, `${width === 390 ? 'narrow' : 'wide'}-pins-group-actions`);
+      if (width === 1366) {
+        // The group's own patch changes only castor's pins.
+        const [download] = await Promise.all([page.waitForEvent('download'), group.locator('a[data-patch="group"]').click()]);
+        const patch = path.join(tempDir(), 'castor.patch');
+        await download.saveAs(patch);
+        git('apply', patch);
+        const report = JSON.parse(dockyard(['lint', '--repo', repo, '--format', 'json']).stdout);
+        const stale = report.pins.filter((p) => p.status === 'stale');
+        const was = expected.pins.filter((p) => p.status === 'stale');
+        assert.equal(stale.filter((p) => p.image === 'castor').length, 0);
+        assert.equal(stale.length, was.length - was.filter((p) => p.image === 'castor').length);
+        git('checkout', '-q', '.');
+      }
+      assert.deepEqual(page.errors, []);
+      await page.context().close();
+    }
+  } finally {
+    server.stop();
+  }
+  // Nothing stale (the current catalog): no empty download, the button
+  // says why.
+  const clean = await startServer(['--repo', path.join(corpus, 'integration-config')]);
+  try {
+    const report = await (await fetch(clean.url + '/api/v1/pins')).json();
+    assert.equal(report.pins.filter((p) => p.status === 'stale').length, 0);
+    const page = await watchedPage(browser, { viewport: { width: 1366, height: 800 } });
+    await page.goto(clean.url + '/pins');
+    assert.equal(await page.textContent('#download-patch-none'), 'Nothing to fix');
+    assert.equal(await page.locator('#download-patch').count(), 0);
+    await page.context().close();
+  } finally {
+    clean.stop();
   }
 });
 

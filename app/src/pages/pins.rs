@@ -3,7 +3,7 @@
 //! filter in the URL.
 
 use super::{error_box, loading, rich, status_badge};
-use crate::api::{Pin, PinsReport, Status, encode, get_json};
+use crate::api::{ChangelogEntry, JobKind, JobRef, Pin, PinsReport, Status, encode, get_json};
 use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
@@ -18,8 +18,6 @@ pub fn PinsPage() -> impl IntoView {
         <section class="pins">
             <div class="toolbar">
                 <h1>"Pins"</h1>
-                <a class="button" href="/api/v1/pins/patch" download="dockyard-stale-pins.patch" id="download-patch">"Patch for stale pins"</a>
-                <a class="button" href="/api/v1/pull-script" download="pull-images.sh" id="download-script">"Pull script"</a>
             </div>
             <Suspense fallback=loading>
                 {move || data.get().map(|r| match r {
@@ -60,6 +58,8 @@ fn PinsView(report: PinsReport) -> impl IntoView {
     let files = report.summary.files_scanned;
     let counts: Vec<(Status, usize)> =
         report.summary.by_status.iter().filter(|(_, n)| **n > 0).map(|(s, n)| (*s, *n)).collect();
+    let fixable = report.pins.iter().filter(|p| p.status == Status::Stale && p.fix.is_some()).count();
+    let changes = StoredValue::new(report.changes);
     let pins = StoredValue::new(report.pins);
     let errors = report.errors.clone();
     let warnings = report.warnings.len();
@@ -77,7 +77,18 @@ fn PinsView(report: PinsReport) -> impl IntoView {
         pins.with_value(|all| {
             let mut groups: Vec<(String, Option<String>, Status, Vec<Pin>)> = Vec::new();
             for p in all.iter().filter(|p| wanted(&filter, p)) {
-                let hay = format!("{} {} {}", p.image, p.version.as_deref().unwrap_or(""), p.file).to_lowercase();
+                let job = p
+                    .job
+                    .as_ref()
+                    .map(|j| format!("{} {} {}", j.name, j.entry.as_deref().unwrap_or(""), j.projects.join(" ")));
+                let hay = format!(
+                    "{} {} {} {}",
+                    p.image,
+                    p.version.as_deref().unwrap_or(""),
+                    p.file,
+                    job.unwrap_or_default()
+                )
+                .to_lowercase();
                 if !needle.is_empty() && !hay.contains(&needle) {
                     continue;
                 }
@@ -94,6 +105,18 @@ fn PinsView(report: PinsReport) -> impl IntoView {
     };
     let shown = move || groups().iter().map(|g| g.3.len()).sum::<usize>();
     view! {
+        <div class="toolbar actions">
+            {if fixable > 0 {
+                view! {
+                    <a class="button primary" href="/api/v1/pins/patch" download="dockyard-stale-pins.patch" id="download-patch">
+                        {format!("Fix all {fixable} stale pins (patch)")}
+                    </a>
+                }.into_any()
+            } else {
+                view! { <span class="button disabled" aria-disabled="true" id="download-patch-none">"Nothing to fix"</span> }.into_any()
+            }}
+            <a class="button" href="/api/v1/pull-script" download="pull-images.sh" id="download-script">"Pull script"</a>
+        </div>
         <p class="summary">
             {format!("{} in {}", plural(total, "pin"), plural(files, "file"))}
             {(warnings > 0).then(|| format!(" · {warnings} warnings"))}
@@ -116,7 +139,7 @@ fn PinsView(report: PinsReport) -> impl IntoView {
         </nav>
         <label class="search">
             <span class="visually-hidden">"Search pins"</span>
-            <input id="pin-search" type="search" placeholder="search image, version or file" prop:value=move || q.get() on:input=on_search />
+            <input id="pin-search" type="search" placeholder="search image, version, file, job or project" prop:value=move || q.get() on:input=on_search />
         </label>
         {errors.into_iter().map(|e| view! { <div class="banner error">{rich(e.to_string())}</div> }).collect_view()}
         {move || {
@@ -132,7 +155,10 @@ fn PinsView(report: PinsReport) -> impl IntoView {
             view! {
                 <p class="shown"><span id="pin-count">{shown()}</span> " shown in " <span id="group-count">{gs.len()}</span> " groups"</p>
                 <div class="groups">
-                    {gs.into_iter().map(|(image, version, st, members)| group(image, version, st, members)).collect_view()}
+                    {gs.into_iter().map(|(image, version, st, members)| {
+                        let entries = changes.with_value(|c| c.get(&image).cloned().unwrap_or_default());
+                        group(image, version, st, members, entries)
+                    }).collect_view()}
                 </div>
             }
             .into_any()
@@ -140,8 +166,28 @@ fn PinsView(report: PinsReport) -> impl IntoView {
     }
 }
 
-fn group(image: String, version: Option<String>, status: Status, members: Vec<Pin>) -> impl IntoView {
+fn group(
+    image: String,
+    version: Option<String>,
+    status: Status,
+    members: Vec<Pin>,
+    entries: Vec<ChangelogEntry>,
+) -> impl IntoView {
     let first = members[0].clone();
+    // What updating brings: the entries above the pinned version.
+    let entries: Vec<ChangelogEntry> =
+        first.behind.map_or(Vec::new(), |b| entries.into_iter().take(b.versions).collect());
+    let fixes: std::collections::BTreeSet<String> =
+        members.iter().filter(|p| p.status == Status::Stale).filter_map(|p| p.fix.clone()).collect();
+    let jobs: std::collections::BTreeSet<JobRef> = members.iter().filter_map(|p| p.job.clone()).collect();
+    let patch = (!fixes.is_empty()).then(|| {
+        let mut h = format!("/api/v1/pins/patch?image={}", encode(&image));
+        if let Some(v) = &version {
+            h.push_str(&format!("&version={}", encode(v)));
+        }
+        h
+    });
+    let advice = first.advice.clone();
     let files: std::collections::BTreeSet<&str> = members.iter().map(|p| p.file.as_str()).collect();
     let behind = first.behind.map(|b| match b.days {
         Some(d) => format!("{}, {} behind", plural(b.versions, "version"), plural(d.max(0) as usize, "day")),
@@ -161,9 +207,37 @@ fn group(image: String, version: Option<String>, status: Status, members: Vec<Pi
                 {behind.map(|b| view! { <span class="behind">{b}</span> })}
                 <span class="count">{count}</span>
             </summary>
+            <div class="act">
+                {advice.map(|a| view! { <p class="advice">{rich(a)}</p> })}
+                {fixes.into_iter().map(|f| view! {
+                    <p class="fixed-ref"><span class="muted">"fixed: "</span><code>{f.clone()}</code> {copy_button(f)}</p>
+                }).collect_view()}
+                {patch.map(|h| view! {
+                    <a class="button small" href=h download=format!("dockyard-{}.patch", image.replace('/', "-")) data-patch="group">"Patch for this group"</a>
+                })}
+                {(!jobs.is_empty()).then(|| view! {
+                    <ul class="jobs" aria-label="jobs">
+                        {jobs.into_iter().map(job_item).collect_view()}
+                    </ul>
+                })}
+                {(!entries.is_empty()).then(|| view! {
+                    <details class="changes">
+                        <summary>{format!("What {} brings", first.latest.clone().unwrap_or_default())}</summary>
+                        <ol>
+                            {entries.into_iter().map(|e| view! {
+                                <li>
+                                    <span class="version">{e.version}</span>
+                                    {e.date.map(|d| view! { <span class="muted">{format!(" · {d}")}</span> })}
+                                    <pre class="entry">{e.changes}</pre>
+                                </li>
+                            }).collect_view()}
+                        </ol>
+                    </details>
+                })}
+            </div>
             <div class="scroll">
                 <table class="grid pinrows" aria-label=title>
-                    <thead><tr><th>"where"</th><th>"registry"</th><th>"fix"</th></tr></thead>
+                    <thead><tr><th>"where"</th><th>"job"</th><th>"registry"</th><th>"fix"</th></tr></thead>
                     <tbody>
                         {members.into_iter().map(pin_row).collect_view()}
                     </tbody>
@@ -181,12 +255,52 @@ fn pin_row(p: Pin) -> impl IntoView {
     };
     let where_ = format!("{}:{}", p.file, p.line);
     let link = format!("/files?path={}#L{}", encode(&p.file), p.line);
+    let file_patch =
+        (p.status == Status::Stale && p.fix.is_some()).then(|| format!("/api/v1/pins/patch?file={}", encode(&p.file)));
+    let job = p.job.clone().map(|j| j.entry.clone().unwrap_or(j.name));
     view! {
         <tr data-status=p.status.as_str() data-image=p.image.clone()>
-            <td class="where"><A href=link>{where_}</A>{p.note.clone().map(|n| view! { <div class="note">{rich(n)}</div> })}</td>
-            <td>{registry}</td>
-            <td class="fix">{p.fix.clone().map(|f| view! { <code>{f}</code> })}</td>
+            <td class="where" data-label="where"><A href=link>{where_}</A>{p.note.clone().map(|n| view! { <div class="note">{rich(n)}</div> })}</td>
+            <td class="job" data-label="job">{job}</td>
+            <td class="registry" data-label="registry">{registry}</td>
+            <td class="fix" data-label="fix">
+                {p.fix.clone().map(|f| view! { <code>{f}</code> })}
+                {file_patch.map(|h| view! { " " <a class="small" href=h download="dockyard-file.patch" data-patch="file">"patch this file"</a> })}
+            </td>
         </tr>
+    }
+}
+
+/// One job that uses the group's pins, with the projects that make it.
+fn job_item(j: JobRef) -> impl IntoView {
+    let projects = match j.projects.len() {
+        0 => String::new(),
+        1 if j.kind == JobKind::Project => String::new(),
+        _ => format!(" · project {}", j.projects.join(", ")),
+    };
+    let entry = j.entry.map(|e| format!(" → {e}")).unwrap_or_default();
+    view! {
+        <li><span class="muted">{j.kind.as_str()}</span> " " <code>{j.name}</code>{entry}<span class="muted">{projects}</span></li>
+    }
+}
+
+/// A button that copies `text` (with JavaScript; the text stays selectable
+/// without it).
+fn copy_button(text: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let on_click = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let _ = window().navigator().clipboard().write_text(&text);
+            copied.set(true);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+    };
+    view! {
+        <button type="button" class="copy small" on:click=on_click aria-live="polite">
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
     }
 }
 

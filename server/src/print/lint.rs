@@ -78,6 +78,17 @@ pub fn text(state: &LintState, fail_on: &[Status], verbose: bool, fix_command: &
         if let Some(note) = &p.note {
             let _ = writeln!(out, "{gutter} = note: {}", sanitize(note));
         }
+        if let Some(help) = &p.advice {
+            let _ = writeln!(out, "{gutter} = help: {}", sanitize(help));
+        }
+        if let Some(job) = &p.job {
+            let projects = match (job.kind, job.projects.as_slice()) {
+                (_, []) | (dockyard_api::JobKind::Project, _) => String::new(),
+                (_, p) => format!(" (project {})", p.join(", ")),
+            };
+            let entry = job.entry.as_deref().map(|e| format!(", job {e}")).unwrap_or_default();
+            let _ = writeln!(out, "{gutter} = in: {} {}{entry}{projects}", job.kind.as_str(), sanitize(&job.name));
+        }
         out.push('\n');
     }
     for e in &report.errors {

@@ -230,12 +230,20 @@ impl Service {
 
     /// The patch of every stale pin, as `lint --fix` would write it (only to
     /// versions the registry holds, when it is known).
-    pub fn pins_patch(&self) -> Result<String, Error> {
+    ///
+    /// Only the stale pins of `image` (and `version`) and of `file`, when
+    /// given: a group's or a file's own patch.
+    pub fn pins_patch(&self, image: Option<&str>, version: Option<&str>, file: Option<&str>) -> Result<String, Error> {
         let snapshot = self.snapshot()?;
         let lint = snapshot.lint().map_err(|d| Error::invalid(d.to_string()))?;
         let knowledge = crate::registry::Knowledge(&snapshot.registry);
         let registry = (!snapshot.registry.is_empty()).then_some(&knowledge as &dyn dockyard_core::lint::Published);
-        let (fixes, _) = dockyard_core::lint::plan_fixes(&lint.report, &lint.sources, registry);
+        let only = |p: &dockyard_api::Pin| {
+            image.is_none_or(|i| p.image == i)
+                && version.is_none_or(|v| p.version.as_deref() == Some(v))
+                && file.is_none_or(|f| p.file == f)
+        };
+        let (fixes, _) = dockyard_core::lint::plan_fixes_of(&lint.report, &lint.sources, registry, &only);
         Ok(dockyard_core::patch::patch(&fixes))
     }
 

@@ -166,7 +166,11 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Er
         ["pins"] => Ok(bytes(service.snapshot()?.pins_json().map_err(|p| Error::invalid(p.to_string()))?)),
         ["pins", "patch"] => Ok(Answer {
             content_type: "text/x-diff; charset=utf-8",
-            body: Bytes::from(service.pins_patch()?),
+            body: Bytes::from(service.pins_patch(
+                query_param(query, "image").as_deref(),
+                query_param(query, "version").as_deref(),
+                query_param(query, "file").as_deref(),
+            )?),
             attachment: Some("dockyard-stale-pins.patch"),
         }),
         ["registry"] => Ok(json(&service.registry_report())),

@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+const OLD: &str = "abbe7bf2cbea31a7f8fff653ec97c442ce7aa39b";
+
 const SNAPSHOTS: [(&str, &str); 4] = [
     ("53bd7ee8313102a4639bbde806e56c167369de90", "integration-config"),
     ("abbe7bf2cbea31a7f8fff653ec97c442ce7aa39b", "integration-config-history/abbe7bf2cbea31a7f8fff653ec97c442ce7aa39b"),
@@ -407,4 +409,108 @@ fn pull_script_passes_shellcheck_and_pulls_each_image_once() {
         std::fs::read_to_string(&log).unwrap(),
         "ssh://ci@agent-1 pull reg.example/ci/base:2.0-s1\nssh://ci@agent-1 pull reg.example/ci/child:1\n"
     );
+}
+
+/// PyYAML's composer (a YAML parser that keeps every node's lines, and
+/// leaves JJB's own tags alone), run over every JJB file: the top-level
+/// item each line of a file is in (kind, name, and the `jobs:` entry of a
+/// project or group the line is under).
+const JOBS_ORACLE: &str = r#"
+import json, sys, yaml
+out = {}
+for path in sys.argv[1:]:
+    with open(path) as f:
+        docs = list(yaml.compose_all(f))
+    items = []
+    for doc in docs:
+        if not isinstance(doc, yaml.SequenceNode):
+            continue
+        for item in doc.value:
+            if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
+                continue
+            key, body = item.value[0]
+            if not isinstance(body, yaml.MappingNode):
+                continue
+            fields = {k.value: v for k, v in body.value if isinstance(k, yaml.ScalarNode)}
+            name = fields.get("name")
+            entries = []
+            jobs = fields.get("jobs")
+            if isinstance(jobs, yaml.SequenceNode):
+                for e in jobs.value:
+                    n = e.value if isinstance(e, yaml.ScalarNode) else e.value[0][0].value
+                    entries.append([e.start_mark.line + 1, e.end_mark.line + 1, n])
+            items.append([key.value, name.value if isinstance(name, yaml.ScalarNode) else None,
+                          item.start_mark.line + 1, item.end_mark.line + 1, entries])
+    out[path] = items
+json.dump(out, sys.stdout)
+"#;
+
+/// The job named beside each pin is the one a real YAML parser puts
+/// around its line, on the current corpus and the old snapshot.
+#[test]
+fn each_pin_names_the_jjb_job_a_yaml_parser_puts_around_it() {
+    for repo in [corpus().join("integration-config"), corpus().join(format!("integration-config-history/{OLD}"))] {
+        let out = dockyard(&["lint", "--repo", repo.to_str().unwrap(), "--format", "json"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let pins = report["pins"].as_array().unwrap();
+        let files: std::collections::BTreeSet<String> =
+            pins.iter().map(|p| p["file"].as_str().unwrap().to_owned()).collect();
+        let oracle = Command::new(crate::render_docker_pkg::oracle_python())
+            .arg("-c")
+            .arg(JOBS_ORACLE)
+            .args(files.iter().map(|f| repo.join(f)))
+            .output()
+            .unwrap();
+        assert!(oracle.status.success(), "{}", String::from_utf8_lossy(&oracle.stderr));
+        let oracle: Value = serde_json::from_slice(&oracle.stdout).unwrap();
+        let mut named = 0;
+        for p in pins {
+            let (file, line) = (p["file"].as_str().unwrap(), p["line"].as_u64().unwrap());
+            let items = oracle[repo.join(file).to_str().unwrap()].as_array().unwrap();
+            // The item whose lines hold the pin (its end mark is the line
+            // after its last value).
+            let around = items.iter().find(|i| i[2].as_u64().unwrap() <= line && line < i[3].as_u64().unwrap());
+            let want = around.filter(|i| i[1].is_string()).map(|i| {
+                let entry = i[4]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| {
+                        e[0].as_u64().unwrap() <= line && line < e[1].as_u64().unwrap().max(e[0].as_u64().unwrap() + 1)
+                    })
+                    .map(|e| e[2].as_str().unwrap().to_owned());
+                (i[0].as_str().unwrap().to_owned(), i[1].as_str().unwrap().to_owned(), entry)
+            });
+            let got = p.get("job").filter(|j| !j.is_null()).map(|j| {
+                (
+                    j["kind"].as_str().unwrap().to_owned(),
+                    j["name"].as_str().unwrap().to_owned(),
+                    j.get("entry").and_then(|e| e.as_str()).map(str::to_owned),
+                )
+            });
+            assert_eq!(got, want, "{file}:{line}");
+            named += usize::from(got.is_some());
+        }
+        assert!(named * 10 >= pins.len() * 9, "only {named} of {} pins name a job", pins.len());
+    }
+}
+
+/// A group's and a file's own patch: only their stale pins change.
+#[test]
+fn a_patch_of_one_group_or_one_file_changes_only_those_pins() {
+    let repo = corpus().join(format!("integration-config-history/{OLD}"));
+    let server = Server::start(&["--repo", repo.to_str().unwrap()]);
+    let files_of = |patch: &str| -> BTreeSet<String> {
+        patch.lines().filter_map(|l| l.strip_prefix("+++ b/")).map(str::to_owned).collect()
+    };
+    let (status, _, all) = server.get("/api/v1/pins/patch");
+    assert_eq!(status, 200);
+    assert!(files_of(&all).len() > 5, "{all}");
+    let (_, _, file) = server.get("/api/v1/pins/patch?file=jjb/castor.yaml");
+    assert_eq!(files_of(&file), BTreeSet::from(["jjb/castor.yaml".to_owned()]));
+    let (_, _, group) = server.get("/api/v1/pins/patch?image=castor&version=0.4.0");
+    let added: Vec<&str> = group.lines().filter(|l| l.starts_with('+') && !l.starts_with("+++")).collect();
+    assert!(!added.is_empty() && added.iter().all(|l| l.contains("releng/castor:0.4.1")), "{group}");
+    let (status, _, none) = server.get("/api/v1/pins/patch?image=no-such-image");
+    assert_eq!((status, none.as_str()), (200, ""));
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn oracle_python() -> PathBuf {
+pub fn oracle_python() -> PathBuf {
     let path = std::env::var_os("DOCKER_PKG_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/dockyard/tools/docker-pkg/bin/python")
     });
