@@ -72,6 +72,27 @@ pub struct ApiError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub configured: bool,
+    /// The request carries a valid session or bearer token.
+    #[serde(default)]
+    pub logged_in: bool,
+    /// Engines builds and pulls go to (0: none is configured).
+    #[serde(default)]
+    pub engines: usize,
+}
+
+impl Session {
+    /// Why starting a build or a pull cannot work now, if it cannot.
+    pub fn blocked(&self) -> Option<&'static str> {
+        if !self.configured {
+            Some("Starting is off: the operator has not set an access token for this server.")
+        } else if self.engines == 0 {
+            Some("No engine is connected: the operator sets DOCKER_HOST, or [[hosts]] in the operator file.")
+        } else if !self.logged_in {
+            Some("Log in to start.")
+        } else {
+            None
+        }
+    }
 }
 
 /// The answer of a write that has nothing else to say (`POST /api/v1/login`,

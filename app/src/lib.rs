@@ -6,6 +6,7 @@
 
 pub mod api;
 mod pages;
+mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -36,6 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    session::provide_session();
     // Effects run only in the browser, after hydration: tests (and people
     // debugging) can tell a hydrated page from a server-rendered one.
     Effect::new(move |_| {
@@ -62,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <A href="/hosts">"Hosts"</A>
                     <A href="/build" attr:class="action">"Build & pull"</A>
                 </nav>
+                <div class="session"><session::SessionBadge /></div>
             </header>
             <main id="main">
                 <Routes fallback=pages::NotFound>

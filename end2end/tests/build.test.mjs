@@ -39,7 +39,10 @@ const post = (path, headers = {}) =>
   fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
 
 test('starting anything needs credentials and the same site', async () => {
-  for (const p of ['/api/v1/builds', '/api/v1/plan', '/api/v1/pull']) {
+  // A plan is a preview: anyone on the site may ask for one.
+  assert.equal((await post('/api/v1/plan')).status, 200, 'a plan preview without credentials');
+  assert.equal((await post('/api/v1/plan', { origin: 'https://evil.example' })).status, 403, 'a plan from another site');
+  for (const p of ['/api/v1/builds', '/api/v1/pull']) {
     assert.equal((await post(p)).status, 401, `${p} without credentials`);
     assert.equal((await post(p, { authorization: 'Bearer wrong-token-123' })).status, 401, `${p} with a wrong token`);
     const evil = { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' };
@@ -89,9 +92,12 @@ test('after login a build runs on the engine and its log appears live', async ()
   await page.goto(server.url + '/build');
   await hydrated(page);
   await page.evaluate(() => { window.__sameDocument = true; });
-  await page.click('#start');
+  // What blocks Start is said before anyone clicks: the login is there,
+  // Start is off with its reason, and the header says who you are.
   await page.waitForSelector('form.login #token');
-  assert.match(await page.textContent('#build-message'), /log in/i);
+  assert.equal(await page.$eval('#start', (b) => b.disabled), true);
+  assert.match(await page.textContent('#start-blocked'), /log in/i);
+  assert.equal(await page.textContent('header #session'), 'Log in');
   await shot(page, 'wide-build-refused');
   await page.fill('#token', 'not-the-token');
   await page.click('#login');
@@ -99,6 +105,9 @@ test('after login a build runs on the engine and its log appears live', async ()
   await page.fill('#token', TOKEN);
   await page.click('#login');
   await page.waitForFunction(() => /logged in/i.test(document.querySelector('#build-message')?.textContent ?? ''));
+  await page.waitForFunction(() => document.querySelector('header #session')?.textContent === 'logged in');
+  assert.equal(await page.$eval('#start', (b) => b.disabled), false);
+  assert.equal(await page.locator('#start-blocked').count(), 0);
   // The session is an HttpOnly cookie: the page's script cannot read it.
   assert.equal(await page.evaluate(() => document.cookie), '');
   const cookies = await page.context().cookies();
@@ -125,10 +134,10 @@ test('after login a build runs on the engine and its log appears live', async ()
   const made = await page.$$eval('tr[data-image] td.made', (tds) => tds.map((t) => t.textContent));
   assert.ok(made.every((m) => /built sha256:[0-9a-f]{12}.*pushed sha256:[0-9a-f]{12}/.test(m)), made.join(' | '));
   await shot(page, 'wide-build-done');
-  // The browser logs the two refusals above (the start before login, the
-  // wrong token) as failed loads; nothing else went wrong.
+  // The browser logs the one refusal above (the wrong token) as a failed
+  // load; nothing else went wrong.
   const refusals = page.errors.filter((e) => /status of 401/.test(e));
-  assert.equal(refusals.length, 2, page.errors.join('\n'));
+  assert.equal(refusals.length, 1, page.errors.join('\n'));
   assert.deepEqual(page.errors.filter((e) => !/status of 401/.test(e)), []);
 
   // The real engine has the image and the real registry the tag.
@@ -172,20 +181,15 @@ test('the hosts page shows a pinned image missing, and pulls it after login', as
   assert.equal(await page.textContent('table.matrix tbody tr td.name'), pinned);
   assert.equal(await cell(), 'p-missing');
   await shot(page, 'wide-hosts-missing');
-  // Without a login the pull is refused, and says so.
-  await page.click('#pull-missing');
-  await page.waitForFunction(() => /log in|token|401|unauthor/i.test(document.querySelector('.banner.info')?.textContent ?? ''));
+  // Without a login the pull is off, and says why before a click.
+  assert.equal(await page.$eval('#pull-missing', (b) => b.disabled), true);
+  assert.match(await page.textContent('#pull-blocked'), /log in/i);
   assert.throws(() => engine.docker(['image', 'inspect', pinned]), 'nothing was pulled');
-  // Log in (on the build page, the dashboard's one login), then pull.
-  await page.goto(server.url + '/build');
-  await hydrated(page);
-  await page.click('#start');
-  await page.waitForSelector('form.login #token');
+  // Log in right here, then pull.
   await page.fill('#token', TOKEN);
   await page.click('#login');
-  await page.waitForFunction(() => /logged in/i.test(document.querySelector('#build-message')?.textContent ?? ''));
-  await page.goto(server.url + '/hosts');
-  await hydrated(page);
+  await page.waitForFunction(() => /logged in/i.test(document.querySelector('#pull-message')?.textContent ?? ''));
+  await page.waitForFunction(() => document.querySelector('#pull-missing')?.disabled === false);
   await page.click('#pull-missing');
   await page.waitForFunction(() => /\d+ pulls, 0 failed/.test(document.querySelector('.banner.info')?.textContent ?? ''),
     null, { timeout: 60000 });
@@ -195,6 +199,10 @@ test('the hosts page shows a pinned image missing, and pulls it after login', as
   await hydrated(page);
   assert.equal(await cell(), 'p-present');
   await shot(page, 'wide-hosts-pulled');
+  // The header logs out: the pull is off again, and says why.
+  await page.click('header #logout');
+  await page.waitForFunction(() => document.querySelector('header #session')?.textContent === 'Log in');
+  assert.equal(await page.$eval('#pull-missing', (b) => b.disabled), true);
   // The pull is a run in the history: the newest run, a pull from the web, with
   // one item per image and host, pulled, linking to the image.
   await page.goto(server.url + '/builds');
@@ -210,4 +218,33 @@ test('the hosts page shows a pinned image missing, and pulls it after login', as
   assert.match(await item.locator('td.num').textContent(), /\d/, 'how long the pull took');
   await shot(page, 'wide-run-pull');
   await context.close();
+});
+
+test('a server without an access token says so, and offers no login that cannot work', async () => {
+  const readOnly = await startServer(['--repo', repo], { env: { DOCKER_HOST: engine.host } });
+  try {
+    for (const width of [1366, 390]) {
+      const page = await watchedPage(browser, { viewport: { width, height: 800 } });
+      await page.goto(readOnly.url + '/build');
+      await hydrated(page);
+      assert.equal(await page.textContent('header #session'), 'read-only');
+      assert.equal(await page.locator('form.login').count(), 0);
+      assert.equal(await page.$eval('#start', (b) => b.disabled), true);
+      assert.match(await page.textContent('#start-blocked'), /access token/);
+      // The plan still shows: it needs no login.
+      await page.check('input[name="kind"][value="image"]');
+      await page.click('#show-plan');
+      await page.waitForSelector('table.plan');
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= width, 'the page scrolls sideways');
+      await shot(page, `${width === 390 ? 'narrow' : 'wide'}-build-read-only`);
+      await page.goto(readOnly.url + '/hosts');
+      await hydrated(page);
+      assert.equal(await page.$eval('#pull-missing', (b) => b.disabled), true);
+      assert.match(await page.textContent('#pull-blocked'), /access token/);
+      assert.deepEqual(page.errors, []);
+      await page.context().close();
+    }
+  } finally {
+    readOnly.stop();
+  }
 });

@@ -38,6 +38,9 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
     let message = RwSignal::new(None::<String>);
     let need_login = RwSignal::new(false);
     let busy = RwSignal::new(false);
+    // What keeps Start from working, said before anyone clicks.
+    let session = crate::session::use_session();
+    let blocked = move || session.get().and_then(|s| s.blocked());
     let request = move || BuildRequest {
         selection: match kind.get_untracked().as_str() {
             "image" => Selection::Image { name: image.get_untracked() },
@@ -47,10 +50,12 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
         push: push.get_untracked(),
         pull_pins: pull.get_untracked(),
     };
+    let failed = RwSignal::new(false);
     let refused = move |(status, text): (u16, String)| {
         if status == 401 {
             need_login.set(true);
         }
+        failed.set(true);
         message.set(Some(text));
     };
     let show_plan = move |_| {
@@ -60,6 +65,7 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
             match post_json::<_, Plan>("/api/v1/plan", &req).await {
                 Ok(p) => {
                     plan.set(Some(p));
+                    failed.set(false);
                     message.set(None);
                 }
                 Err(e) => refused(e),
@@ -104,11 +110,19 @@ fn BuildForm(names: Vec<String>) -> impl IntoView {
             </fieldset>
             <div class="actions">
                 <button type="button" id="show-plan" on:click=show_plan disabled=move || busy.get()>"Show the plan"</button>
-                <button type="button" id="start" class="primary" on:click=start disabled=move || busy.get()>"Start"</button>
+                <button type="button" id="start" class="primary" on:click=start aria-describedby="start-blocked"
+                    disabled=move || busy.get() || blocked().is_some()>"Start"</button>
+                {move || blocked().map(|why| view! { <span class="blocked" id="start-blocked">{why}</span> })}
             </div>
         </form>
-        {move || message.get().map(|m| view! { <div class="banner info" role="status" id="build-message">{m}</div> })}
-        {super::login_form(need_login, move |r| message.set(Some(r.map_or_else(|e| e, |()| "Logged in.".into()))))}
+        {move || message.get().map(|m| {
+            let class = if failed.get() { "banner error" } else { "banner info" };
+            view! { <div class=class role="status" id="build-message">{m}</div> }
+        })}
+        {super::login_form(need_login, true, move |r| {
+            failed.set(r.is_err());
+            message.set(Some(r.map_or_else(|e| e, |()| "Logged in.".into())));
+        })}
         {move || plan.get().map(plan_table)}
     }
 }
@@ -118,7 +132,11 @@ fn plan_table(p: Plan) -> impl IntoView {
     view! {
         <h2>"Plan"</h2>
         {p.problems.iter().map(|x| view! { <div class="banner warn">{x.clone()}</div> }).collect_view()}
-        <p>{format!("{work} images to build or publish; critical path: {}", p.critical_path.join(" → "))}</p>
+        <p id="plan-summary">{if work == 0 {
+            "Nothing to build or publish: every image selected is in the registry already.".to_owned()
+        } else {
+            format!("{work} images to build or publish; critical path: {}", p.critical_path.join(" → "))
+        }}</p>
         <div class="scroll">
             <table class="grid plan">
                 <thead><tr><th>"image"</th><th>"action"</th><th>"why"</th></tr></thead>

@@ -135,7 +135,7 @@ fn DeleteButton(count: usize, keep_last: usize, min_age: u64) -> impl IntoView {
         {move || message.get().map(|(bad, m)| view! {
             <div class=if bad { "banner error" } else { "banner info" } role="status" id="cleanup-message">{m}</div>
         })}
-        {super::login_form(need_login, move |r| {
+        {super::login_form(need_login, false, move |r| {
             message.set(Some(match r {
                 Ok(()) => (false, "Logged in: delete again to go on.".into()),
                 Err(e) => (true, e),

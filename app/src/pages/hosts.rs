@@ -9,23 +9,43 @@ use leptos::prelude::*;
 pub fn HostsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<HostsReport>("/api/v1/hosts".into()));
     let message = RwSignal::new(None::<String>);
+    let failed = RwSignal::new(false);
+    let session = crate::session::use_session();
+    let blocked = move || session.get().and_then(|s| s.blocked());
     let pull = move |_| {
         message.set(Some("Pulling…".into()));
+        failed.set(false);
         leptos::task::spawn_local(async move {
             match post_json::<_, PullReport>("/api/v1/pull", &serde_json::json!({})).await {
-                Ok(r) => message.set(Some(format!("{} pulls, {} failed.", r.results.len(), r.failed()))),
-                Err((_, e)) => message.set(Some(e)),
+                Ok(r) => {
+                    failed.set(r.failed() > 0);
+                    message.set(Some(format!("{} pulls, {} failed.", r.results.len(), r.failed())))
+                }
+                Err((_, e)) => {
+                    failed.set(true);
+                    message.set(Some(e))
+                }
             }
         });
     };
+    let need_login = RwSignal::new(false);
     view! {
         <leptos_meta::Title text="Hosts" />
         <section class="hosts">
             <div class="toolbar">
                 <h1>"Hosts"</h1>
-                <button type="button" id="pull-missing" on:click=pull>"Pull what is missing"</button>
+                <button type="button" id="pull-missing" on:click=pull aria-describedby="pull-blocked"
+                    disabled=move || blocked().is_some()>"Pull what is missing"</button>
             </div>
-            {move || message.get().map(|m| view! { <div class="banner info" role="status">{m}</div> })}
+            {move || blocked().map(|why| view! { <p class="blocked" id="pull-blocked">{why}</p> })}
+            {super::login_form(need_login, true, move |r| {
+                failed.set(r.is_err());
+                message.set(Some(r.map_or_else(|e| e, |()| "Logged in.".into())));
+            })}
+            {move || message.get().map(|m| {
+                let class = if failed.get() { "banner error" } else { "banner info" };
+                view! { <div class=class role="status" id="pull-message">{m}</div> }
+            })}
             <Suspense fallback=loading>
                 {move || data.get().map(|r| match r {
                     Ok(h) if h.hosts.is_empty() => view! {

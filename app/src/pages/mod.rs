@@ -35,11 +35,14 @@ pub fn NotFound() -> impl IntoView {
 }
 
 /// The dashboard's login (the access token, for starting and deleting):
-/// shown while `need_login` is set; `done` gets the outcome.
+/// shown while `need_login` is set, and with `upfront` whenever the server
+/// has a token and this browser is not logged in; `done` gets the outcome.
 pub fn login_form(
     need_login: RwSignal<bool>,
+    upfront: bool,
     done: impl Fn(Result<(), String>) + Copy + Send + 'static,
 ) -> impl IntoView {
+    let session = crate::session::use_session();
     let token = RwSignal::new(String::new());
     let login = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -50,16 +53,21 @@ pub fn login_form(
             {
                 Ok(_) => {
                     need_login.set(false);
+                    session.refresh();
                     done(Ok(()));
                 }
                 Err((_, text)) => done(Err(text)),
             }
         });
     };
+    let shown = move || {
+        let wanted = upfront && session.get().is_some_and(|s| s.configured && !s.logged_in);
+        need_login.get() || wanted
+    };
     move || {
-        need_login.get().then(|| {
+        shown().then(|| {
             view! {
-                <form class="login" on:submit=login>
+                <form class="login" id="login-form" on:submit=login>
                     <label>"Access token "
                         <input id="token" type="password" autocomplete="current-password" prop:value=move || token.get()
                             on:input=move |ev| token.set(event_target_value(&ev)) />

@@ -19,6 +19,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/plan", post(plan))
+        .route("/session", get_route(session))
         .route("/builds", post(start_build).get(read))
         .route("/builds/{id}/events", get_route(super::live::events))
         .route("/pull", post(super::fleet::pull))
@@ -200,7 +201,7 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Er
             Ok(Answer { content_type: "text/plain; charset=utf-8", body: Bytes::from(text), attachment: None })
         }
         ["hosts"] => Ok(json(&service.hosts_report().await?)),
-        ["session"] => Ok(json(&dockyard_api::Session { configured: state.auth.configured() })),
+        ["session"] => Ok(json(&session_of(state, &HeaderMap::new()))),
         ["impact"] => {
             let base = query_param(query, "base").ok_or_else(|| Error::invalid("base=REV is required"))?;
             let head = query_param(query, "head");
@@ -383,10 +384,38 @@ fn build_request(body: &Bytes) -> Result<dockyard_api::BuildRequest, Box<Respons
         .map_err(|e| Box::new(error(StatusCode::UNPROCESSABLE_ENTITY, format!("not a build request: {e}"))))
 }
 
-async fn plan(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = state.auth.check_write(&headers) {
-        return error(r.status(), r.message());
+/// Whether the server can start builds and pulls, and whether this
+/// request could (`GET /api/v1/session`, and the pages' header).
+pub fn session_of(state: &AppState, headers: &HeaderMap) -> dockyard_api::Session {
+    dockyard_api::Session {
+        configured: state.auth.configured(),
+        logged_in: state.auth.authenticated(headers),
+        engines: state.service.engines().len(),
     }
+}
+
+async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    json_bytes(Bytes::from(dockyard_api::to_json(&session_of(&state, &headers))))
+}
+
+/// Plans asked for without credentials: a few at a time (each reads the
+/// engine and the registry), the rest answered "busy".
+static PLAN_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// `POST /api/v1/plan`: a preview changes nothing, so it needs no login
+/// (only a request from this site).
+async fn plan(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if crate::web::auth::Auth::cross_site(&headers) {
+        return error(StatusCode::FORBIDDEN, "cross-site request refused");
+    }
+    let _slot = if state.auth.authenticated(&headers) {
+        None
+    } else {
+        match PLAN_SLOTS.try_acquire() {
+            Ok(slot) => Some(slot),
+            Err(_) => return Error::unavailable("plans are busy; try again in a moment").into_response(),
+        }
+    };
     let request = match build_request(&body) {
         Ok(r) => r,
         Err(resp) => return *resp,

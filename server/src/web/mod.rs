@@ -64,7 +64,11 @@ impl axum::response::IntoResponse for crate::service::Error {
 /// in-process (no HTTP), so a page shows exactly what the API answers.
 /// A read that fails with "not found" or a server error gives the page
 /// that status too.
-fn server_data(state: &AppState, response: Option<leptos_axum::ResponseOptions>) -> ServerData {
+fn server_data(
+    state: &AppState,
+    response: Option<leptos_axum::ResponseOptions>,
+    headers: axum::http::HeaderMap,
+) -> ServerData {
     let state = state.clone();
     let set_status: Arc<dyn Fn(u16) + Send + Sync> = Arc::new(move |code: u16| {
         if let (Some(r), Ok(status)) = (&response, axum::http::StatusCode::from_u16(code)) {
@@ -74,10 +78,14 @@ fn server_data(state: &AppState, response: Option<leptos_axum::ResponseOptions>)
     let on_error = set_status.clone();
     ServerData {
         get: Arc::new(move |path: String| {
-            let (state, on_error) = (state.clone(), on_error.clone());
+            let (state, on_error, headers) = (state.clone(), on_error.clone(), headers.clone());
             Box::pin(async move {
                 let (p, q) = path.split_once('?').unwrap_or((path.as_str(), ""));
                 let p = p.strip_prefix(dockyard_api::API_PREFIX).unwrap_or(p);
+                // The session is the request's own: its cookie decides.
+                if p == "/session" {
+                    return Ok(dockyard_api::to_json(&api::session_of(&state, &headers)));
+                }
                 match api::get(&state, p, q).await {
                     Ok(a) => Ok(String::from_utf8_lossy(&a.body).into_owned()),
                     Err(e) => {
@@ -108,7 +116,10 @@ pub fn router(state: AppState) -> Router {
             &state,
             routes,
             // Per request: the page's reads, and its status.
-            move || provide_context(server_data(&page_state, use_context::<leptos_axum::ResponseOptions>())),
+            move || {
+                let headers = use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default();
+                provide_context(server_data(&page_state, use_context::<leptos_axum::ResponseOptions>(), headers))
+            },
             move || app::shell(leptos.clone()),
         )
         .route("/login", get(|| async { "" }))
