@@ -40,7 +40,12 @@ test('overview and pins counts of the stale snapshot are the oracle\'s', async (
     const oracleWhere = new Set(expected.map((p) => `${p.file}:${p.line}`));
     assert.equal(where.length, expected.length);
     for (const w of where) assert.ok(oracleWhere.has(w.replace(/:\d+$/, '')) || oracleWhere.has(w), w);
-    await shot(page, 'wide-pins-stale-corpus');
+    // The warnings are listed, each with its place.
+    const report = await (await fetch(server.url + '/api/v1/pins')).json();
+    assert.ok(report.warnings.length > 0);
+    assert.match(await page.textContent('#warnings summary'), new RegExp(`^${report.warnings.length} warnings`));
+    assert.equal(await page.locator('#warnings li').count(), report.warnings.length);
+        await shot(page, 'wide-pins-stale-corpus');
     assert.deepEqual(page.errors, []);
     await page.context().close();
   } finally {
@@ -65,6 +70,9 @@ test('the dangling pin of the dropped image is found and filtered by its badge',
     await page.waitForFunction(() => document.querySelector('#pin-count')?.textContent === '1');
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the filter reloaded the page');
     assert.match(page.url(), /status=not-in-catalog/);
+    // Only the chosen chip is the current one; the dangling card's filter has its chip.
+    assert.deepEqual(await page.$$eval('a.chip[aria-current]', (as) => as.map((a) => a.dataset.status)), ['not-in-catalog']);
+    assert.equal(await page.locator('a.chip[data-status="dangling"]').count(), 1);
     assert.deepEqual(await page.$$eval('details.group', (ds) => ds.map((d) => d.dataset.image)), [dangling[0].image]);
     // It says what to do, in one line.
     await page.click('details.group summary');
@@ -195,6 +203,34 @@ test('the pull script downloads, equals the CLI\'s, and passes shellcheck', asyn
     assert.match(script, /^#!\/bin\/sh|^#!\/usr\/bin\/env/);
     execFileSync('shellcheck', ['-s', 'sh', file]);
     await context.close();
+  } finally {
+    server.stop();
+  }
+});
+
+test('unused images are listed, and the images filter is kept in the URL', async () => {
+  const server = await startServer(['--repo', snapshot(DROPPED)]);
+  try {
+    const report = await (await fetch(server.url + '/api/v1/pins')).json();
+    assert.ok(report.summary.dead_images.length > 0);
+    const page = await watchedPage(browser, { viewport: { width: 390, height: 844 } });
+    await page.goto(server.url + '/pins');
+    await hydrated(page);
+    assert.deepEqual(await page.$$eval('#unused li', (ls) => ls.map((l) => l.textContent)), report.summary.dead_images);
+    await page.goto(server.url + '/images');
+    await hydrated(page);
+    await page.fill('#filter', 'php');
+    await page.waitForURL(/\/images\?q=php/);
+    await page.reload();
+    await hydrated(page);
+    const catalog = await (await fetch(server.url + '/api/v1/catalog')).json();
+    const want = catalog.images.filter((i) => i.name.includes('php')).length;
+    assert.equal(await page.textContent('#shown-count'), String(want));
+    assert.equal(await page.inputValue('#filter'), 'php');
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'the page scrolls sideways');
+    await shot(page, 'narrow-images-filtered');
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
   } finally {
     server.stop();
   }

@@ -12,6 +12,14 @@ pub fn ImagesPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<CatalogReport>("/api/v1/catalog".into()));
     let query = use_query_map();
     let filter = RwSignal::new(query.get_untracked().get("q").unwrap_or_default());
+    // The filter lives in the URL (`/images?q=php`): a reload or a link keeps it.
+    let navigate = leptos_router::hooks::use_navigate();
+    let on_input = move |ev: leptos::ev::Event| {
+        let text = event_target_value(&ev);
+        let url = if text.is_empty() { "/images".to_owned() } else { format!("/images?q={}", encode(&text)) };
+        navigate(&url, leptos_router::NavigateOptions { replace: true, scroll: false, ..Default::default() });
+        filter.set(text);
+    };
     view! {
         <leptos_meta::Title text="Images" />
         <section class="images">
@@ -20,7 +28,7 @@ pub fn ImagesPage() -> impl IntoView {
                 <label class="search">
                     <span class="visually-hidden">"Filter images"</span>
                     <input id="filter" type="search" placeholder="filter by name" prop:value=move || filter.get()
-                        on:input=move |ev| filter.set(event_target_value(&ev)) />
+                        on:input=on_input />
                 </label>
             </div>
             <Suspense fallback=loading>

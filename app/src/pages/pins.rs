@@ -59,10 +59,13 @@ fn PinsView(report: PinsReport) -> impl IntoView {
     let counts: Vec<(Status, usize)> =
         report.summary.by_status.iter().filter(|(_, n)| **n > 0).map(|(s, n)| (*s, *n)).collect();
     let fixable = report.pins.iter().filter(|p| p.status == Status::Stale && p.fix.is_some()).count();
+    let dangling = report.pins.iter().filter(|p| wanted("dangling", p)).count();
     let changes = StoredValue::new(report.changes);
     let pins = StoredValue::new(report.pins);
     let errors = report.errors.clone();
-    let warnings = report.warnings.len();
+    let warnings = report.warnings.clone();
+    let unused = report.summary.dead_images.clone();
+
     let navigate = use_navigate();
     let on_search = move |ev: leptos::ev::Event| {
         let text = event_target_value(&ev);
@@ -117,25 +120,28 @@ fn PinsView(report: PinsReport) -> impl IntoView {
             }}
             <a class="button" href="/api/v1/pull-script" download="pull-images.sh" id="download-script">"Pull script"</a>
         </div>
-        <p class="summary">
-            {format!("{} in {}", plural(total, "pin"), plural(files, "file"))}
-            {(warnings > 0).then(|| format!(" · {warnings} warnings"))}
-        </p>
+        <p class="summary">{format!("{} in {}", plural(total, "pin"), plural(files, "file"))}</p>
+        {(!warnings.is_empty()).then(|| view! {
+            <details class="warnings" id="warnings">
+                <summary>{format!("{} (files the jobs include that do not exist, YAML that cannot be read)", plural(warnings.len(), "warning"))}</summary>
+                <ul>
+                    {warnings.into_iter().map(|w| {
+                        let link = w.file.clone().map(|f| format!("/files?path={}{}", encode(&f), w.line.map(|l| format!("#L{l}")).unwrap_or_default()));
+                        let place = match (&w.file, w.line) {
+                            (Some(f), Some(l)) => format!("{f}:{l}"),
+                            (Some(f), None) => f.clone(),
+                            _ => String::new(),
+                        };
+                        view! { <li><a class="where" href=link>{place}</a> " " {rich(w.message)}</li> }
+                    }).collect_view()}
+                </ul>
+            </details>
+        })}
         <nav class="filters" aria-label="Filter by status">
-            <A href=move || href("problems", &q.get()) attr:class=move || if matches!(status.get().as_str(), "problems" | "") { "chip on" } else { "chip" }>
-                {format!("problems {findings}")}
-            </A>
-            <A href=move || href("all", &q.get()) attr:class=move || if status.get() == "all" { "chip on" } else { "chip" }>
-                {format!("all {total}")}
-            </A>
-            {counts.into_iter().map(|(s, n)| {
-                let name = s.as_str();
-                view! {
-                    <A href=move || href(name, &q.get()) attr:class=move || if status.get() == name { format!("chip on s-{name}") } else { format!("chip s-{name}") } attr:data-status=name>
-                        {s.symbol()} " " {format!("{name} {n}")}
-                    </A>
-                }
-            }).collect_view()}
+            {chip("problems", format!("problems {findings}"), status, q)}
+            {chip("all", format!("all {total}"), status, q)}
+            {(dangling > 0).then(|| chip("dangling", format!("dangling {dangling}"), status, q))}
+            {counts.into_iter().map(|(s, n)| chip(s.as_str(), format!("{} {} {n}", s.symbol(), s.as_str()), status, q)).collect_view()}
         </nav>
         <label class="search">
             <span class="visually-hidden">"Search pins"</span>
@@ -163,7 +169,33 @@ fn PinsView(report: PinsReport) -> impl IntoView {
             }
             .into_any()
         }}
+        {unused_images(unused)}
     }
+}
+
+/// A filter chip: a link to the page with that filter, marked as the
+/// current one (`aria-current`) only when it is.
+fn chip(name: &'static str, label: String, status: Memo<String>, q: Memo<String>) -> impl IntoView {
+    let on = move || status.get() == name || (name == "problems" && status.get().is_empty());
+    view! {
+        <a href=move || href(name, &q.get()) class=move || if on() { format!("chip on s-{name}") } else { format!("chip s-{name}") }
+            data-status=name aria-current=move || on().then_some("true")>
+            {label}
+        </a>
+    }
+}
+
+/// Catalog images no job pins and no catalog image builds on.
+fn unused_images(names: Vec<String>) -> impl IntoView {
+    (!names.is_empty()).then(|| view! {
+        <section class="unused" id="unused">
+            <h2>{format!("Unused images ({})", names.len())}</h2>
+            <p class="muted">"No job pins them and no catalog image builds on them: candidates to retire (" <code>"dockyard cleanup"</code> " lists what to delete)."</p>
+            <ul class="tags">
+                {names.into_iter().map(|n| view! { <li><a href=format!("/images/{}", encode(&n))>{n.clone()}</a></li> }).collect_view()}
+            </ul>
+        </section>
+    })
 }
 
 fn group(
