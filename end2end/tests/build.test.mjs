@@ -134,6 +134,26 @@ test('after login a build runs on the engine and its log appears live', async ()
   const made = await page.$$eval('tr[data-image] td.made', (tds) => tds.map((t) => t.textContent));
   assert.ok(made.every((m) => /built sha256:[0-9a-f]{12}.*pushed sha256:[0-9a-f]{12}/.test(m)), made.join(' | '));
   await shot(page, 'wide-build-done');
+  // The log in sections per image, each line numbered, timed and linkable.
+  const sections = await page.$$eval('#log details.section', (ds) => ds.map((d) => d.dataset.image));
+  assert.ok(sections.includes('app'), sections.join(' '));
+  const runId = page.url().match(/\/builds\/(\d+)$/)[1];
+  const apiRun = await (await fetch(`${server.url}/api/v1/builds/${runId}`)).json();
+  assert.equal(await page.locator('#log ol.lines li').count(), apiRun.logs.length);
+  const first = apiRun.logs[0];
+  await page.click(`#log li#L${first.seq} a.n`);
+  assert.match(page.url(), new RegExp(`#L${first.seq}$`));
+  assert.match(await page.textContent(`#log li#L${first.seq} time`), /^\d\d:\d\d:\d\d$/);
+  // The raw log: every line, downloadable.
+  const raw = await (await fetch(`${server.url}/api/v1/builds/${runId}/log.txt`)).text();
+  assert.equal(raw.trimEnd().split('\n').length, apiRun.logs.length);
+  assert.match(raw, new RegExp(`tick ${SECONDS}`));
+  assert.equal(await page.getAttribute('#raw-log', 'href'), `/api/v1/builds/${runId}/log.txt`);
+  // Re-run: the same selection, a new run.
+  await page.click('#rerun');
+  await page.waitForURL((u) => /\/builds\/\d+$/.test(u.pathname) && !u.pathname.endsWith(`/${runId}`));
+  await page.waitForSelector('h1 .badge.r-succeeded, h1 .badge.r-failed', { timeout: 120000 });
+  await shot(page, 'wide-build-rerun');
   // The browser logs the one refusal above (the wrong token) as a failed
   // load; nothing else went wrong.
   const refusals = page.errors.filter((e) => /status of 401/.test(e));
@@ -146,9 +166,9 @@ test('after login a build runs on the engine and its log appears live', async ()
   assert.deepEqual(tags.tags.sort(), ['2.0', 'latest'], 'the version and latest, as docker-pkg publishes');
   // The history and the logs are in the store, served to anyone.
   const runs = await (await fetch(server.url + '/api/v1/builds')).json();
-  assert.equal(runs.runs.length, 1);
-  assert.equal(runs.runs[0].state, 'succeeded');
-  assert.match(runs.runs[0].trigger, /dashboard/);
+  assert.equal(runs.runs.length, 2, 'the run and its re-run');
+  assert.ok(runs.runs.every((r) => r.state === 'succeeded'), JSON.stringify(runs.runs));
+  assert.ok(runs.runs.every((r) => /dashboard/.test(r.trigger)));
   await page.context().close();
 });
 

@@ -4,7 +4,7 @@
 use super::{error_box, loading, run_badge, state_badge};
 #[cfg(feature = "hydrate")]
 use crate::api::RunState;
-use crate::api::{ImageState, LogLine, RunDetail, RunList, format_duration, format_time, get_json};
+use crate::api::{ImageState, LogLine, RunDetail, RunList, RunShown, format_duration, format_time, get_json};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -63,25 +63,25 @@ pub fn BuildsPage() -> impl IntoView {
 pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    let detail = Resource::new(id, |id| get_json::<RunDetail>(format!("/api/v1/builds/{id}")));
-    let logs = Resource::new(id, |id| get_json::<Vec<LogLine>>(format!("/api/v1/builds/{id}/logs")));
+    // One read: the run with its log (sent once, for hydration too).
+    let shown = Resource::new(id, |id| get_json::<RunShown>(format!("/api/v1/builds/{id}")));
     view! {
         <leptos_meta::Title text=move || format!("Run #{}", id()) />
         <section class="run">
             <Suspense fallback=loading>
-                {move || match (detail.get(), logs.get()) {
-                    (Some(Ok(d)), Some(Ok(l))) => Some(view! { <RunView detail=d lines=l /> }.into_any()),
-                    (Some(Err(e)), _) | (_, Some(Err(e))) => Some(error_box(e).into_any()),
-                    _ => None,
-                }}
+                {move || shown.get().map(|r| match r {
+                    Ok(s) => view! { <RunView detail=s.detail lines=s.logs truncated=s.logs_truncated /> }.into_any(),
+                    Err(e) => error_box(e).into_any(),
+                })}
             </Suspense>
         </section>
     }
 }
 
 #[component]
-fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
+fn RunView(detail: RunDetail, lines: Vec<LogLine>, truncated: bool) -> impl IntoView {
     let id = detail.run.id;
+    let rerun = (detail.run.trigger.operation == crate::api::Operation::Build).then(|| rerun_request(&detail));
     let state = RwSignal::new(detail.run.state);
     let images = RwSignal::new(detail.images);
     let lines = RwSignal::new(lines);
@@ -114,6 +114,10 @@ fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
     view! {
         <div class="toolbar">
             <h1>{format!("Run #{id}")} " " {move || run_badge(state.get())}</h1>
+            <div class="actions">
+                <a class="button" href=format!("/api/v1/builds/{id}/log.txt") download=format!("dockyard-run-{id}.log") id="raw-log">"Raw log"</a>
+                {rerun.map(|req| view! { <RerunButton request=req /> })}
+            </div>
         </div>
         <p class="muted">{format!("started by {} at {} on {}", detail.run.trigger, format_time(detail.run.started_at), detail.run.hosts.join(", "))}</p>
         {source}
@@ -157,20 +161,116 @@ fn RunView(detail: RunDetail, lines: Vec<LogLine>) -> impl IntoView {
                 </select>
             </label>
         </div>
-        <pre class="log" id="log" aria-live="polite">
+        {truncated.then(|| view! {
+            <p class="banner warn">{format!("The page shows the first {} lines; the raw log has all of them.", crate::api::RunShown::LOG_LINES)}</p>
+        })}
+        <div class="log" id="log" aria-live="polite">
             {move || {
                 let o = only.get();
-                let lines = lines.get();
-                let shown = lines.iter().filter(|l| o.is_empty() || l.image == o);
-                let width = shown.clone().map(|l| l.image.chars().count()).max().unwrap_or(0);
-                shown.map(|l| format!("{:<width$} | {}\n", l.image, l.line)).collect::<String>()
+                lines.with(|lines| sections(lines, &o)).into_iter().map(section).collect_view()
             }}
-        </pre>
+        </div>
+    }
+}
+
+/// The lines of a section a page shows at most (the raw log has all).
+const SECTION_LINES: usize = 2000;
+
+/// The log in sections, one per image in the order they first speak.
+fn sections(lines: &[LogLine], only: &str) -> Vec<(String, usize, Vec<LogLine>)> {
+    let mut out: Vec<(String, usize, Vec<LogLine>)> = Vec::new();
+    for l in lines.iter().filter(|l| only.is_empty() || l.image == only) {
+        match out.iter_mut().find(|s| s.0 == l.image) {
+            Some(s) => {
+                s.1 += 1;
+                s.2.push(l.clone());
+                if s.2.len() > SECTION_LINES {
+                    s.2.remove(0);
+                }
+            }
+            None => out.push((l.image.clone(), 1, vec![l.clone()])),
+        }
+    }
+    out
+}
+
+/// One image's part of the log: folded by a click, each line numbered
+/// (a link to itself) and timed.
+fn section((image, total, lines): (String, usize, Vec<LogLine>)) -> impl IntoView {
+    let hidden = total - lines.len();
+    let key = image.clone();
+    view! {
+        <details class="section" open data-image=key>
+            <summary><span class="name">{image}</span>" "<span class="muted">{if total == 1 { "1 line".to_owned() } else { format!("{total} lines") }}</span></summary>
+            {(hidden > 0).then(|| view! { <p class="muted">{format!("… {hidden} earlier lines: the raw log has them")}</p> })}
+            <ol class="lines">
+                {lines.into_iter().map(|l| {
+                    let anchor = format!("L{}", l.seq);
+                    view! {
+                        <li id=anchor.clone()>
+                            <a class="n" href=format!("#{anchor}")>{l.seq}</a>
+                            <time class="t">{clock(l.at_ms)}</time>
+                            <span class="text">{l.line}</span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+        </details>
+    }
+}
+
+/// `HH:MM:SS` (UTC) of a time in milliseconds.
+fn clock(at_ms: i64) -> String {
+    let s = at_ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+}
+
+/// The dashboard request that builds what a run built: its selection,
+/// published if it published.
+fn rerun_request(detail: &RunDetail) -> crate::api::BuildRequest {
+    let command = detail.source.as_ref().map(|s| s.command.clone()).unwrap_or_default();
+    crate::api::BuildRequest {
+        selection: crate::api::Selection::Globs { globs: detail.run.selection.clone() },
+        push: command.iter().any(|w| w == "--push") || detail.run.trigger.way == crate::api::Way::Web,
+        pull_pins: command.iter().any(|w| w == "--pull-pins"),
+    }
+}
+
+/// Starts the run again (behind the login, like Start).
+#[component]
+fn RerunButton(request: crate::api::BuildRequest) -> impl IntoView {
+    let session = crate::session::use_session();
+    let blocked = move || session.get().and_then(|s| s.blocked());
+    let message = RwSignal::new(None::<String>);
+    let navigate = leptos_router::hooks::use_navigate();
+    let request = StoredValue::new(request);
+    let again = move |_| {
+        let (req, navigate) = (request.get_value(), navigate.clone());
+        leptos::task::spawn_local(async move {
+            match crate::api::post_json::<_, crate::api::BuildStarted>("/api/v1/builds", &req).await {
+                Ok(s) => navigate(&format!("/builds/{}", s.run), Default::default()),
+                Err((_, e)) => message.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <button type="button" id="rerun" on:click=again disabled=move || blocked().is_some()
+            title=move || blocked().unwrap_or("Build the same selection again")>"Re-run"</button>
+        {move || message.get().map(|m| view! { <span class="banner error" role="status">{m}</span> })}
     }
 }
 
 #[cfg(feature = "hydrate")]
 mod live {
+    /// Whether the page is scrolled to (near) its end.
+    fn at_bottom() -> bool {
+        let (Some(el), Ok(h), Ok(y)) = (document().document_element(), window().inner_height(), window().scroll_y())
+        else {
+            return false;
+        };
+        y + h.as_f64().unwrap_or(0.0) >= f64::from(el.scroll_height()) - 80.0
+    }
+
     use crate::api::{LogLine, RunImage, RunState, RunSummary, StreamEvent};
     use futures::StreamExt;
     use leptos::prelude::*;
@@ -199,11 +299,20 @@ mod live {
                 match StreamEvent::parse(&kind) {
                     Some(StreamEvent::Log) => {
                         if let Ok(l) = serde_json::from_str::<LogLine>(&data) {
+                            // Follow the tail: a reader at the bottom stays there.
+                            let at_bottom = at_bottom();
                             lines.update(|v| {
                                 if v.last().is_none_or(|x| x.seq < l.seq) {
                                     v.push(l)
                                 }
                             });
+                            if at_bottom {
+                                request_animation_frame(|| {
+                                    if let Some(el) = document().document_element() {
+                                        window().scroll_to_with_x_and_y(0.0, f64::from(el.scroll_height()));
+                                    }
+                                });
+                            }
                         }
                     }
                     Some(StreamEvent::Image) => {

@@ -312,6 +312,27 @@ pub fn run_text(detail: &dockyard_api::RunDetail, logs: &[dockyard_api::LogLine]
     s
 }
 
+/// A run's raw log: one line each, `seq HH:MM:SS image | text` (UTC),
+/// control characters made visible.
+pub fn log_text(logs: &[dockyard_api::LogLine]) -> String {
+    let width = logs.iter().map(|l| l.image.chars().count()).max().unwrap_or(0);
+    let mut s = String::new();
+    for l in logs {
+        let t = l.at_ms.div_euclid(1000).rem_euclid(86_400);
+        let _ = writeln!(
+            s,
+            "{:>6} {:02}:{:02}:{:02} {:<width$} | {}",
+            l.seq,
+            t / 3600,
+            t % 3600 / 60,
+            t % 60,
+            sanitize(&l.image),
+            sanitize(&l.line)
+        );
+    }
+    s
+}
+
 /// The graph as a standalone SVG (the download of the graph page).
 pub fn svg(view: &dockyard_api::GraphView) -> String {
     let l = &view.layout;

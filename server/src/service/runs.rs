@@ -16,6 +16,9 @@ use axum::body::Bytes;
 use dockyard_api::{LogLine, RunDetail, RunId, RunList, RunShown};
 use std::collections::HashMap;
 
+/// The lines a raw log download holds at most.
+pub const RAW_LOG_LINES: usize = 1_000_000;
+
 /// The runs a list holds at most.
 pub const LIST_MAX: usize = 500;
 /// A shown run's answer is kept in memory only up to this size.
@@ -117,6 +120,23 @@ impl Service {
     pub async fn run_detail(&self, id: RunId) -> Result<RunDetail> {
         let store = self.store()?;
         store.call(move |s| s.get_run(id)).await?.ok_or_else(|| Error::not_found(format!("no run {id}")))
+    }
+
+    /// A run's whole log (the raw download), read a page at a time, at most
+    /// [`RAW_LOG_LINES`] lines.
+    pub async fn run_log_all(&self, id: RunId) -> Result<Vec<LogLine>> {
+        self.run_detail(id).await?;
+        let mut all: Vec<LogLine> = Vec::new();
+        loop {
+            let after = all.last().map_or(0, |l| l.seq);
+            let page = self.run_logs(id, None, after, 10_000).await?;
+            let done = page.len() < 10_000;
+            all.extend(page);
+            if done || all.len() >= RAW_LOG_LINES {
+                all.truncate(RAW_LOG_LINES);
+                return Ok(all);
+            }
+        }
     }
 
     /// Log lines after `after`, of one image or all, at most `limit`.

@@ -105,6 +105,7 @@ pub fn read_route(path: &str) -> Option<&'static str> {
         ["builds"] => "/api/v1/builds",
         ["builds", _] => "/api/v1/builds/{id}",
         ["builds", _, "logs"] => "/api/v1/builds/{id}/logs",
+        ["builds", _, "log.txt"] => "/api/v1/builds/{id}/log.txt",
         ["file"] => "/api/v1/file",
         ["hosts"] => "/api/v1/hosts",
         ["session"] => "/api/v1/session",
@@ -190,6 +191,11 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Er
             Ok(bytes(service.runs_json(limit).await?))
         }
         ["builds", id] => Ok(bytes(service.run_shown_json(run_id(id)?).await?)),
+        ["builds", id, "log.txt"] => Ok(Answer {
+            content_type: "text/plain; charset=utf-8",
+            body: Bytes::from(crate::print::log_text(&service.run_log_all(run_id(id)?).await?)),
+            attachment: Some("dockyard-run.log"),
+        }),
         ["builds", id, "logs"] => {
             let id = run_id(id)?;
             let after = query_param(query, "after").and_then(|a| a.parse().ok()).unwrap_or(0);
