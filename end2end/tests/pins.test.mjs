@@ -13,6 +13,17 @@ const DROPPED = '63c70cb5005908cb544291824fe961c0d82e5db5';
 const oracle = (commit) => JSON.parse(fs.readFileSync(path.join(corpus, 'expected', `${commit}.json`), 'utf8'));
 const snapshot = (commit) => path.join(corpus, 'integration-config-history', commit);
 
+/** A copy of a snapshot in a git repository of its own, committed, and its `git`. */
+function committedCopy(commit, prefix) {
+  const repo = tempDir(prefix);
+  fs.cpSync(snapshot(commit), repo, { recursive: true });
+  const git = (...args) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' });
+  git('init', '-q');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'add', '-A');
+  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-qm', 'snapshot');
+  return { repo, git };
+}
+
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
@@ -93,12 +104,7 @@ test('the dangling pin of the dropped image is found and filtered by its badge',
 });
 
 test('the patch downloaded from the Pins page applies with git apply and leaves no stale pin', async () => {
-  const repo = tempDir('dy-patch-');
-  fs.cpSync(snapshot(STALE), repo, { recursive: true });
-  const git = (...args) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' });
-  git('init', '-q');
-  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'add', '-A');
-  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-qm', 'snapshot');
+  const { repo, git } = committedCopy(STALE, 'dy-patch-');
   const server = await startServer(['--repo', repo]);
   try {
     const context = await browser.newContext({ acceptDownloads: true });
@@ -123,12 +129,7 @@ test('the patch downloaded from the Pins page applies with git apply and leaves 
 
 test('a stale group says what updating brings, names its jobs, copies the fix and patches only itself', async () => {
   const expected = oracle(STALE);
-  const repo = tempDir('dy-group-');
-  fs.cpSync(snapshot(STALE), repo, { recursive: true });
-  const git = (...args) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' });
-  git('init', '-q');
-  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'add', '-A');
-  git('-c', 'user.name=t', '-c', 'user.email=t@example.org', 'commit', '-qm', 'snapshot');
+  const { repo, git } = committedCopy(STALE, 'dy-group-');
   const server = await startServer(['--repo', repo]);
   try {
     for (const width of [1366, 390]) {

@@ -296,8 +296,7 @@ fn pin_row(p: Pin) -> impl IntoView {
             <td class="job" data-label="job">{job}</td>
             <td class="registry" data-label="registry">{registry}</td>
             <td class="fix" data-label="fix">
-                {p.fix.clone().map(|f| view! { <code>{f}</code> })}
-                {file_patch.map(|h| view! { " " <a class="small" href=h download="dockyard-file.patch" data-patch="file">"patch this file"</a> })}
+                {file_patch.map(|h| view! { <a class="small" href=h download="dockyard-file.patch" data-patch="file">"patch this file"</a> })}
             </td>
         </tr>
     }
