@@ -296,7 +296,8 @@ fn pin_row(p: Pin) -> impl IntoView {
             <td class="job" data-label="job">{job}</td>
             <td class="registry" data-label="registry">{registry}</td>
             <td class="fix" data-label="fix">
-                {file_patch.map(|h| view! { <a class="small" href=h download="dockyard-file.patch" data-patch="file">"patch this file"</a> })}
+                {p.fix.is_some().then_some("fixable")}
+                {file_patch.map(|h| view! { " · " <a class="small" href=h download="dockyard-file.patch" data-patch="file">"patch this file"</a> })}
             </td>
         </tr>
     }
