@@ -4,7 +4,8 @@
 // visible, and a screenshot of it wide and narrow is saved as an artefact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServerAndBrowser, watchedPage, hydrated, shot } from './server.mjs';
+import path from 'node:path';
+import { useServerAndBrowser, watchedPage, hydrated, shot, startServer, corpus } from './server.mjs';
 
 const ctx = useServerAndBrowser(['--repo', 'demo', '--registry', '--offline'], { seed: true });
 
@@ -114,4 +115,61 @@ test('the graph: a node per image, hover lights the relatives, Enter opens the i
   await page.waitForSelector('h1:has-text("tox")');
   assert.deepEqual(page.errors, []);
   await page.context().close();
+});
+
+test('the graph of the 85 corpus images: readable labels, links, search, status filter, one tab stop, a list on phones', async () => {
+  const server = await startServer(['--repo', path.join(corpus, 'integration-config')]);
+  try {
+    const view = await (await fetch(server.url + '/api/v1/graph/view')).json();
+    const names = view.layout.nodes.map((n) => n.name);
+    assert.equal(names.length, 85);
+    const page = await watchedPage(ctx.browser, { viewport: { width: 1366, height: 900 } });
+    await page.goto(server.url + '/graph');
+    await hydrated(page);
+    // Labels are 12 units: drawn at 11 px or more at the default zoom.
+    const px = await page.evaluate(() => 12 * document.querySelector('svg#graph').getScreenCTM().a);
+    assert.ok(px >= 11, `labels at ${px.toFixed(1)} px`);
+    // Every image is a real link, and the graph is one tab stop.
+    assert.equal(await page.locator('svg#graph a[href^="/images/"]').count(), 85);
+    assert.equal(await page.locator('g.node[tabindex="0"]').count(), 1);
+    await page.focus('g.node[tabindex="0"]');
+    const before = await page.evaluate(() => document.activeElement.dataset.image);
+    await page.keyboard.press('ArrowRight');
+    const after = await page.evaluate(() => document.activeElement.dataset.image);
+    assert.ok(after && after !== before, `${before} → ${after}`);
+    assert.equal(await page.getAttribute('g.node[tabindex="0"]', 'data-image'), after);
+    await page.keyboard.press('ArrowDown');
+    assert.notEqual(await page.evaluate(() => document.activeElement.dataset.image), after);
+    await page.evaluate(() => document.activeElement.blur());
+    // Search lights the images whose names match.
+    await page.fill('#graph-search', 'php8');
+    const lit = await page.$$eval('g.node.lit', (gs) => gs.map((g) => g.dataset.image).sort());
+    assert.deepEqual(lit, names.filter((n) => n.includes('php8')).sort());
+    await shot(page, 'wide-graph-corpus-search');
+    // The status filter lights one status.
+    await page.fill('#graph-search', '');
+    await page.click('button.key[data-status="ok"]');
+    assert.equal(await page.getAttribute('button.key[data-status="ok"]', 'aria-pressed'), 'true');
+    const ok = Object.entries(view.status).filter(([, s]) => s === 'ok').map(([n]) => n);
+    const okCount = names.filter((n) => !view.status[n] || view.status[n] === 'ok').length;
+    assert.equal(await page.locator('g.node.lit').count(), okCount, ok.join(' '));
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+    // A phone gets a list, parents first, and nothing scrolls sideways.
+    const phone = await watchedPage(ctx.browser, { viewport: { width: 390, height: 844 } });
+    await phone.goto(server.url + '/graph');
+    await hydrated(phone);
+    assert.equal(await phone.locator('.graph-list li').count(), 85);
+    assert.equal(await phone.isVisible('.canvas'), false);
+    assert.equal(await phone.isVisible('.graph-list'), true);
+    await phone.fill('#graph-search', 'tox');
+    assert.deepEqual(await phone.$$eval('.graph-list li:not(.hidden)', (ls) => ls.map((l) => l.dataset.image)).then((x) => x.sort()),
+      names.filter((n) => n.includes('tox')).sort());
+    assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth) <= 390, 'the page scrolls sideways');
+    await shot(phone, 'narrow-graph-corpus');
+    assert.deepEqual(phone.errors, []);
+    await phone.context().close();
+  } finally {
+    server.stop();
+  }
 });

@@ -71,7 +71,56 @@ fn GraphView(view: GraphView) -> impl IntoView {
         parents.entry(e.child.clone()).or_default().push(e.parent.clone());
         children.entry(e.parent.clone()).or_default().push(e.child.clone());
     }
-    let lit = Memo::new(move |_| hovered.get().map(|n| related(&n, &parents, &children)));
+    // What stands out: the relatives of the image hovered or focused, else
+    // the images the search or the status filter picks.
+    let search = RwSignal::new(String::new());
+    let only = RwSignal::new(None::<NodeStatus>);
+    let statuses = StoredValue::new(status.clone());
+    let all_names: Vec<String> = layout.nodes.iter().map(|n| n.name.clone()).collect();
+    let lit = Memo::new(move |_| {
+        if let Some(n) = hovered.get() {
+            return Some(related(&n, &parents, &children));
+        }
+        let (needle, only) = (search.get().to_lowercase(), only.get());
+        if needle.is_empty() && only.is_none() {
+            return None;
+        }
+        let status_of = |n: &str| statuses.with_value(|st| st.get(n).copied().unwrap_or(NodeStatus::Ok));
+        Some(
+            all_names
+                .iter()
+                .filter(|n| needle.is_empty() || n.to_lowercase().contains(&needle))
+                .filter(|n| only.is_none_or(|s| status_of(n) == s))
+                .cloned()
+                .collect(),
+        )
+    });
+    // One tab stop: the arrow keys move between images (to the nearest one
+    // in that direction).
+    let centres: Vec<(String, f64, f64)> =
+        layout.nodes.iter().map(|n| (n.name.clone(), n.x + n.w / 2.0, n.y + n.h / 2.0)).collect();
+    let current = RwSignal::new(centres.first().map(|c| c.0.clone()).unwrap_or_default());
+    let centres = StoredValue::new(centres);
+    let step = move |key: &str| -> Option<String> {
+        let here = current.get_untracked();
+        centres.with_value(|cs| {
+            let (x, y) = cs.iter().find(|c| c.0 == here).map(|c| (c.1, c.2))?;
+            cs.iter()
+                .filter(|c| c.0 != here)
+                .filter(|c| match key {
+                    "ArrowRight" => c.1 > x + 1.0 && (c.2 - y).abs() < 1.0,
+                    "ArrowLeft" => c.1 < x - 1.0 && (c.2 - y).abs() < 1.0,
+                    "ArrowDown" => c.2 > y + 1.0,
+                    "ArrowUp" => c.2 < y - 1.0,
+                    _ => false,
+                })
+                .min_by(|a, b| {
+                    let d = |c: &(String, f64, f64)| (c.1 - x).powi(2) + ((c.2 - y) * 4.0).powi(2);
+                    d(a).total_cmp(&d(b))
+                })
+                .map(|c| c.0.clone())
+        })
+    };
     let drag = RwSignal::new(None::<(f64, f64)>);
     let zoom = move |factor: f64| {
         view_box.update(|(x, y, vw, vh)| {
@@ -88,6 +137,22 @@ fn GraphView(view: GraphView) -> impl IntoView {
         *m.entry(*s).or_default() += 1;
         m
     });
+    // The same graph as a list, parents first (what a phone shows).
+    let list: Vec<(String, NodeStatus, Vec<String>)> = {
+        let mut ordered: Vec<&crate::api::LayoutNode> = layout.nodes.iter().collect();
+        ordered.sort_by(|a, b| a.layer.cmp(&b.layer).then(a.name.cmp(&b.name)));
+        let mut ps: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for e in &layout.edges {
+            ps.entry(e.child.as_str()).or_default().push(e.parent.clone());
+        }
+        ordered
+            .into_iter()
+            .map(|n| {
+                let st = status.get(&n.name).copied().unwrap_or(NodeStatus::Ok);
+                (n.name.clone(), st, ps.get(n.name.as_str()).cloned().unwrap_or_default())
+            })
+            .collect()
+    };
     let nodes = layout
         .nodes
         .into_iter()
@@ -108,17 +173,35 @@ fn GraphView(view: GraphView) -> impl IntoView {
             let sign = st.label().split(' ').next().unwrap_or("").to_owned();
             let label = if sign.is_empty() { n.name.clone() } else { format!("{sign} {}", n.name) };
             let aria = format!("{} {}", n.name, st.label());
+            let (name_t, name_f) = (name.clone(), name.clone());
+            let href = format!("/images/{}", encode(&name));
             view! {
-                <g class=class data-image=name.clone() data-status=st.as_str() tabindex="0" role="link" aria-label=aria
+                <a href=href tabindex="-1" aria-hidden="true">
+                <g class=class data-image=name.clone() data-status=st.as_str() role="link" aria-label=aria
+                    tabindex=move || if current.get() == name_t { "0" } else { "-1" }
+                    on:focusin=move |_| current.set(name_f.clone())
                     on:mouseenter=move |_| hovered.set(Some(name_h.clone()))
                     on:mouseleave=move |_| hovered.set(None)
                     on:focus={let n = name.clone(); move |_| hovered.set(Some(n.clone()))}
                     on:blur=move |_| hovered.set(None)
-                    on:click=move |_| open_c(&name)
-                    on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Enter" { open_k(&name_k) }>
+                    on:click=move |ev: leptos::ev::MouseEvent| {
+                        ev.prevent_default();
+                        open_c(&name)
+                    }
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        let key = ev.key();
+                        if key == "Enter" {
+                            open_k(&name_k)
+                        } else if let Some(next) = step(&key) {
+                            ev.prevent_default();
+                            current.set(next.clone());
+                            focus_node(&next);
+                        }
+                    }>
                     <rect x=fixed1(n.x) y=fixed1(n.y) width=fixed1(n.w) height=fixed1(n.h) rx="5" />
                     <text x=fixed1(n.x + n.w / 2.0) y=fixed1(n.y + n.h / 2.0 + 4.0) text-anchor="middle">{label}</text>
                 </g>
+                </a>
             }
         })
         .collect_view();
@@ -142,10 +225,21 @@ fn GraphView(view: GraphView) -> impl IntoView {
     view! {
         {view.problems.into_iter().map(|p| view! { <div class="banner warn">{rich(p)}</div> }).collect_view()}
         <div class="legend">
+            <label class="search">
+                <span class="visually-hidden">"Find an image"</span>
+                <input id="graph-search" type="search" placeholder="find an image" prop:value=move || search.get()
+                    on:input=move |ev| search.set(event_target_value(&ev)) />
+            </label>
             {[NodeStatus::Ok, NodeStatus::StalePins, NodeStatus::Unpublished, NodeStatus::Failed, NodeStatus::Broken].into_iter().map(|s| {
                 let n = counts.get(&s).copied().unwrap_or(0);
                 let word = if s == NodeStatus::Ok { "ok".to_owned() } else { s.label().to_owned() };
-                view! { <span class=format!("key st-{}", s.as_str())><span class="swatch"></span>{format!("{word} ({n})")}</span> }
+                view! {
+                    <button type="button" class=format!("key st-{}", s.as_str()) data-status=s.as_str()
+                        aria-pressed=move || if only.get() == Some(s) { "true" } else { "false" }
+                        on:click=move |_| only.update(|o| *o = if *o == Some(s) { None } else { Some(s) })>
+                        <span class="swatch"></span>{format!("{word} ({n})")}
+                    </button>
+                }
             }).collect_view()}
             <span class="zoom">
                 <button type="button" on:click=move |_| zoom(0.8) aria-label="Zoom in">"+"</button>
@@ -178,6 +272,33 @@ fn GraphView(view: GraphView) -> impl IntoView {
                 <g class="nodes">{nodes}</g>
             </svg>
         </div>
-        <p class="muted small">"Hover or focus an image to see its ancestors and descendants; click or press Enter to open it. Scroll to zoom, drag to pan."</p>
+        <p class="muted small graph-help">"Hover or focus an image to see its ancestors and descendants; click or press Enter to open it; the arrow keys move between images. Scroll to zoom, drag to pan."</p>
+        <ol class="graph-list" aria-label="Images, parents first">
+            {list.into_iter().map(|(name, st, parents)| {
+                let key = name.clone();
+                let shown = move || lit.with(|l| l.as_ref().is_none_or(|set| set.contains(&key)));
+                view! {
+                <li data-image=name.clone() data-status=st.as_str() class:hidden=move || !shown()>
+                    <a href=format!("/images/{}", encode(&name))>{name.clone()}</a>
+                    " " <span class=format!("badge st-{}", st.as_str())>{st.label()}</span>
+                    {(!parents.is_empty()).then(|| view! { <span class="muted">{format!(" ← {}", parents.join(", "))}</span> })}
+                </li>
+            }}).collect_view()}
+        </ol>
     }
+}
+
+/// Moves the keyboard focus to an image of the graph.
+fn focus_node(name: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let selector = format!("g.node[data-image=\"{}\"]", name.replace(['\\', '"'], ""));
+        if let Ok(Some(el)) = document().query_selector(&selector) {
+            // An SVG element has `focus()` as HTML elements do.
+            let _ = el.unchecked_into::<web_sys::HtmlElement>().focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = name;
 }
