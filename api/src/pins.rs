@@ -185,6 +185,28 @@ impl JobKind {
     }
 }
 
+/// `GET /api/v1/file/view?path=P`: a repository file for the file viewer:
+/// each line as HTML (every character escaped; YAML highlighted on the
+/// server, so the browser needs no highlighter), and the JJB items with
+/// the lines they span.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FileView {
+    pub path: String,
+    pub lines: Vec<String>,
+    pub items: Vec<FileItem>,
+}
+
+/// A JJB item of a file and its lines (1-based, inclusive).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileItem {
+    pub first: usize,
+    pub last: usize,
+    pub job: JobRef,
+    /// A project's or group's `jobs:` entries, by the line each starts on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<(usize, String)>,
+}
+
 /// The JJB item around a pin.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct JobRef {

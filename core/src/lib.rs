@@ -11,6 +11,7 @@ pub mod diag;
 pub mod dockerignore;
 pub mod files;
 pub mod graph;
+pub mod highlight;
 pub mod impact;
 pub mod jinja_compat;
 pub mod jjb;

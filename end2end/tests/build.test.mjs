@@ -63,9 +63,11 @@ test('file links cannot leave the repository', async () => {
   assert.equal(ok.status, 200);
   for (const p of ['../../../../etc/passwd', '/etc/passwd', 'jjb/../../etc/passwd', 'jjb/%2e%2e/%2e%2e/etc/passwd',
     'dockerfiles/base/../../../etc/hostname', '..', '', 'jjb/../dockerfiles/../../x']) {
-    const res = await fetch(server.url + '/api/v1/file?path=' + p);
-    assert.ok(res.status === 404 || res.status === 400, `${p}: ${res.status}`);
-    assert.doesNotMatch(await res.text(), /root:x:0:0/);
+    for (const route of ['/api/v1/file?path=', '/api/v1/file/view?path=']) {
+      const res = await fetch(server.url + route + p);
+      assert.ok(res.status === 404 || res.status === 400, `${route}${p}: ${res.status}`);
+      assert.doesNotMatch(await res.text(), /root:x:0:0/);
+    }
   }
   for (const p of ['/pkg/../../../../etc/passwd', '/pkg/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/files?path=../../etc/passwd']) {
     const text = await (await fetch(server.url + p)).text();

@@ -68,6 +68,10 @@ test('the file viewer keeps indentation and highlights the linked line', async (
     assert.ok(inView, 'the linked line is scrolled into view');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 1, `the file page scrolls sideways by ${overflow}px`);
+    // The job around the linked line is named beside it, and the YAML is highlighted.
+    const label = await page.$eval('#L16', (li) => getComputedStyle(li, '::after').content);
+    assert.equal(label, '"in project demo-python → lint-{python}"');
+    assert.ok(await page.locator('ol.source span.k').count() > 10, 'keys are highlighted');
     await shot(page, `${tag}-file-viewer`);
     assert.deepEqual(page.errors, []);
     await page.context().close();

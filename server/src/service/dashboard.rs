@@ -269,6 +269,25 @@ impl Service {
         self.repo.files.read_text(&full, dockyard_core::limits::MAX_PIN_FILE_BYTES).map_err(|_| refused())
     }
 
+    /// [`Service::repository_file`] for the file viewer: lines as HTML,
+    /// YAML highlighted, and the JJB items around them.
+    pub fn file_view(&self, rel: &str) -> Result<dockyard_api::FileView, Error> {
+        use dockyard_core::highlight;
+        let text = self.repository_file(rel)?;
+        let yaml = rel.ends_with(".yaml") || rel.ends_with(".yml");
+        let lines = text.lines().map(|l| if yaml { highlight::yaml_line(l) } else { highlight::escape(l) }).collect();
+        let items = if yaml { dockyard_core::jobs::items(&text) } else { Vec::new() };
+        let projects = dockyard_core::jobs::Projects::of([&items[..]]);
+        let items = items
+            .iter()
+            .filter_map(|i| {
+                let job = projects.job_at(&items, i.first_line)?;
+                Some(dockyard_api::FileItem { first: i.first_line, last: i.last_line, job, entries: i.jobs.clone() })
+            })
+            .collect();
+        Ok(dockyard_api::FileView { path: rel.to_owned(), lines, items })
+    }
+
     /// The labels a dashboard selection builds.
     pub fn selection_globs(&self, selection: &Selection) -> Result<Vec<String>, Error> {
         let snapshot = self.snapshot()?;

@@ -107,6 +107,7 @@ pub fn read_route(path: &str) -> Option<&'static str> {
         ["builds", _, "logs"] => "/api/v1/builds/{id}/logs",
         ["builds", _, "log.txt"] => "/api/v1/builds/{id}/log.txt",
         ["file"] => "/api/v1/file",
+        ["file", "view"] => "/api/v1/file/view",
         ["hosts"] => "/api/v1/hosts",
         ["session"] => "/api/v1/session",
         ["impact"] => "/api/v1/impact",
@@ -206,6 +207,7 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Er
             let text = service.repository_file(&path)?;
             Ok(Answer { content_type: "text/plain; charset=utf-8", body: Bytes::from(text), attachment: None })
         }
+        ["file", "view"] => Ok(json(&service.file_view(&query_param(query, "path").unwrap_or_default())?)),
         ["hosts"] => Ok(json(&service.hosts_report().await?)),
         ["session"] => Ok(json(&session_of(state, &HeaderMap::new()))),
         ["impact"] => {
