@@ -177,3 +177,33 @@ test('the graph of the 85 corpus images: readable labels, links, search, status 
     server.stop();
   }
 });
+
+test('tables sort by their headers, and the sort is kept in the URL', async () => {
+  const page = await watchedPage(ctx.browser, { viewport: { width: 1366, height: 900 } });
+  const catalog = await (await fetch(ctx.server.url + '/api/v1/catalog')).json();
+  const most = Math.max(...catalog.images.map((i) => i.children.length));
+  await page.goto(ctx.server.url + '/images');
+  await hydrated(page);
+  await page.click('a.sort[data-sort="children"]');
+  await page.waitForURL(/sort=children&dir=asc/);
+  await page.click('a.sort[data-sort="children"]');
+  await page.waitForURL(/sort=children&dir=desc/);
+  const first = await page.getAttribute('table.catalog tbody tr:first-child', 'data-image');
+  assert.equal(catalog.images.find((i) => i.name === first).children.length, most);
+  assert.equal(await page.getAttribute('th:has(a[data-sort="children"])', 'aria-sort'), 'descending');
+  // A reload keeps it.
+  await page.reload();
+  await hydrated(page);
+  assert.equal(await page.getAttribute('table.catalog tbody tr:first-child', 'data-image'), first);
+  // The history: by id, newest first, unless asked otherwise.
+  const runs = (await (await fetch(ctx.server.url + '/api/v1/builds')).json()).runs;
+  await page.goto(ctx.server.url + '/builds');
+  await hydrated(page);
+  const ids = () => page.$$eval('table.runs tbody tr', (trs) => trs.map((t) => Number(t.dataset.run)));
+  assert.deepEqual(await ids(), runs.map((r) => r.id).sort((a, b) => b - a));
+  await page.click('a.sort[data-sort="run"]');
+  await page.waitForURL(/sort=run&dir=asc/);
+  assert.deepEqual(await ids(), runs.map((r) => r.id).sort((a, b) => a - b));
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});

@@ -13,6 +13,7 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn BuildsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<RunList>("/api/v1/builds".into()));
+    let sort = super::Sort::from_url("run", true);
     view! {
         <leptos_meta::Title text="Builds" />
         <section class="builds">
@@ -28,9 +29,16 @@ pub fn BuildsPage() -> impl IntoView {
                     Ok(list) => view! {
                         <div class="scroll">
                             <table class="grid runs">
-                                <thead><tr><th>"run"</th><th>"state"</th><th>"by"</th><th>"selection"</th><th>"started"</th><th>"took"</th><th>"images"</th></tr></thead>
+                                <thead><tr>
+                                    {sort.header("run", "run", "/builds")}
+                                    {sort.header("state", "state", "/builds")}
+                                    <th>"by"</th><th>"selection"</th>
+                                    {sort.header("started", "started", "/builds")}
+                                    {sort.header("took", "took", "/builds")}
+                                    <th>"images"</th>
+                                </tr></thead>
                                 <tbody>
-                                    {list.runs.into_iter().map(|r| {
+                                    {move || sorted(list.runs.clone(), sort).into_iter().map(|r| {
                                         let counts = r.counts.iter().filter(|(s, _)| **s != ImageState::Present)
                                             .map(|(s, n)| format!("{n} {}", s.as_str())).collect::<Vec<_>>().join(", ");
                                         let took = r.finished_at.map(|f| format_duration((f - r.started_at) * 1000)).unwrap_or_else(|| "…".into());
@@ -342,4 +350,19 @@ fn short(d: &str) -> String {
     let (prefix, hex) = d.split_once(':').map_or(("", d), |(p, h)| (p, h));
     let hex: String = hex.chars().take(12).collect();
     if prefix.is_empty() { hex } else { format!("{prefix}:{hex}") }
+}
+
+/// The runs in the order the URL asks for.
+fn sorted(mut runs: Vec<crate::api::RunSummary>, sort: super::Sort) -> Vec<crate::api::RunSummary> {
+    let took = |r: &crate::api::RunSummary| r.finished_at.map(|f| f - r.started_at);
+    match sort.column.get().as_str() {
+        "state" => runs.sort_by(|a, b| a.state.as_str().cmp(b.state.as_str()).then(a.id.cmp(&b.id))),
+        "started" => runs.sort_by(|a, b| a.started_at.cmp(&b.started_at).then(a.id.cmp(&b.id))),
+        "took" => runs.sort_by(|a, b| took(a).cmp(&took(b)).then(a.id.cmp(&b.id))),
+        _ => runs.sort_by_key(|r| r.id),
+    }
+    if sort.descending.get() {
+        runs.reverse();
+    }
+    runs
 }

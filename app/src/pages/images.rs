@@ -44,11 +44,22 @@ pub fn ImagesPage() -> impl IntoView {
 fn catalog(c: CatalogReport, filter: RwSignal<String>) -> impl IntoView {
     let total = c.images.len();
     let images = StoredValue::new(c.images);
+    let sort = super::Sort::from_url("image", false);
     let shown = move || {
         let needle = filter.get().to_lowercase();
-        images.with_value(|all| {
+        let mut list = images.with_value(|all| {
             all.iter().filter(|i| i.name.to_lowercase().contains(&needle)).cloned().collect::<Vec<_>>()
-        })
+        });
+        match sort.column.get().as_str() {
+            "version" => list.sort_by(|a, b| a.version.cmp(&b.version).then(a.name.cmp(&b.name))),
+            "parents" => list.sort_by(|a, b| a.parents.len().cmp(&b.parents.len()).then(a.name.cmp(&b.name))),
+            "children" => list.sort_by(|a, b| a.children.len().cmp(&b.children.len()).then(a.name.cmp(&b.name))),
+            _ => list.sort_by(|a, b| a.name.cmp(&b.name)),
+        }
+        if sort.descending.get() {
+            list.reverse();
+        }
+        list
     };
     view! {
         {c.problems.into_iter().map(|p| view! { <div class="banner warn">{rich(p.to_string())}</div> }).collect_view()}
@@ -61,7 +72,12 @@ fn catalog(c: CatalogReport, filter: RwSignal<String>) -> impl IntoView {
             view! {
                 <div class="scroll">
                     <table class="grid catalog">
-                        <thead><tr><th>"image"</th><th>"version"</th><th>"parents"</th><th>"children"</th></tr></thead>
+                        <thead><tr>
+                            {sort.header("image", "image", "/images")}
+                            {sort.header("version", "version", "/images")}
+                            {sort.header("parents", "parents", "/images")}
+                            {sort.header("children", "children", "/images")}
+                        </tr></thead>
                         <tbody>
                             {list.into_iter().map(|i| {
                                 let broken = i.error.is_some();

@@ -131,3 +131,42 @@ pub fn rich(text: String) -> impl IntoView {
         })
         .collect_view()
 }
+
+/// A table's sort, kept in the URL (`?sort=COLUMN&dir=asc|desc`), so a
+/// link, a reload and Back all keep it.
+#[derive(Clone, Copy)]
+pub struct Sort {
+    pub column: Memo<String>,
+    pub descending: Memo<bool>,
+}
+
+impl Sort {
+    /// The sort in the URL, `default` when it has none.
+    pub fn from_url(default: &'static str, default_desc: bool) -> Sort {
+        let query = leptos_router::hooks::use_query_map();
+        Sort {
+            column: Memo::new(move |_| query.read().get("sort").unwrap_or_else(|| default.to_owned())),
+            descending: Memo::new(move |_| query.read().get("dir").map_or(default_desc, |d| d == "desc")),
+        }
+    }
+
+    /// A column header that sorts by `column` (again: the other way), with
+    /// `aria-sort` on the current one.
+    pub fn header(self, column: &'static str, label: &'static str, base: &'static str) -> impl IntoView {
+        let on = move || self.column.get() == column;
+        let query = leptos_router::hooks::use_query_map();
+        let href = move || {
+            let desc = if on() { !self.descending.get() } else { false };
+            let mut h = format!("{base}?sort={column}&dir={}", if desc { "desc" } else { "asc" });
+            if let Some(q) = query.read_untracked().get("q") {
+                h.push_str(&format!("&q={}", crate::api::encode(&q)));
+            }
+            h
+        };
+        let aria = move || on().then(|| if self.descending.get() { "descending" } else { "ascending" });
+        let arrow = move || if on() { if self.descending.get() { " ↓" } else { " ↑" } } else { "" };
+        view! {
+            <th aria-sort=aria><a class="sort" href=href data-sort=column>{label}{arrow}</a></th>
+        }
+    }
+}
