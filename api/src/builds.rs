@@ -509,10 +509,14 @@ pub enum StreamEvent {
     End,
     /// The store could not be read; the text says why.
     Error,
+    /// The build history changed (`GET /api/v1/history/events`): a run
+    /// began, changed or ended, in this server or another.
+    History,
 }
 
 impl StreamEvent {
-    pub const ALL: [StreamEvent; 4] = [StreamEvent::Log, StreamEvent::Image, StreamEvent::End, StreamEvent::Error];
+    pub const ALL: [StreamEvent; 5] =
+        [StreamEvent::Log, StreamEvent::Image, StreamEvent::End, StreamEvent::Error, StreamEvent::History];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -520,6 +524,7 @@ impl StreamEvent {
             StreamEvent::Image => "image",
             StreamEvent::End => "end",
             StreamEvent::Error => "error",
+            StreamEvent::History => "history",
         }
     }
 

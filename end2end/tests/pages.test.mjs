@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { useServerAndBrowser, watchedPage, hydrated, shot, startServer, corpus } from './server.mjs';
+import { useServerAndBrowser, watchedPage, hydrated, shot, startServer, corpus, dockyard } from './server.mjs';
 
 const ctx = useServerAndBrowser(['--repo', 'demo', '--registry', '--offline'], { seed: true });
 
@@ -204,6 +204,22 @@ test('tables sort by their headers, and the sort is kept in the URL', async () =
   await page.click('a.sort[data-sort="run"]');
   await page.waitForURL(/sort=run&dir=asc/);
   assert.deepEqual(await ids(), runs.map((r) => r.id).sort((a, b) => a - b));
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('the Builds page and the overview follow the history live, whoever writes it', async () => {
+  const page = await watchedPage(ctx.browser, { viewport: { width: 1366, height: 900 } });
+  await page.goto(ctx.server.url + '/builds');
+  await hydrated(page);
+  await page.evaluate(() => { window.__sameDocument = true; });
+  const rows = () => page.locator('table.runs tbody tr').count();
+  const before = await rows();
+  // Another process adds the demo's three runs to the same store.
+  const r = dockyard(['store', 'import', '--store', ctx.server.store, '--shift-to-now', 'demo/store.json']);
+  assert.equal(r.status, 0, r.stderr);
+  await page.waitForFunction((n) => document.querySelectorAll('table.runs tbody tr').length === n, before + 3, { timeout: 15000 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was reloaded');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

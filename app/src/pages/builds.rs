@@ -14,6 +14,7 @@ use leptos_router::hooks::use_params_map;
 pub fn BuildsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<RunList>("/api/v1/builds".into()));
     let sort = super::Sort::from_url("run", true);
+    super::refresh_on_history(move || data.refetch());
     view! {
         <leptos_meta::Title text="Builds" />
         <section class="builds">

@@ -170,3 +170,26 @@ impl Sort {
         }
     }
 }
+
+/// Calls `refetch` whenever the build history changes (the history's live
+/// stream, `GET /api/v1/history/events`): a list stays current without a
+/// reload. The stream closes with the page.
+pub fn refresh_on_history(refetch: impl Fn() + 'static) {
+    #[cfg(feature = "hydrate")]
+    {
+        use futures::StreamExt;
+        let Ok(mut source) = gloo_net::eventsource::futures::EventSource::new("/api/v1/history/events") else {
+            return;
+        };
+        let Ok(mut events) = source.subscribe(crate::api::StreamEvent::History.name()) else { return };
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.take().close());
+        leptos::task::spawn_local(async move {
+            while let Some(Ok(_)) = events.next().await {
+                refetch();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = refetch;
+}

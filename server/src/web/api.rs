@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/session", get_route(session))
         .route("/builds", post(start_build).get(read))
         .route("/builds/{id}/events", get_route(super::live::events))
+        .route("/history/events", get_route(super::live::history_events))
         .route("/pull", post(super::fleet::pull))
         .route("/cleanup", post(cleanup_delete).get(read_cleanup))
         .route("/{*path}", get_route(read))

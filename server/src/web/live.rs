@@ -259,3 +259,41 @@ pub async fn events(
     let stream = futures::StreamExt::chain(futures::stream::iter(first.into_iter().map(Ok)), live);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
+
+/// How often a history stream looks at the history's version (no store
+/// call: see `Store::history_version`).
+const HISTORY_LOOK: Duration = Duration::from_secs(1);
+
+/// `GET /api/v1/history/events`: a `history` event whenever the build
+/// history changed, in this server or another sharing its store, at most
+/// once per look; the overview and the Builds page read again on it. It
+/// takes one of the live streams' places.
+pub async fn history_events(State(state): State<AppState>) -> Response {
+    let Ok(permit) = state.streams.permits.clone().try_acquire_owned() else {
+        return busy();
+    };
+    let store = match state.service.store() {
+        Ok(s) => s,
+        Err(e) => return store_away(e),
+    };
+    let started = tokio::time::Instant::now();
+    let first = store.0.history_version();
+    let stream = futures::stream::unfold((store, first, permit), move |(store, mut seen, permit)| async move {
+        loop {
+            if started.elapsed() > MAX_STREAM {
+                return None;
+            }
+            tokio::time::sleep(HISTORY_LOOK).await;
+            // An unknown version (a write a moment ago, a listener away)
+            // is looked at again; a known one that moved is news.
+            let Some(now) = store.0.history_version() else { continue };
+            let changed = seen.is_some_and(|v| v != now);
+            seen = Some(now);
+            if changed {
+                let event = Event::default().event(StreamEvent::History.name()).data("changed");
+                return Some((Ok::<_, std::convert::Infallible>(event), (store, seen, permit)));
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+}
