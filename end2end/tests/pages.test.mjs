@@ -11,7 +11,8 @@ const ctx = useServerAndBrowser(['--repo', 'demo', '--registry', '--offline'], {
 
 // Path, then what its server-rendered HTML must hold (no script run).
 const pages = [
-  ['/', [/id="count-stale"[^>]*>1</, /id="count-dangling"[^>]*>2</, /not connected/, /#3/]],
+  ['/', [/id="count-stale"[^>]*>1</, /id="count-dangling"[^>]*>2</, /not connected/, /#3/,
+    /<time title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">\d+ (s|min|h|days?) ago/]],
   ['/pins', [/data-status="stale"/, /data-image="python3"/, /1 versions?, \d+ days behind/]],
   ['/images', [/data-image="tox"/, /data-image="shellcheck"/]],
   ['/images/python3', [/3\.11\.2-s2/, /FROM registry\.example\.org\/demo\/ci-base:1\.2\.0-s1/, /jjb\/jobs\.yaml:16/]],

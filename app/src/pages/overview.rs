@@ -85,7 +85,7 @@ fn overview(o: Overview) -> impl IntoView {
                             <td><A href=format!("/builds/{}", r.id)>{format!("#{}", r.id)}</A></td>
                             <td>{run_badge(r.state)}</td>
                             <td>{r.trigger.to_string()}</td>
-                            <td class="time">{format_time(r.started_at)}</td>
+                            <td class="time"><time title=format_time(r.started_at)>{format!("{} ago", format_age(now - r.started_at))}</time></td>
                         </tr>
                     }).collect_view()}
                 </tbody>
