@@ -101,26 +101,7 @@ fn GraphView(view: GraphView) -> impl IntoView {
         layout.nodes.iter().map(|n| (n.name.clone(), n.x + n.w / 2.0, n.y + n.h / 2.0)).collect();
     let current = RwSignal::new(centres.first().map(|c| c.0.clone()).unwrap_or_default());
     let centres = StoredValue::new(centres);
-    let step = move |key: &str| -> Option<String> {
-        let here = current.get_untracked();
-        centres.with_value(|cs| {
-            let (x, y) = cs.iter().find(|c| c.0 == here).map(|c| (c.1, c.2))?;
-            cs.iter()
-                .filter(|c| c.0 != here)
-                .filter(|c| match key {
-                    "ArrowRight" => c.1 > x + 1.0 && (c.2 - y).abs() < 1.0,
-                    "ArrowLeft" => c.1 < x - 1.0 && (c.2 - y).abs() < 1.0,
-                    "ArrowDown" => c.2 > y + 1.0,
-                    "ArrowUp" => c.2 < y - 1.0,
-                    _ => false,
-                })
-                .min_by(|a, b| {
-                    let d = |c: &(String, f64, f64)| (c.1 - x).powi(2) + ((c.2 - y) * 4.0).powi(2);
-                    d(a).total_cmp(&d(b))
-                })
-                .map(|c| c.0.clone())
-        })
-    };
+    let step = move |key: &str| centres.with_value(|cs| next_node(cs, &current.get_untracked(), key));
     let drag = RwSignal::new(None::<(f64, f64)>);
     let zoom = move |factor: f64| {
         view_box.update(|(x, y, vw, vh)| {
@@ -137,22 +118,7 @@ fn GraphView(view: GraphView) -> impl IntoView {
         *m.entry(*s).or_default() += 1;
         m
     });
-    // The same graph as a list, parents first (what a phone shows).
-    let list: Vec<(String, NodeStatus, Vec<String>)> = {
-        let mut ordered: Vec<&crate::api::LayoutNode> = layout.nodes.iter().collect();
-        ordered.sort_by(|a, b| a.layer.cmp(&b.layer).then(a.name.cmp(&b.name)));
-        let mut ps: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for e in &layout.edges {
-            ps.entry(e.child.as_str()).or_default().push(e.parent.clone());
-        }
-        ordered
-            .into_iter()
-            .map(|n| {
-                let st = status.get(&n.name).copied().unwrap_or(NodeStatus::Ok);
-                (n.name.clone(), st, ps.get(n.name.as_str()).cloned().unwrap_or_default())
-            })
-            .collect()
-    };
+    let list = graph_list(&layout, &status, lit);
     let nodes = layout
         .nodes
         .into_iter()
@@ -230,17 +196,7 @@ fn GraphView(view: GraphView) -> impl IntoView {
                 <input id="graph-search" type="search" placeholder="find an image" prop:value=move || search.get()
                     on:input=move |ev| search.set(event_target_value(&ev)) />
             </label>
-            {[NodeStatus::Ok, NodeStatus::StalePins, NodeStatus::Unpublished, NodeStatus::Failed, NodeStatus::Broken].into_iter().map(|s| {
-                let n = counts.get(&s).copied().unwrap_or(0);
-                let word = if s == NodeStatus::Ok { "ok".to_owned() } else { s.label().to_owned() };
-                view! {
-                    <button type="button" class=format!("key st-{}", s.as_str()) data-status=s.as_str()
-                        aria-pressed=move || if only.get() == Some(s) { "true" } else { "false" }
-                        on:click=move |_| only.update(|o| *o = if *o == Some(s) { None } else { Some(s) })>
-                        <span class="swatch"></span>{format!("{word} ({n})")}
-                    </button>
-                }
-            }).collect_view()}
+            {status_filters(&counts, only)}
             <span class="zoom">
                 <button type="button" on:click=move |_| zoom(0.8) aria-label="Zoom in">"+"</button>
                 <button type="button" on:click=move |_| zoom(1.25) aria-label="Zoom out">"−"</button>
@@ -273,18 +229,7 @@ fn GraphView(view: GraphView) -> impl IntoView {
             </svg>
         </div>
         <p class="muted small graph-help">"Hover or focus an image to see its ancestors and descendants; click or press Enter to open it; the arrow keys move between images. Scroll to zoom, drag to pan."</p>
-        <ol class="graph-list" aria-label="Images, parents first">
-            {list.into_iter().map(|(name, st, parents)| {
-                let key = name.clone();
-                let shown = move || lit.with(|l| l.as_ref().is_none_or(|set| set.contains(&key)));
-                view! {
-                <li data-image=name.clone() data-status=st.as_str() class:hidden=move || !shown()>
-                    <a href=format!("/images/{}", encode(&name))>{name.clone()}</a>
-                    " " <span class=format!("badge st-{}", st.as_str())>{st.label()}</span>
-                    {(!parents.is_empty()).then(|| view! { <span class="muted">{format!(" ← {}", parents.join(", "))}</span> })}
-                </li>
-            }}).collect_view()}
-        </ol>
+        {list}
     }
 }
 
@@ -301,4 +246,75 @@ fn focus_node(name: &str) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = name;
+}
+
+/// The image the arrow `key` moves to from `here`: the nearest in that
+/// direction (left and right within the row).
+fn next_node(centres: &[(String, f64, f64)], here: &str, key: &str) -> Option<String> {
+    let (x, y) = centres.iter().find(|c| c.0 == here).map(|c| (c.1, c.2))?;
+    centres
+        .iter()
+        .filter(|c| c.0 != here)
+        .filter(|c| match key {
+            "ArrowRight" => c.1 > x + 1.0 && (c.2 - y).abs() < 1.0,
+            "ArrowLeft" => c.1 < x - 1.0 && (c.2 - y).abs() < 1.0,
+            "ArrowDown" => c.2 > y + 1.0,
+            "ArrowUp" => c.2 < y - 1.0,
+            _ => false,
+        })
+        .min_by(|a, b| {
+            let d = |c: &(String, f64, f64)| (c.1 - x).powi(2) + ((c.2 - y) * 4.0).powi(2);
+            d(a).total_cmp(&d(b))
+        })
+        .map(|c| c.0.clone())
+}
+
+/// The legend's statuses, each a toggle that lights its images.
+fn status_filters(counts: &BTreeMap<NodeStatus, usize>, only: RwSignal<Option<NodeStatus>>) -> impl IntoView + use<> {
+    [NodeStatus::Ok, NodeStatus::StalePins, NodeStatus::Unpublished, NodeStatus::Failed, NodeStatus::Broken]
+        .into_iter()
+        .map(|s| {
+            let n = counts.get(&s).copied().unwrap_or(0);
+            let word = if s == NodeStatus::Ok { "ok".to_owned() } else { s.label().to_owned() };
+            view! {
+                <button type="button" class=format!("key st-{}", s.as_str()) data-status=s.as_str()
+                    aria-pressed=move || if only.get() == Some(s) { "true" } else { "false" }
+                    on:click=move |_| only.update(|o| *o = if *o == Some(s) { None } else { Some(s) })>
+                    <span class="swatch"></span>{format!("{word} ({n})")}
+                </button>
+            }
+        })
+        .collect_view()
+}
+
+/// The same graph as a list, parents first (what a phone shows), filtered
+/// by what stands out.
+fn graph_list(
+    layout: &crate::api::GraphLayout,
+    status: &BTreeMap<String, NodeStatus>,
+    lit: Memo<Option<BTreeSet<String>>>,
+) -> impl IntoView + use<> {
+    let mut ordered: Vec<&crate::api::LayoutNode> = layout.nodes.iter().collect();
+    ordered.sort_by(|a, b| a.layer.cmp(&b.layer).then(a.name.cmp(&b.name)));
+    let mut parents: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for e in &layout.edges {
+        parents.entry(e.child.as_str()).or_default().push(e.parent.clone());
+    }
+    let items = ordered
+        .into_iter()
+        .map(|n| {
+            let st = status.get(&n.name).copied().unwrap_or(NodeStatus::Ok);
+            let ps = parents.get(n.name.as_str()).cloned().unwrap_or_default();
+            let (name, key) = (n.name.clone(), n.name.clone());
+            let shown = move || lit.with(|l| l.as_ref().is_none_or(|set| set.contains(&key)));
+            view! {
+                <li data-image=name.clone() data-status=st.as_str() class:hidden=move || !shown()>
+                    <a href=format!("/images/{}", encode(&name))>{name.clone()}</a>
+                    " " <span class=format!("badge st-{}", st.as_str())>{st.label()}</span>
+                    {(!ps.is_empty()).then(|| view! { <span class="muted">{format!(" ← {}", ps.join(", "))}</span> })}
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ol class="graph-list" aria-label="Images, parents first">{items}</ol> }
 }
