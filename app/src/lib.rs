@@ -13,8 +13,16 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment, path};
 
+/// Loads the front end and hydrates the page. Leptos's `HydrationScripts`
+/// also adds `<link rel=preload>` for the script and the WASM, which a
+/// browser without JavaScript still downloads (about 500 KB for nothing,
+/// and a warning): this script alone starts both, so without JavaScript
+/// nothing is fetched.
+const HYDRATE: &str =
+    "import('/pkg/app.js').then((m) => m.default({ module_or_path: '/pkg/app_bg.wasm' }).then(() => m.hydrate()));";
+
 /// The HTML document around the app.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(_options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -23,7 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="data:," />
-                <HydrationScripts options />
+                <script type="module" inner_html=HYDRATE></script>
                 <MetaTags />
             </head>
             <body>

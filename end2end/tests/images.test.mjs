@@ -14,6 +14,18 @@ test('server-rendered images page lists the demo catalog without JavaScript', as
   assert.match(html, /shellcheck: the template uses <code>&quot;node20&quot; \| image_tag<\/code>|shellcheck: the template uses <code>"node20" \| image_tag/);
 });
 
+test('without JavaScript the page is complete and nothing of the front end is downloaded', async () => {
+  const context = await ctx.browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const fetched = [];
+  page.on('request', (r) => fetched.push(new URL(r.url()).pathname));
+  await page.goto(ctx.server.url + '/images');
+  await page.waitForLoadState('networkidle');
+  assert.equal(await page.locator('table.catalog tbody tr').count(), demo.length);
+  assert.deepEqual(fetched.filter((p) => /\/pkg\/app(_bg\.wasm|\.js)$/.test(p)), [], fetched.join(' '));
+  await context.close();
+});
+
 test('the filter narrows the table in the browser, and an empty result says so', async () => {
   const page = await watchedPage(ctx.browser, { viewport: { width: 1280, height: 800 } });
   await page.goto(ctx.server.url + '/images');
