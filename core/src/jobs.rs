@@ -130,48 +130,60 @@ pub fn items(text: &str) -> Vec<Item> {
     items
 }
 
+/// The projects a pin's job names at most (a hostile file could make one
+/// template every project's).
+pub const MAX_PROJECTS: usize = 20;
+
 /// Jobs and templates by the projects that list them, directly or through
 /// a job group, over all the files' items.
 #[derive(Debug, Default)]
 pub struct Projects {
+    /// Projects by the job, template or group they list.
     by_job: BTreeMap<String, BTreeSet<String>>,
+    /// The groups each job or template is in.
+    groups_of: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Projects {
+    /// One pass over every project's and group's `jobs:` entries: work in
+    /// proportion to the files, whatever they name.
     pub fn of<'a>(files: impl IntoIterator<Item = &'a [Item]>) -> Projects {
-        let all: Vec<&Item> = files.into_iter().flatten().collect();
-        let groups: BTreeMap<&str, &Item> = all
-            .iter()
-            .filter(|i| i.kind == JobKind::JobGroup)
-            .filter_map(|i| i.name.as_deref().map(|n| (n, *i)))
-            .collect();
-        let mut by_job: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for project in all.iter().filter(|i| i.kind == JobKind::Project) {
-            let Some(name) = &project.name else { continue };
-            for (_, job) in &project.jobs {
-                by_job.entry(job.clone()).or_default().insert(name.clone());
-                if let Some(group) = groups.get(job.as_str()) {
-                    for (_, member) in &group.jobs {
-                        by_job.entry(member.clone()).or_default().insert(name.clone());
-                    }
-                }
+        let mut p = Projects::default();
+        for item in files.into_iter().flatten() {
+            let (Some(name), true) = (&item.name, matches!(item.kind, JobKind::Project | JobKind::JobGroup)) else {
+                continue;
+            };
+            let map = if item.kind == JobKind::Project { &mut p.by_job } else { &mut p.groups_of };
+            for (_, job) in &item.jobs {
+                map.entry(job.clone()).or_default().insert(name.clone());
             }
         }
-        Projects { by_job }
+        p
+    }
+
+    /// The projects that list `job`, directly or through its groups, at
+    /// most [`MAX_PROJECTS`].
+    fn projects_of(&self, job: &str) -> Vec<String> {
+        let direct = self.by_job.get(job).into_iter().flatten();
+        let groups = self.groups_of.get(job).into_iter().flatten();
+        let via_groups = groups.flat_map(|g| self.by_job.get(g).into_iter().flatten());
+        let all: BTreeSet<&String> = direct.chain(via_groups).take(MAX_PROJECTS * 8).collect();
+        all.into_iter().take(MAX_PROJECTS).cloned().collect()
     }
 
     /// The job around `line` of a file with `items`, and the projects that
     /// make it a job.
     pub fn job_at(&self, items: &[Item], line: usize) -> Option<JobRef> {
-        let item = items.iter().find(|i| i.first_line <= line && line <= i.last_line)?;
+        // Items, and the entries of each, are in line order: found by
+        // bisection, so a file's thousands of pins cost a log each.
+        let at = items.partition_point(|i| i.first_line <= line).checked_sub(1)?;
+        let item = items.get(at).filter(|i| line <= i.last_line)?;
         let name = item.name.clone()?;
-        let entry = item.jobs.iter().rev().find(|(at, _)| *at <= line).map(|(_, job)| job.clone());
+        let entry = item.jobs.partition_point(|(at, _)| *at <= line).checked_sub(1).map(|i| item.jobs[i].1.clone());
         let projects: Vec<String> = match item.kind {
             JobKind::Project => vec![name.clone()],
             JobKind::Builder | JobKind::Publisher | JobKind::Wrapper => Vec::new(),
-            JobKind::Job | JobKind::JobTemplate | JobKind::JobGroup => {
-                self.by_job.get(&name).map(|p| p.iter().cloned().collect()).unwrap_or_default()
-            }
+            JobKind::Job | JobKind::JobTemplate | JobKind::JobGroup => self.projects_of(&name),
         };
         Some(JobRef { kind: item.kind, name, entry, projects })
     }
@@ -215,6 +227,25 @@ mod tests {
 - builder:
     name: not-a-job
 ";
+
+    #[test]
+    fn a_hostile_file_costs_its_size_and_names_few_projects() {
+        // 20,000 projects each listing one template, and 20,000 pins in it.
+        let mut text = String::from("- job-template:\n    name: t\n");
+        for _ in 0..20_000 {
+            text.push_str("    x: reg/ns/a:1\n");
+        }
+        for i in 0..20_000 {
+            text.push_str(&format!("- project:\n    name: p{i}\n    jobs:\n      - t\n"));
+        }
+        let started = std::time::Instant::now();
+        let items = items(&text);
+        let projects = Projects::of([&items[..]]);
+        for line in 3..20_003 {
+            assert_eq!(projects.job_at(&items, line).unwrap().projects.len(), MAX_PROJECTS);
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    }
 
     #[test]
     fn items_names_and_job_lists() {
@@ -261,7 +292,7 @@ mod tests {
         assert_eq!(at(25).unwrap().projects, ["mediawiki"]);
         // A group a project lists is that project's, and so are its members.
         assert_eq!(projects.job_at(&items, 30).unwrap().projects, ["mediawiki"]);
-        assert!(projects.by_job.get("core-lint").is_some_and(|p| p.contains("mediawiki")));
+        assert_eq!(projects.projects_of("core-lint"), ["mediawiki"]);
         // Outside any item; in a macro, named as one.
         assert_eq!(at(8), None);
         assert_eq!(at(32).map(|j| (j.kind, j.name)), Some((JobKind::Builder, "not-a-job".to_owned())));

@@ -122,6 +122,10 @@ pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> Lin
     // The JJB items of each YAML file with pins, by source, for the job
     // around each pin (`jobs`).
     let mut items: Vec<Vec<crate::jobs::Item>> = vec![Vec::new(); sources.len()];
+    // The "did you mean" of one lint costs at most this many edit-distance
+    // cells (about 50 ms): thousands of unknown names in a hostile file get
+    // their advice without a suggestion once it is spent.
+    let mut suggest_budget: u64 = 50_000_000;
     for (si, source) in sources.iter().enumerate() {
         let (written, over) = pins::scan_limited(&source.text, &prefix, MAX_PINS_PER_FILE);
         if let Some(line) = over {
@@ -194,7 +198,7 @@ pub fn lint(catalog: &Catalog, sources: &[Source], opts: LintOptions<'_>) -> Lin
                         f.pin.note = note.clone();
                         f.tag_span = w.tag_span.clone();
                         f.tag_is_literal = w.tag.as_deref().is_some_and(|t| !t.contains('{'));
-                        classify(&mut f, catalog, &mut facts, &opts);
+                        classify(&mut f, catalog, &mut facts, &opts, &mut suggest_budget);
                         report.findings.push(f);
                     }
                 }
@@ -294,11 +298,17 @@ fn fixed_reference(written: &str, has_tag: bool, latest: &str) -> String {
     format!("{name}:{latest}")
 }
 
-fn classify(f: &mut Finding, catalog: &Catalog, facts: &mut HashMap<&str, ImageFacts>, opts: &LintOptions<'_>) {
+fn classify(
+    f: &mut Finding,
+    catalog: &Catalog,
+    facts: &mut HashMap<&str, ImageFacts>,
+    opts: &LintOptions<'_>,
+    budget: &mut u64,
+) {
     let pin = &mut f.pin;
     let Some(facts) = facts.get_mut(pin.image.as_str()) else {
         pin.status = Status::NotInCatalog;
-        pin.advice = Some(match nearest(&pin.image, catalog.images.iter().map(|i| i.name.as_str())) {
+        pin.advice = Some(match nearest(&pin.image, catalog.images.iter().map(|i| i.name.as_str()), budget) {
             Some(near) => format!("no image `{}` in the catalog; did you mean `{near}`?", pin.image),
             None => {
                 format!("no image `{}` in the catalog: point the job at a catalog image, or add the image", pin.image)
@@ -352,7 +362,7 @@ fn classify(f: &mut Finding, catalog: &Catalog, facts: &mut HashMap<&str, ImageF
         None => {
             pin.status = Status::UnknownVersion;
             let known = timeline.iter().map(|(v, _)| v.as_str());
-            pin.advice = Some(match nearest(&tag, known) {
+            pin.advice = Some(match nearest(&tag, known, budget) {
                 Some(near) if near != facts.latest => format!(
                     "{}'s changelog has no version {tag}; the nearest it has is {near}, the latest {}",
                     pin.image, facts.latest
@@ -582,17 +592,36 @@ fn plan_fixes_with(
     (fixes, skipped)
 }
 
+/// Words longer than this get no suggestion.
+const SUGGEST_MAX_CHARS: usize = 64;
+
 /// The candidate nearest to `word` by edit distance, when it is close
-/// (at most a third of the word's length, and at least one edit less than
-/// replacing it).
-fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .filter(|c| *c != word)
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
+/// (at most a third of the word's length). Each distance computed is paid
+/// from `budget` (its cells); candidates whose length alone rules them out
+/// cost nothing.
+fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>, budget: &mut u64) -> Option<&'a str> {
+    let len = word.chars().count();
+    if len > SUGGEST_MAX_CHARS {
+        return None;
+    }
+    let limit = (len / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for c in candidates.filter(|c| *c != word) {
+        let clen = c.chars().count();
+        if clen.abs_diff(len) > limit || clen > SUGGEST_MAX_CHARS {
+            continue;
+        }
+        let cost = (len * clen) as u64;
+        if cost > *budget {
+            return None;
+        }
+        *budget -= cost;
+        let d = edit_distance(word, c);
+        if d <= limit && best.is_none_or(|b| (d, c) < b) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 /// Levenshtein distance over characters (the words are short: image names
@@ -619,10 +648,15 @@ mod nearest_tests {
     #[test]
     fn the_nearest_name_is_close_or_none() {
         let names = ["composer-php81", "composer-php82", "node20", "quibble-bookworm-php81"];
-        assert_eq!(nearest("composer-php8l", names.into_iter()), Some("composer-php81"));
-        assert_eq!(nearest("node-20", names.into_iter()), Some("node20"));
-        assert_eq!(nearest("tox", names.into_iter()), None);
+        let mut budget = u64::MAX;
+        let b = &mut budget;
+        assert_eq!(nearest("composer-php8l", names.into_iter(), b), Some("composer-php81"));
+        assert_eq!(nearest("node-20", names.into_iter(), b), Some("node20"));
+        assert_eq!(nearest("tox", names.into_iter(), b), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(nearest("1.19.0-s2", ["1.19.0-s1", "1.19.0", "1.18.0"].into_iter()), Some("1.19.0-s1"));
+        assert_eq!(nearest("1.19.0-s2", ["1.19.0-s1", "1.19.0", "1.18.0"].into_iter(), b), Some("1.19.0-s1"));
+        // A spent budget, or a word too long, gives no suggestion.
+        assert_eq!(nearest("composer-php8l", names.into_iter(), &mut 10), None);
+        assert_eq!(nearest(&"x".repeat(65), names.into_iter(), b), None);
     }
 }
