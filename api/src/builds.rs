@@ -431,7 +431,8 @@ pub struct RunDetail {
 }
 
 /// `dockyard builds show ID --format json` and `GET /api/v1/builds/{id}`:
-/// a run and its log (the first [`RunShown::LOG_LINES`] lines; the rest
+/// a run and its log (the first [`RunShown::LOG_LINES`] lines, at most
+/// 8 MiB of text; the rest
 /// through `GET /api/v1/builds/{id}/logs?after=SEQ`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunShown {

@@ -16,8 +16,11 @@ use axum::body::Bytes;
 use dockyard_api::{LogLine, RunDetail, RunId, RunList, RunShown};
 use std::collections::HashMap;
 
-/// The lines a raw log download holds at most.
+/// The lines a raw log download holds at most, and its text at most.
 pub const RAW_LOG_LINES: usize = 1_000_000;
+pub const RAW_LOG_BYTES: usize = 64 << 20;
+/// The text of the log lines a shown run holds at most.
+const SHOWN_LOG_BYTES: usize = 8 << 20;
 
 /// The runs a list holds at most.
 pub const LIST_MAX: usize = 500;
@@ -95,9 +98,7 @@ impl Service {
         let Some(detail) = store.call(move |s| s.get_run(id)).await? else {
             return Err(Error::not_found(format!("no run {id}")));
         };
-        let mut logs = store.call(move |s| s.logs(id, image.as_deref(), 0, RunShown::LOG_LINES + 1)).await?;
-        let logs_truncated = logs.len() > RunShown::LOG_LINES;
-        logs.truncate(RunShown::LOG_LINES);
+        let (logs, logs_truncated) = self.read_log(id, image, RunShown::LOG_LINES, SHOWN_LOG_BYTES).await?;
         Ok(RunShown { detail, logs, logs_truncated })
     }
 
@@ -124,17 +125,37 @@ impl Service {
 
     /// A run's whole log (the raw download), read a page at a time, at most
     /// [`RAW_LOG_LINES`] lines.
-    pub async fn run_log_all(&self, id: RunId) -> Result<Vec<LogLine>> {
+    /// Whether lines were left out is the second value.
+    pub async fn run_log_all(&self, id: RunId) -> Result<(Vec<LogLine>, bool)> {
         self.run_detail(id).await?;
-        let mut all: Vec<LogLine> = Vec::new();
+        self.read_log(id, None, RAW_LOG_LINES, RAW_LOG_BYTES).await
+    }
+
+    /// A run's log from the start, a page at a time, until it ends or
+    /// `max_lines` or `max_bytes` of text are read (lines are up to 8 KiB,
+    /// so lines alone do not bound the memory); `true` when more is left.
+    async fn read_log(
+        &self,
+        id: RunId,
+        image: Option<String>,
+        max_lines: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<LogLine>, bool)> {
+        const PAGE: usize = 10_000;
+        let (mut all, mut bytes): (Vec<LogLine>, usize) = (Vec::new(), 0);
         loop {
             let after = all.last().map_or(0, |l| l.seq);
-            let page = self.run_logs(id, None, after, 10_000).await?;
-            let done = page.len() < 10_000;
-            all.extend(page);
-            if done || all.len() >= RAW_LOG_LINES {
-                all.truncate(RAW_LOG_LINES);
-                return Ok(all);
+            let page = self.run_logs(id, image.clone(), after, PAGE).await?;
+            let full = page.len() == PAGE;
+            for line in page {
+                bytes += line.line.len();
+                if all.len() == max_lines || bytes > max_bytes {
+                    return Ok((all, true));
+                }
+                all.push(line);
+            }
+            if !full {
+                return Ok((all, false));
             }
         }
     }

@@ -118,6 +118,9 @@ pub fn read_route(path: &str) -> Option<&'static str> {
     })
 }
 
+/// Raw log downloads under way at once.
+static RAW_LOG_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Cleanup and sizes read many manifests: one at a time.
 static LIFECYCLE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
@@ -193,11 +196,27 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Er
             Ok(bytes(service.runs_json(limit).await?))
         }
         ["builds", id] => Ok(bytes(service.run_shown_json(run_id(id)?).await?)),
-        ["builds", id, "log.txt"] => Ok(Answer {
-            content_type: "text/plain; charset=utf-8",
-            body: Bytes::from(crate::print::log_text(&service.run_log_all(run_id(id)?).await?)),
-            attachment: Some("dockyard-run.log"),
-        }),
+        ["builds", id, "log.txt"] => {
+            let id = run_id(id)?;
+            // Up to 64 MiB each: a few at a time.
+            let Ok(_slot) = RAW_LOG_SLOTS.try_acquire() else {
+                return Err(Error::unavailable("raw logs are busy; try again in a moment"));
+            };
+            let (lines, more) = service.run_log_all(id).await?;
+            let mut text = crate::print::log_text(&lines);
+            if more {
+                text.push_str(&format!(
+                    "… the log goes on past {} lines or {} MiB\n",
+                    crate::service::runs::RAW_LOG_LINES,
+                    crate::service::runs::RAW_LOG_BYTES >> 20
+                ));
+            }
+            Ok(Answer {
+                content_type: "text/plain; charset=utf-8",
+                body: Bytes::from(text),
+                attachment: Some("dockyard-run.log"),
+            })
+        }
         ["builds", id, "logs"] => {
             let id = run_id(id)?;
             let after = query_param(query, "after").and_then(|a| a.parse().ok()).unwrap_or(0);
