@@ -136,6 +136,11 @@ pub struct ImageDetail {
     /// of "no builds".
     #[serde(default)]
     pub builds_error: Option<String>,
+    /// Why the changelog's history cannot be read past its first entry (a
+    /// malformed later header, with its file and line): shown instead of an
+    /// empty history.
+    #[serde(default)]
+    pub changelog_error: Option<String>,
 }
 
 /// One node of a laid-out graph (SVG user units).

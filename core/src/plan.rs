@@ -142,6 +142,8 @@ fn state(pull: bool, reg: Option<bool>, local: Option<bool>) -> (Action, String)
             (Action::Present, "in the registry".into())
         } else if local == Some(true) {
             (Action::Publish, format!("in the engine, {reg_text}"))
+        } else if local.is_none() {
+            (Action::Build, format!("{reg_text}, the engine unknown"))
         } else {
             (Action::Build, format!("{reg_text}, not in the engine"))
         }

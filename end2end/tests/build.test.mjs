@@ -270,3 +270,52 @@ test('a server without an access token says so, and offers no login that cannot 
     readOnly.stop();
   }
 });
+
+test('without an engine the plan preview comes from the registry, and says so', async () => {
+  const noEngine = await startServer(['--repo', repo, '--registry'], {
+    env: {
+      DOCKER_HOST: 'unix:///nonexistent/docker.sock',
+      DOCKYARD_TOKEN: TOKEN,
+      DOCKYARD_REGISTRY_HOST: registry.host,
+      DOCKYARD_REGISTRY_USERNAME: 'ci',
+      DOCKYARD_REGISTRY_PASSWORD: PASSWORD,
+    },
+  });
+  try {
+    // The oracle: the registry's own tag lists (the build above pushed them).
+    const held = {};
+    for (const name of ['base', 'app']) {
+      held[name] = (await (await fetch(`http://${registry.host}/v2/e2e/${name}/tags/list`)).json()).tags ?? [];
+    }
+    const res = await fetch(noEngine.url + '/api/v1/plan', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ selection: { kind: 'subtree', name: 'base' }, push: true, pull_pins: false }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    const plan = await res.json();
+    const wanted = { base: '1.0', app: '2.0' };
+    for (const item of plan.items) {
+      const published = held[item.name].includes(wanted[item.name]);
+      assert.equal(item.action, published ? 'present' : 'build', `${item.name}: ${item.reason}`);
+      if (!published) assert.match(item.reason, /engine unknown/);
+    }
+    assert.deepEqual(plan.items.map((i) => i.name), ['base', 'app']);
+    assert.match(plan.notes[0], /local: unreachable.*registry's knowledge alone/);
+    for (const width of [1366, 390]) {
+      const page = await watchedPage(browser, { viewport: { width, height: 800 } });
+      await page.goto(noEngine.url + '/build');
+      await hydrated(page);
+      await page.check('input[name="kind"][value="subtree"]');
+      await page.click('#show-plan');
+      await page.waitForSelector('table.plan');
+      assert.match(await page.textContent('.plan-note'), /registry's knowledge alone/);
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= width, 'the page scrolls sideways');
+      await shot(page, `${width === 390 ? 'narrow' : 'wide'}-build-no-engine`);
+      assert.deepEqual(page.errors, []);
+      await page.context().close();
+    }
+  } finally {
+    noEngine.stop();
+  }
+});

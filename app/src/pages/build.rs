@@ -132,6 +132,7 @@ fn plan_table(p: Plan) -> impl IntoView {
     view! {
         <h2>"Plan"</h2>
         {p.problems.iter().map(|x| view! { <div class="banner warn">{x.clone()}</div> }).collect_view()}
+        {p.notes.iter().map(|x| view! { <p class="banner info plan-note">{x.clone()}</p> }).collect_view()}
         <p id="plan-summary">{if work == 0 {
             "Nothing to build or publish: every image selected is in the registry already.".to_owned()
         } else {

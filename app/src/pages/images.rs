@@ -228,6 +228,7 @@ fn detail(d: ImageDetail) -> impl IntoView {
         <h2>"Rendered Dockerfile"</h2>
         <pre class="code dockerfile">{d.dockerfile.unwrap_or_else(|| "(does not render)".into())}</pre>
         <h2>"Changelog"</h2>
+        {d.changelog_error.map(|e| view! { <p class="banner error" id="changelog-error">{format!("The history cannot be read: {e}")}</p> })}
         <ol class="changelog">
             {d.changelog.into_iter().map(|e| view! {
                 <li>

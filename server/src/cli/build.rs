@@ -100,14 +100,19 @@ pub fn build(args: &BuildArgs) -> ExitCode {
         // Every engine is asked at once, with a short deadline: one that
         // does not answer is left out (and named) when others do; the plan
         // is made against the first that answers.
-        let engines = match answering(engines).await {
-            Ok(e) => e,
-            Err(why) => return fail(why),
+        let engines = match crate::service::build::answering(engines, ENGINE_PROBE).await {
+            Ok((up, down)) => {
+                for d in &down {
+                    eprintln!("warning: host {}; building on the others", sanitize(d));
+                }
+                up
+            }
+            Err(e) => return failed(e),
         };
         let engine = engines[0].clone();
-        let mut prepared = match service.plan_build(&spec, engine.as_ref(), &reg_opts).await {
+        let mut prepared = match service.plan_build(&spec, Some(engine.as_ref()), &reg_opts).await {
             Ok(p) => p,
-            Err(e) => return fail(e),
+            Err(e) => return failed(e.into()),
         };
         // -j is per engine: the plan says how many run at once in all.
         prepared.plan.jobs = spec.jobs * engines.len();
@@ -254,9 +259,12 @@ pub fn update(args: &UpdateArgs) -> ExitCode {
             eprint!("{}", print::update_text(&report));
             ExitCode::SUCCESS
         }
-        Err(e) => fail(e),
+        Err(e) => failed(e),
     }
 }
+
+/// How long `build` waits for each engine to answer before it plans.
+const ENGINE_PROBE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `dockyard prune`: the service prunes; this prints what it removed.
 pub fn prune(args: &PruneArgs) -> ExitCode {
@@ -284,7 +292,7 @@ pub fn prune(args: &PruneArgs) -> ExitCode {
             }
             if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) }
         }
-        Err(e) => fail(e),
+        Err(e) => failed(e),
     }
 }
 
@@ -367,34 +375,6 @@ pub fn pull(args: &PullArgs) -> ExitCode {
 
 /// The engines `--hosts all` (every host of the operator file), `--hosts a,b`,
 /// or the one engine of `--host`, name.
-/// The engines that answer within a few seconds, asked at once. With one
-/// engine, its error; with several, those that do not answer are named on
-/// stderr and left out, and all of them down is an error naming each.
-async fn answering(engines: Vec<Arc<dyn Engine>>) -> Result<Vec<Arc<dyn Engine>>, String> {
-    const PROBE: std::time::Duration = std::time::Duration::from_secs(5);
-    let probes = futures::future::join_all(engines.iter().map(|e| async move {
-        match tokio::time::timeout(PROBE, e.version()).await {
-            Ok(Ok(_)) => Ok(e.clone()),
-            Ok(Err(crate::engine::EngineError::Unreachable(_, why))) => {
-                Err(format!("{}: unreachable: {why}", e.name()))
-            }
-            Ok(Err(err)) => Err(format!("{}: {err}", e.name())),
-            Err(_) => Err(format!("{}: no answer in {} s: the engine stopped answering", e.name(), PROBE.as_secs())),
-        }
-    }))
-    .await;
-    let (up, down): (Vec<_>, Vec<_>) = probes.into_iter().partition(Result::is_ok);
-    let up: Vec<Arc<dyn Engine>> = up.into_iter().filter_map(Result::ok).collect();
-    let down: Vec<String> = down.into_iter().filter_map(Result::err).collect();
-    if up.is_empty() {
-        return Err(down.join("\n"));
-    }
-    for d in &down {
-        eprintln!("warning: host {d}; building on the others");
-    }
-    Ok(up)
-}
-
 fn engines_for(repo: &RepoConfig, hosts: Option<&str>, one: &EngineArgs) -> Result<Vec<Arc<dyn Engine>>, String> {
     let Some(list) = hosts else {
         return Ok(vec![engine_for(repo, one)?]);

@@ -2,7 +2,7 @@
 
 use super::args::{CleanupArgs, Format, SizesArgs};
 use super::build::multi_runtime;
-use super::{EXIT_FINDINGS, emit_code, fail, registry_options, service, use_store};
+use super::{EXIT_FINDINGS, emit_code, fail, failed, registry_options, service, use_store};
 use crate::service::lifecycle::CleanupOptions;
 use std::process::ExitCode;
 
@@ -32,7 +32,7 @@ pub fn cleanup(args: &CleanupArgs) -> ExitCode {
     let rules = CleanupOptions { keep_last: args.keep_last, min_age_days: args.min_age };
     let plan = match rt.block_on(service.cleanup_plan(rules, &opts)) {
         Ok(p) => p,
-        Err(e) => return fail(e),
+        Err(e) => return failed(e),
     };
     let mut code = if plan.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) };
     if args.delete {
@@ -44,7 +44,7 @@ pub fn cleanup(args: &CleanupArgs) -> ExitCode {
                     code = ExitCode::from(EXIT_FINDINGS);
                 }
             }
-            Err(e) => return fail(e),
+            Err(e) => return failed(e),
         }
     }
     match args.format {
@@ -70,7 +70,7 @@ pub fn sizes(args: &SizesArgs) -> ExitCode {
     let engines = service.engines();
     let report = match rt.block_on(service.sizes(&engines, &opts)) {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return failed(e),
     };
     let code = if report.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FINDINGS) };
     match args.format {

@@ -105,7 +105,7 @@ pub fn lint(args: &LintArgs) -> ExitCode {
 fn fix(service: &Service, guarded: bool, fail_on: &[Status]) -> ExitCode {
     let report = match service.fix_pins(guarded, fail_on) {
         Ok(r) => r,
-        Err(e) => return fail(e),
+        Err(e) => return super::failed(e),
     };
     let mut out = String::new();
     for f in &report.fixed {

@@ -148,13 +148,45 @@ fn verify_invocation(config: &dockyard_core::config::Config, dir: &str, label: &
     Some(config.verify_invocation(dir, label))
 }
 
+/// Every engine asked at once, each within `deadline`: those that answer,
+/// and what each of the others said. None answering is unavailable.
+pub async fn answering(
+    engines: Vec<Arc<dyn Engine>>,
+    deadline: std::time::Duration,
+) -> Result<(Vec<Arc<dyn Engine>>, Vec<String>), super::Error> {
+    if engines.is_empty() {
+        return Err(super::Error::unavailable(
+            "no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file",
+        ));
+    }
+    let probes = futures::future::join_all(engines.iter().map(|e| async move {
+        match tokio::time::timeout(deadline, e.version()).await {
+            Ok(Ok(_)) => Ok(e.clone()),
+            Ok(Err(crate::engine::EngineError::Unreachable(_, why))) => {
+                Err(format!("{}: unreachable: {why}", e.name()))
+            }
+            Ok(Err(err)) => Err(format!("{}: {err}", e.name())),
+            Err(_) => Err(format!("{}: no answer in {} s: the engine stopped answering", e.name(), deadline.as_secs())),
+        }
+    }))
+    .await;
+    let (up, down): (Vec<_>, Vec<_>) = probes.into_iter().partition(Result::is_ok);
+    let up: Vec<Arc<dyn Engine>> = up.into_iter().filter_map(Result::ok).collect();
+    let down: Vec<String> = down.into_iter().filter_map(Result::err).collect();
+    if up.is_empty() {
+        return Err(super::Error::unavailable(down.join("\n")));
+    }
+    Ok((up, down))
+}
+
 impl Service {
     /// Plans a build against `engine` and the registry (asked now, unless
-    /// `offline`), as `build --dry-run` prints it.
+    /// `offline`), as `build --dry-run` prints it. Without an engine what
+    /// an engine holds is unknown (a preview from the registry alone).
     pub async fn plan_build(
         &self,
         spec: &BuildSpec,
-        engine: &dyn Engine,
+        engine: Option<&dyn Engine>,
         registry: &crate::registry::RegistryOptions,
     ) -> Result<Prepared, BuildError> {
         let snapshot = self.snapshot().map_err(BuildError::Load)?;
@@ -214,8 +246,12 @@ impl Service {
                     (r, Some(t)) => (r.to_owned(), t.to_owned()),
                     (r, None) => (r.to_owned(), "latest".to_owned()),
                 };
-                let info = engine.inspect(&label).await?;
-                let in_engine = Some(info.is_some());
+                let info = match engine {
+                    Some(engine) => Some(engine.inspect(&label).await?),
+                    None => None,
+                };
+                let in_engine = info.as_ref().map(Option::is_some);
+                let info = info.flatten();
                 if let Some(info) = info.filter(|i| i.labels.contains_key(dockyard_core::provenance::CONTEXT)) {
                     engine_labels.insert(image.name.clone(), info.labels);
                 }
@@ -285,7 +321,9 @@ impl Service {
             }
         }
         // What the existing tags were built from, against what the files give now.
-        judge_engine_copies(&mut images, &jobs, &engine_labels, engine).await?;
+        if let Some(engine) = engine {
+            judge_engine_copies(&mut images, &jobs, &engine_labels, engine).await?;
+        }
         if spec.pull || spec.push {
             let registry_tags = RegistryTags { tags: &registry_tags, catalogs: &snapshot.catalogs, options: registry };
             registry_notes.extend(self.judge_registry_copies(&mut images, &jobs, spec, registry_tags).await);
@@ -1042,7 +1080,13 @@ impl Service {
     pub async fn record_pushed(&self, repo: &str, tag: &str, digest: Option<String>) {
         let Some((registry, path)) = repo.split_once('/') else { return };
         let (registry, path, tag) = (registry.to_owned(), path.to_owned(), tag.to_owned());
-        let Ok(store) = self.store() else { return };
+        let store = match self.store() {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::warn!("the registry index could not record the push of {repo}: {e}");
+                return;
+            }
+        };
         let saved = store
             .call(move |s| {
                 let cached = s.load_tags(&registry, &path)?;

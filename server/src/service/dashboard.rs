@@ -63,12 +63,12 @@ impl Service {
             .ok_or_else(|| Error::not_found(format!("no image named `{}`", dockyard_core::limits::quote(name))))?;
         let rendered = snapshot.rendered();
         let dockerfile = rendered.report.images.get(name).and_then(|i| i.dockerfile.clone());
-        let changelog: Vec<ChangelogEntry> = snapshot
+        let history = snapshot
             .catalogs
             .iter()
-            .find_map(|c| c.images.iter().find(|i| i.name == name).map(|i| (c, i)))
-            .and_then(|(c, i)| i.history(&c.files).ok())
-            .map(|entries| {
+            .find_map(|c| c.images.iter().find(|i| i.name == name).map(|i| i.history(&c.files)));
+        let (changelog, changelog_error): (Vec<ChangelogEntry>, _) = match history {
+            Some(Ok(entries)) => (
                 entries
                     .into_iter()
                     .map(|e| ChangelogEntry {
@@ -77,9 +77,12 @@ impl Service {
                         date: e.date,
                         changes: e.changes.join("\n").trim().to_owned(),
                     })
-                    .collect()
-            })
-            .unwrap_or_default();
+                    .collect(),
+                None,
+            ),
+            Some(Err(e)) => (Vec::new(), Some(e.to_string())),
+            None => (Vec::new(), None),
+        };
         let pins = snapshot
             .pins_report()
             .map(|p| p.pins.into_iter().filter(|x| x.image == name).collect())
@@ -144,6 +147,7 @@ impl Service {
             unbumped,
             sizes,
             builds_error,
+            changelog_error,
         })
     }
 
@@ -329,13 +333,33 @@ impl Service {
     }
 
     /// The plan of a dashboard selection (what `build --dry-run` prints).
-    pub async fn plan_selection(
+    /// Without an engine that answers it is planned from the registry's
+    /// knowledge alone, and its first note says so.
+    pub async fn plan_selection(&self, request: &dockyard_api::BuildRequest) -> Result<Plan, Error> {
+        let (engine, absent) = match super::build::answering(self.engines(), std::time::Duration::from_secs(2)).await {
+            Ok((up, _)) => (up.into_iter().next(), None),
+            Err(e) => (None, Some(e.message)),
+        };
+        let (mut plan, ..) = self.prepare_selection(request, engine.as_deref()).await?;
+        if let Some(why) = absent {
+            plan.notes.insert(
+                0,
+                format!(
+                    "{why}: this plan is from the registry's knowledge alone; what an engine already holds is \
+                     unknown, and starting it needs an engine"
+                ),
+            );
+        }
+        Ok(plan)
+    }
+
+    /// The spec and the prepared plan of a dashboard selection, against
+    /// `engine` (`None`: planned from the registry alone).
+    async fn prepare_selection(
         &self,
         request: &dockyard_api::BuildRequest,
-    ) -> Result<(Plan, BuildSpec, super::build::Prepared, Arc<dyn Engine>), Error> {
-        let engine = self.engines().into_iter().next().ok_or_else(|| {
-            Error::unavailable("no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file")
-        })?;
+        engine: Option<&dyn Engine>,
+    ) -> Result<(Plan, BuildSpec, super::build::Prepared), Error> {
         let spec = BuildSpec {
             globs: self.selection_globs(&request.selection)?,
             pull: true,
@@ -363,8 +387,8 @@ impl Service {
                 c
             },
         };
-        let prepared = self.plan_build(&spec, engine.as_ref(), &self.repo.registry).await?;
-        Ok((prepared.plan.clone(), spec, prepared, engine))
+        let prepared = self.plan_build(&spec, engine, &self.repo.registry).await?;
+        Ok((prepared.plan.clone(), spec, prepared))
     }
 
     /// Starts build-and-pull: the run is recorded now and goes on in the
@@ -374,7 +398,10 @@ impl Service {
         request: dockyard_api::BuildRequest,
         who: &str,
     ) -> Result<(RunId, Plan), Error> {
-        let (plan, mut spec, prepared, engine) = self.plan_selection(&request).await?;
+        let engine = self.engines().into_iter().next().ok_or_else(|| {
+            Error::unavailable("no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file")
+        })?;
+        let (plan, mut spec, prepared) = self.prepare_selection(&request, Some(engine.as_ref())).await?;
         spec.trigger = dockyard_api::Trigger::web(dockyard_api::Operation::Build, who);
         // The run records the engine it runs on (it recorded every engine).
         let hosts = vec![engine.name().to_owned()];

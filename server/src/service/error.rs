@@ -91,6 +91,19 @@ impl From<dockyard_core::Diagnostic> for Error {
     }
 }
 
+/// A registry index that cannot be made: its configuration is the
+/// repository's to fix; its store or its registry cannot be reached.
+impl From<crate::registry::IndexError> for Error {
+    fn from(e: crate::registry::IndexError) -> Error {
+        use crate::registry::IndexError as I;
+        match e {
+            I::Config(m) => Error::invalid(m),
+            I::Store(s) => s.into(),
+            I::Registry(r) => Error::from_source(Kind::Unavailable, r),
+        }
+    }
+}
+
 impl From<super::build::BuildError> for Error {
     fn from(e: super::build::BuildError) -> Error {
         use super::build::BuildError as B;

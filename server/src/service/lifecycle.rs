@@ -52,9 +52,9 @@ impl Service {
     /// Pinned versions by image, from every pin of the pin paths that names
     /// a version (whatever its status: a pin to an unknown version still
     /// pulls that tag).
-    fn pinned_versions(&self) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        let lint = snapshot.lint().map_err(|d| d.to_string())?;
+    fn pinned_versions(&self) -> Result<BTreeMap<String, BTreeSet<String>>, Error> {
+        let snapshot = self.snapshot()?;
+        let lint = snapshot.lint().map_err(|d| Error::from(d.clone()))?;
         let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for f in &lint.report.findings {
             if let Some(v) = &f.pin.version {
@@ -66,8 +66,8 @@ impl Service {
 
     /// Images that no pin names and no catalog image builds on, with the
     /// date of their changelog's first entry.
-    pub fn retire_candidates(&self) -> Result<Vec<RetireCandidate>, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
+    pub fn retire_candidates(&self) -> Result<Vec<RetireCandidate>, Error> {
+        let snapshot = self.snapshot()?;
         let pinned = self.pinned_versions()?;
         let usable = || {
             snapshot.catalogs.iter().flat_map(|c| c.images.iter().filter(|i| i.error.is_none()).map(move |i| (c, i)))
@@ -98,17 +98,17 @@ impl Service {
     /// what it keeps and why. Tags and digests are read fresh within
     /// `registry.max_age`; a repository that cannot be read is named in
     /// `errors` and nothing of it is deleted.
-    pub async fn cleanup_plan(&self, opts: CleanupOptions, registry: &RegistryOptions) -> Result<CleanupPlan, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        let catalog = snapshot.catalogs.first().ok_or("no catalog root")?;
+    pub async fn cleanup_plan(&self, opts: CleanupOptions, registry: &RegistryOptions) -> Result<CleanupPlan, Error> {
+        let snapshot = self.snapshot()?;
+        let catalog = snapshot.catalogs.first().ok_or_else(|| Error::invalid("no catalog root"))?;
         let host = catalog.config.registry();
         let namespace = catalog.config.namespace();
-        let client = crate::registry::client_for(catalog, registry).map_err(|e| e.to_string())?;
+        let client = crate::registry::client_for(catalog, registry)?;
         let store = self.store().ok();
         let pinned = self.pinned_versions()?;
         let mut errors = Vec::new();
         // Tags of every catalog image, fresh within --max-age.
-        let reports = self.refresh_registry(registry, &Default::default()).await.map_err(|e| e.to_string())?;
+        let reports = self.refresh_registry(registry, &Default::default()).await?;
         let mut repos: Vec<(String, String, Option<String>, Vec<String>)> = Vec::new();
         let prefix = if namespace.is_empty() { String::new() } else { format!("{namespace}/") };
         for entry in reports.iter().filter(|r| r.index.registry == host).flat_map(|r| r.index.entries.iter()) {
@@ -221,13 +221,13 @@ impl Service {
         registry: &RegistryOptions,
         trigger: dockyard_api::Trigger,
         command: Vec<String>,
-    ) -> Result<(RunId, RunState), String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        let catalog = snapshot.catalogs.first().ok_or("no catalog root")?;
+    ) -> Result<(RunId, RunState), Error> {
+        let snapshot = self.snapshot()?;
+        let catalog = snapshot.catalogs.first().ok_or_else(|| Error::invalid("no catalog root"))?;
         let host = catalog.config.registry();
         let namespace = catalog.config.namespace();
-        let client = crate::registry::client_for(catalog, registry).map_err(|e| e.to_string())?;
-        let store = self.store().map_err(|e| e.to_string())?;
+        let client = crate::registry::client_for(catalog, registry)?;
+        let store = self.store()?;
         let path_of =
             |image: &str| if namespace.is_empty() { image.to_owned() } else { format!("{namespace}/{image}") };
         let items: Vec<PlanItem> = plan
@@ -254,7 +254,7 @@ impl Service {
             owner: crate::store::owner(),
             source: Some(self.run_source(command).await),
         };
-        let run = store.call(move |s| s.create_run(&new)).await.map_err(|e| e.to_string())?;
+        let run = store.call(move |s| s.create_run(&new)).await?;
         if let Ok(Some(d)) = store.call(move |s| s.get_run(run)).await {
             let _ = self.events.send(BuildEvent::RunStarted { run: d.run });
         }
@@ -296,10 +296,7 @@ impl Service {
         }
         let state = if failed { RunState::Failed } else { RunState::Succeeded };
         let at = now();
-        store
-            .write_retrying("the run's end", move |s| s.finish_run(run, state, at))
-            .await
-            .map_err(|e| e.to_string())?;
+        store.write_retrying("the run's end", move |s| s.finish_run(run, state, at)).await?;
         self.release_seqs(run);
         let _ = self.events.send(BuildEvent::RunFinished { run, state, at });
         Ok((run, state))
@@ -329,12 +326,12 @@ impl Service {
 
     /// What pulling every pin costs, from the pinned tags' manifests (for
     /// `linux/amd64`; cached by digest), and what each of `engines` lacks.
-    pub async fn sizes(&self, engines: &[Arc<dyn Engine>], registry: &RegistryOptions) -> Result<SizeReport, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        let catalog = snapshot.catalogs.first().ok_or("no catalog root")?;
+    pub async fn sizes(&self, engines: &[Arc<dyn Engine>], registry: &RegistryOptions) -> Result<SizeReport, Error> {
+        let snapshot = self.snapshot()?;
+        let catalog = snapshot.catalogs.first().ok_or_else(|| Error::invalid("no catalog root"))?;
         let host = catalog.config.registry();
-        let plan = super::pull::plan(&snapshot, None).map_err(|d| d.to_string())?;
-        let client = crate::registry::client_for(catalog, registry).map_err(|e| e.to_string())?;
+        let plan = super::pull::plan(&snapshot, None)?;
+        let client = crate::registry::client_for(catalog, registry)?;
         let store = self.store().ok();
         let max_age = registry.max_age as i64;
         let pinned: Vec<PinnedTag> = futures::stream::iter(plan.images.clone())
@@ -387,7 +384,7 @@ impl Service {
         });
         match fresh {
             Some((_, _, plan)) => Ok(plan),
-            None => self.cleanup_plan(opts, registry).await.map_err(Error::unavailable),
+            None => self.cleanup_plan(opts, registry).await,
         }
     }
 
@@ -404,7 +401,7 @@ impl Service {
             .map(|(_, r, _)| r.clone());
         match fresh {
             Some(r) => Ok(r),
-            None => self.sizes(&[], registry).await.map_err(Error::unavailable),
+            None => self.sizes(&[], registry).await,
         }
     }
 

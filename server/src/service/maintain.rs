@@ -5,7 +5,7 @@
 //! these; they write all files of one operation or none
 //! (`fsio::write_all_inside`).
 
-use super::Service;
+use super::{Error, Kind, Service};
 use crate::engine::Engine;
 use crate::registry::RegistryOptions;
 use dockyard_api::{BumpedPins, PruneReport, UpdateReport, UpdatedImage};
@@ -52,9 +52,9 @@ impl Service {
         self: &Arc<Self>,
         request: &UpdateRequest,
         registry: &RegistryOptions,
-    ) -> Result<UpdateReport, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        let first = snapshot.catalogs.first().ok_or("no catalog")?;
+    ) -> Result<UpdateReport, Error> {
+        let snapshot = self.snapshot()?;
+        let first = snapshot.catalogs.first().ok_or_else(|| Error::invalid("no catalog"))?;
         let epoch =
             std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.parse().ok()).unwrap_or_else(crate::store::now);
         let who = dockyard_core::update::Author {
@@ -68,8 +68,7 @@ impl Service {
             &request.reason,
             request.version.as_deref(),
             &who,
-        )
-        .map_err(|d| d.to_string())?;
+        )?;
         // A version the registry already has (by the stored index) is a tag
         // that would never be built again.
         if let Some(u) = updates.first()
@@ -81,14 +80,14 @@ impl Service {
                     reports.iter().find_map(|r| r.index.get(&u.image).filter(|e| e.tags.contains(&u.new_version)))
             {
                 let next = dockyard_core::changelog::next_version(&u.old_version, &first.config.update_id());
-                return Err(format!(
+                return Err(Error::conflict(format!(
                     "{}:1: --version {} of {} is already published ({}){}: a changelog entry for it would never be built",
                     u.display.display(),
                     u.new_version,
                     u.image,
                     entry.repo,
                     next.map(|n| format!("; {n} would work")).unwrap_or_default()
-                ));
+                )));
             }
         }
         // All files, or none.
@@ -120,7 +119,7 @@ impl Service {
         names: &std::collections::BTreeSet<String>,
         registry: &RegistryOptions,
         report: &mut UpdateReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let known = match self.refresh_registry(registry, &Default::default()).await {
             Ok(_) => true,
             Err(e) => {
@@ -133,8 +132,8 @@ impl Service {
                 stored
             }
         };
-        let snapshot = Arc::new(self.load_snapshot().map_err(|d| d.to_string())?);
-        let state = snapshot.lint().map_err(|d| d.to_string())?;
+        let snapshot = Arc::new(self.load_snapshot()?);
+        let state = snapshot.lint().map_err(|d| Error::from(d.clone()))?;
         let mut lint = state.report.clone();
         lint.findings.retain(|f| names.contains(&f.pin.image));
         let knowledge = crate::registry::Knowledge(&snapshot.registry);
@@ -150,9 +149,9 @@ impl Service {
     /// current version (and `latest` on the current image), children first;
     /// `select` globs limit it, `dry_run` removes nothing. An engine that
     /// does not answer is one error, said once.
-    pub async fn prune(&self, engine: &dyn Engine, select: &[String], dry_run: bool) -> Result<PruneReport, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        engine.version().await.map_err(|e| e.to_string())?;
+    pub async fn prune(&self, engine: &dyn Engine, select: &[String], dry_run: bool) -> Result<PruneReport, Error> {
+        let snapshot = self.snapshot()?;
+        engine.version().await.map_err(|e| Error::unavailable(format!("engine {}: {e}", engine.name())))?;
         let mut order = snapshot.rendered().graph.topo_order();
         order.reverse();
         let mut report = PruneReport { dry_run, ..Default::default() };
@@ -206,9 +205,9 @@ impl Service {
     /// `lint --fix`: every stale pin to its image's current version (when
     /// `guarded`, only to versions the registry is known to have), all pin
     /// files or none; then what remains, as a lint by `fail_on` would count.
-    pub fn fix_pins(&self, guarded: bool, fail_on: &[dockyard_api::Status]) -> Result<dockyard_api::FixReport, String> {
-        let snapshot = self.snapshot().map_err(|d| d.to_string())?;
-        let state = snapshot.lint().map_err(|d| d.to_string())?;
+    pub fn fix_pins(&self, guarded: bool, fail_on: &[dockyard_api::Status]) -> Result<dockyard_api::FixReport, Error> {
+        let snapshot = self.snapshot()?;
+        let state = snapshot.lint().map_err(|d| Error::from(d.clone()))?;
         let knowledge = crate::registry::Knowledge(&snapshot.registry);
         let published = guarded.then_some(&knowledge as &dyn dockyard_core::lint::Published);
         let (fixes, skipped) = dockyard_core::lint::plan_fixes_known(&state.report, &state.sources, published);
@@ -238,7 +237,7 @@ impl Service {
         &self,
         files: impl Iterator<Item = (&'a std::path::PathBuf, &'a String, &'a String)>,
         nothing: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let files: Vec<crate::fsio::Replace<'_>> = files
             .map(|(path, contents, original)| crate::fsio::Replace {
                 path,
@@ -246,8 +245,10 @@ impl Service {
                 original: original.as_bytes(),
             })
             .collect();
-        crate::fsio::write_all_inside(&self.repo.root, &files)
-            .map(|_| ())
-            .map_err(|(path, e)| format!("{}: cannot write ({e}){nothing}", self.repo.shown(&path)))
+        crate::fsio::write_all_inside(&self.repo.root, &files).map(|_| ()).map_err(|(path, e)| {
+            // A link out of the repository is the repository's fault.
+            let kind = if e.kind() == std::io::ErrorKind::PermissionDenied { Kind::Invalid } else { Kind::Internal };
+            Error::new(kind, format!("{}: cannot write ({e}){nothing}", self.repo.shown(&path)))
+        })
     }
 }

@@ -204,8 +204,18 @@ impl Service {
 
     /// The (image, tag) pairs the pins name: whose digests the index keeps,
     /// so that pulls and the hosts matrix can compare by digest.
+    /// Pins that cannot be read leave none, and say so in the log (the
+    /// pages show the same error from the snapshot).
     pub fn pinned_pairs(&self) -> BTreeSet<(String, String)> {
-        self.snapshot().ok().and_then(|s| pull::plan(&s, None).ok()).map(|p| p.pairs()).unwrap_or_default()
+        let plan =
+            self.snapshot().map_err(|e| e.to_string()).and_then(|s| pull::plan(&s, None).map_err(|d| d.to_string()));
+        match plan {
+            Ok(plan) => plan.pairs(),
+            Err(e) => {
+                tracing::warn!("the pins cannot be read ({e}): the registry index keeps no digests this time");
+                BTreeSet::new()
+            }
+        }
     }
 
     /// `registry --format json` / `GET /api/v1/registry`: the knowledge as it is.

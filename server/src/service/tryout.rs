@@ -200,7 +200,7 @@ impl Service {
             trigger: dockyard_api::Trigger::cli(dockyard_api::Operation::Try, ""),
             command: std::env::args().collect(),
         };
-        let prepared = self.plan_build(&spec, engine.as_ref(), registry).await?;
+        let prepared = self.plan_build(&spec, Some(engine.as_ref()), registry).await?;
         if let Some(item) =
             prepared.plan.items.iter().find(|i| i.name == *name && i.action == dockyard_api::Action::Broken)
         {

@@ -293,7 +293,7 @@ async fn cleanup_delete(
     };
     let plan = match service.cleanup_plan(opts, &registry).await {
         Ok(p) => p,
-        Err(e) => return Error::unavailable(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let command = vec![
         "dashboard".into(),
@@ -315,7 +315,7 @@ async fn cleanup_delete(
         Ok((run, state)) => json_bytes(Bytes::from(dockyard_api::to_json(
             &serde_json::json!({"run": run, "state": state.as_str(), "plan": plan}),
         ))),
-        Err(e) => Error::unavailable(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -449,7 +449,7 @@ async fn plan(State(state): State<AppState>, headers: HeaderMap, body: Bytes) ->
         Err(resp) => return *resp,
     };
     match state.service.plan_selection(&request).await {
-        Ok((plan, ..)) => json_bytes(Bytes::from(dockyard_api::to_json(&plan))),
+        Ok(plan) => json_bytes(Bytes::from(dockyard_api::to_json(&plan))),
         Err(e) => e.into_response(),
     }
 }

@@ -500,3 +500,30 @@ fn unknown_pages_are_404_each_page_has_a_title_and_answers_are_compressed() {
     assert_eq!(cache("/pins").as_deref(), Some("no-store"));
     assert_eq!(cache("/api/v1/pins").as_deref(), Some("no-store"));
 }
+
+/// A changelog whose later entry is malformed: the image still loads (its
+/// first entry names it, as docker-pkg reads it), and its page says why the
+/// history is missing, with the file and line, instead of an empty history.
+#[test]
+fn a_malformed_later_changelog_entry_is_an_error_on_the_image_page_not_an_empty_history() {
+    let good = changelog("app", &["2.0", "1.0"]);
+    let bad_line = good.lines().count() + 2;
+    let text = format!("{good}\nthis is not a header\n");
+    let repo = tree(&[
+        ("dockerfiles/config.yaml", "registry: r.example\nnamespace: ns\n"),
+        ("dockerfiles/app/Dockerfile.template", "FROM scratch\n"),
+        ("dockerfiles/app/changelog", &text),
+    ]);
+    assert_eq!(text.lines().nth(bad_line - 1), Some("this is not a header"));
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("s.db");
+    let server = Server::start(&["--repo", repo.path().to_str().unwrap(), "--store", db.to_str().unwrap()]);
+    let (status, _, body) = server.get("/api/v1/images/app");
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["image"]["version"], "2.0", "{v}");
+    let error = v["changelog_error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("changelog:{bad_line}")), "{v}");
+    let (_, _, page) = server.get("/images/app");
+    assert!(page.contains("id=\"changelog-error\"") && page.contains(&format!("changelog:{bad_line}")), "{page}");
+}
