@@ -9,20 +9,32 @@ mod pages;
 mod session;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, Route, Router, Routes};
 use leptos_router::{SsrMode, StaticSegment, path};
+
+/// The front end's version (from the server's context): asset URLs carry
+/// it as `?v=`, so that a browser may keep them for good and still never
+/// runs an old script against a new server.
+#[derive(Clone, Debug)]
+pub struct AssetVersion(pub Option<String>);
 
 /// Loads the front end and hydrates the page. Leptos's `HydrationScripts`
 /// also adds `<link rel=preload>` for the script and the WASM, which a
 /// browser without JavaScript still downloads (about 500 KB for nothing,
 /// and a warning): this script alone starts both, so without JavaScript
 /// nothing is fetched.
-const HYDRATE: &str =
-    "import('/pkg/app.js').then((m) => m.default({ module_or_path: '/pkg/app_bg.wasm' }).then(() => m.hydrate()));";
+fn hydrate_script(version: &str) -> String {
+    format!(
+        "import('/pkg/app.js{version}').then((m) => m.default({{ module_or_path: '/pkg/app_bg.wasm{version}' }})\
+         .then(() => m.hydrate()));"
+    )
+}
 
-/// The HTML document around the app.
+/// The HTML document around the app (rendered on the server only: the
+/// stylesheet and the script are outside what hydrates).
 pub fn shell(_options: LeptosOptions) -> impl IntoView {
+    let version = use_context::<AssetVersion>().and_then(|v| v.0).map(|v| format!("?v={v}")).unwrap_or_default();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -31,7 +43,8 @@ pub fn shell(_options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="data:," />
-                <script type="module" inner_html=HYDRATE></script>
+                <link rel="stylesheet" id="dockyard" href=format!("/pkg/app.css{version}") />
+                <script type="module" inner_html=hydrate_script(&version)></script>
                 <MetaTags />
             </head>
             <body>
@@ -54,7 +67,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Stylesheet id="dockyard" href="/pkg/app.css" />
         // Each page names itself: "Pins · dockyard".
         <Title formatter=|text: String| if text.is_empty() { "dockyard".to_owned() } else { format!("{text} · dockyard") } />
         // Pages of one thing (an image, a run) wait for their data before the

@@ -118,13 +118,14 @@ pub fn router(state: AppState) -> Router {
             // Per request: the page's reads, and its status.
             move || {
                 let headers = use_context::<axum::http::request::Parts>().map(|p| p.headers).unwrap_or_default();
+                provide_context(app::AssetVersion(asset_version(&page_state.leptos)));
                 provide_context(server_data(&page_state, use_context::<leptos_axum::ResponseOptions>(), headers))
             },
             move || app::shell(leptos.clone()),
         )
         .route("/login", get(|| async { "" }))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(axum::middleware::from_fn(cache_control))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cache_control))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         // Authentication is one layer over everything above: a new route is
         // private by default in private mode.
@@ -137,13 +138,41 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The front end's files keep their names from build to build, so a
-/// browser may keep them but must ask again (`no-cache`: a 304 when they
-/// did not change); pages and API answers are never stored.
-async fn cache_control(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+/// The front end's version: the first 16 hex digits of the sum
+/// `scripts/build-site` writes beside the files (of everything they are
+/// made from). Read at each use, since the site may be built behind a
+/// running server.
+pub fn asset_version(leptos: &LeptosOptions) -> Option<String> {
+    use std::io::Read;
+    let path = std::path::Path::new(&*leptos.site_root).join(&*leptos.site_pkg_dir).join(".source");
+    let mut head = [0u8; 16];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    head.iter().all(u8::is_ascii_hexdigit).then(|| String::from_utf8_lossy(&head).into_owned())
+}
+
+/// The front end's files asked for by the current version (`?v=`, as the
+/// pages name them) may be kept for good: a new build has a new version.
+/// Asked for by plain name (or an old version) they may be kept but must
+/// be asked again (`no-cache`: a 304 when they did not change). Pages and
+/// API answers are never stored.
+async fn cache_control(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let asset = req.uri().path().starts_with("/pkg/");
+    let current = asset
+        && req
+            .uri()
+            .query()
+            .and_then(|q| q.strip_prefix("v="))
+            .is_some_and(|v| asset_version(&state.leptos).is_some_and(|current| current == v));
     let mut resp = next.run(req).await;
-    let value = if asset { "no-cache" } else { "no-store" };
+    let value = match (asset, current && resp.status().is_success()) {
+        (true, true) => "public, max-age=31536000, immutable",
+        (true, false) => "no-cache",
+        (false, _) => "no-store",
+    };
     resp.headers_mut().entry(axum::http::header::CACHE_CONTROL).or_insert(axum::http::HeaderValue::from_static(value));
     resp
 }

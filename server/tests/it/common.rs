@@ -71,8 +71,13 @@ impl Server {
     }
 
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_site("/nonexistent", args, env)
+    }
+
+    /// As `start_env`, with the front end in `site`.
+    pub fn start_site(site: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         use std::io::BufRead;
-        let mut c = command(&["serve", "--addr", "127.0.0.1:0", "--site", "/nonexistent"]);
+        let mut c = command(&["serve", "--addr", "127.0.0.1:0", "--site", site]);
         c.args(args)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())

@@ -527,3 +527,60 @@ fn a_malformed_later_changelog_entry_is_an_error_on_the_image_page_not_an_empty_
     let (_, _, page) = server.get("/images/app");
     assert!(page.contains("id=\"changelog-error\"") && page.contains(&format!("changelog:{bad_line}")), "{page}");
 }
+
+/// The pages name the front end's files with their version (`?v=`, from
+/// the sum `scripts/build-site` writes): asked for so, a file may be kept
+/// for good (`immutable`); by plain name or an old version, it is asked
+/// again. A new build is a new version, so no page runs an old script.
+#[test]
+fn assets_named_by_their_version_are_immutable_and_a_new_build_is_a_new_version() {
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    for f in ["app.js", "app_bg.wasm", "app.css"] {
+        std::fs::write(pkg.join(f), format!("/* {f} */\n")).unwrap();
+    }
+    let sum = |text: &str| {
+        let out = std::process::Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                c.stdin.take().unwrap().write_all(text.as_bytes())?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
+    };
+    let first = sum("build one");
+    std::fs::write(pkg.join(".source"), format!("{first}\n")).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("s.db");
+    let server = Server::start_site(
+        site.path().to_str().unwrap(),
+        &["--repo", demo.to_str().unwrap(), "--store", db.to_str().unwrap()],
+        &[],
+    );
+    let cache = |path: &str| {
+        let (status, headers, _) = http(&format!("{}{path}", server.url), "GET", &[], "");
+        assert_eq!(status, 200, "{path}");
+        headers.into_iter().find(|(k, _)| k == "cache-control").map(|(_, v)| v).unwrap_or_default()
+    };
+    let v1 = &first[..16];
+    let (_, _, page) = server.get("/pins");
+    for name in ["app.js", "app_bg.wasm", "app.css"] {
+        assert!(page.contains(&format!("/pkg/{name}?v={v1}")), "{name} is not named by its version: {page}");
+        assert_eq!(cache(&format!("/pkg/{name}?v={v1}")), "public, max-age=31536000, immutable");
+        assert_eq!(cache(&format!("/pkg/{name}")), "no-cache");
+    }
+    // A new build behind the running server: pages name the new version,
+    // and the old one is no longer kept for good.
+    let second = sum("build two");
+    std::fs::write(pkg.join(".source"), format!("{second}\n")).unwrap();
+    let (_, _, page) = server.get("/pins");
+    assert!(page.contains(&format!("/pkg/app.js?v={}", &second[..16])) && !page.contains(v1), "{page}");
+    assert_eq!(cache(&format!("/pkg/app.js?v={v1}")), "no-cache");
+    assert_eq!(cache("/pins"), "no-store");
+}
