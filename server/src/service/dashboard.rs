@@ -15,6 +15,16 @@ use std::sync::Arc;
 /// How many recent runs the graph reads for each image's newest build.
 const RECENT_RUNS: usize = 20;
 
+/// How long `/metrics` keeps what the engines said.
+pub const METRICS_ENGINES_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The engines at one moment: their health, and which pinned images each
+/// holds (`None` when that could not be read).
+pub struct EnginesSeen {
+    pub health: Vec<HostInfo>,
+    pub hosts: Option<dockyard_api::HostsReport>,
+}
+
 impl Service {
     /// The engines builds and pulls go to: `[[hosts]]` of the operator file,
     /// else `$DOCKER_HOST` or the local socket when there is one.
@@ -34,6 +44,24 @@ impl Service {
         } else {
             Vec::new()
         }
+    }
+
+    /// The engines as `/metrics` reports them, asked at most once per
+    /// [`METRICS_ENGINES_TTL`]: scrapes in that time (and scrapes at the same
+    /// moment, which wait for one asking) share the answer, so a scraper
+    /// cannot make the engines do N×M image inspections per scrape.
+    pub async fn engines_for_metrics(&self) -> Arc<EnginesSeen> {
+        let mut kept = self.metrics_engines.lock().await;
+        if let Some((at, seen)) = kept.as_ref()
+            && at.elapsed() < METRICS_ENGINES_TTL
+        {
+            return seen.clone();
+        }
+        let health = self.engine_health().await;
+        let hosts = if health.is_empty() { None } else { self.hosts_report_with(health.clone()).await.ok() };
+        let seen = Arc::new(EnginesSeen { health, hosts });
+        *kept = Some((std::time::Instant::now(), seen.clone()));
+        seen
     }
 
     /// Each engine's reachability and version (asked now, briefly).

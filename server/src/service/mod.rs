@@ -63,6 +63,8 @@ pub struct Service {
     seqs: std::sync::Mutex<std::collections::HashMap<dockyard_api::RunId, i64>>,
     /// Run lists and finished runs, as answered at one history version.
     runs_cache: std::sync::Mutex<runs::RunsCache>,
+    /// The engines as `/metrics` last saw them, and when.
+    metrics_engines: tokio::sync::Mutex<Option<(std::time::Instant, Arc<dashboard::EnginesSeen>)>>,
 }
 
 impl Service {
@@ -82,6 +84,7 @@ impl Service {
             live_registry: OnceLock::new(),
             seqs: std::sync::Mutex::new(std::collections::HashMap::new()),
             runs_cache: std::sync::Mutex::default(),
+            metrics_engines: tokio::sync::Mutex::new(None),
         })
     }
 

@@ -135,9 +135,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
 
     // Sources: up, and the age of their data.
-    // The engines are asked once, all at once, for the whole scrape.
-    let health = service.engine_health().await;
-    let overview = service.overview_with(false, &health).await;
+    // The engines are asked once, all at once, for the whole scrape (and
+    // at most once every few seconds, whoever scrapes).
+    let engines = service.engines_for_metrics().await;
+    let health = &engines.health;
+    let overview = service.overview_with(false, health).await;
     family(&mut out, "dockyard_source_up", "gauge", "1 when the source is connected and read without error.");
     for src in &overview.sources {
         let up = matches!(src.health, dockyard_api::Health::Ok | dockyard_api::Health::Degraded) as u8;
@@ -188,9 +190,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
 
     // Engines: reachable, and which pinned images each has.
-    if !health.is_empty()
-        && let Ok(h) = service.hosts_report_with(health.clone()).await
-    {
+    if let Some(h) = &engines.hosts {
         family(&mut out, "dockyard_host_up", "gauge", "1 when the Docker engine answers.");
         for host in &h.hosts {
             let _ = writeln!(out, "dockyard_host_up{{host=\"{}\"}} {}", escape(&host.name), host.reachable as u8);

@@ -18,6 +18,11 @@ pub struct Dockerd {
 impl Dockerd {
     /// Starts a private engine and waits until it answers.
     pub fn start() -> Dockerd {
+        Self::start_with(&[])
+    }
+
+    /// As `start`, with more `dockerd` flags (`--debug` logs every API call).
+    pub fn start_with(flags: &[&str]) -> Dockerd {
         let bin = "/usr/sbin/dockerd";
         assert!(
             Path::new(bin).exists(),
@@ -37,6 +42,7 @@ impl Dockerd {
             .arg("--pidfile")
             .arg(d.join("pid"))
             .args(["--bridge", "none", "--iptables=false", "--ip-masq=false"])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(d.join("dockerd.log")).unwrap())
             .spawn()

@@ -141,8 +141,16 @@ fn pull_onto_every_host_and_the_matrix_shows_it_and_a_dead_host_fails_alone() {
 
     // Host two dies: host one is still served, two fails alone, and quickly.
     two.kill();
-    let (_, _, metrics) = server.get("/metrics");
-    assert!(metrics.lines().any(|l| l == "dockyard_host_up{host=\"two\"} 0"), "{metrics}");
+    // /metrics keeps what the engines said for 5 s (METRICS_ENGINES_TTL).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, _, metrics) = server.get("/metrics");
+        if metrics.lines().any(|l| l == "dockyard_host_up{host=\"two\"} 0") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "host two still up 10 s after it died:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let started = Instant::now();
     let out = command(&["pull", "--hosts", "all", "--digest", "--repo", r, "--store", s]).output().unwrap();
     assert!(started.elapsed() < Duration::from_secs(30));
@@ -504,4 +512,45 @@ fn a_frozen_engine_is_a_lost_engine_before_and_during_a_build() {
     assert!(run_log(s, 2).contains(&format!("published   {}/ci/x2:1 on one", reg.host)), "{}", run_log(s, 2));
     assert!(one.has(&format!("{}/ci/x2:1", reg.host)));
     two.thaw();
+}
+
+/// `/metrics` asks the engines at most once every 5 s, whoever scrapes:
+/// ten scrapes in a row and four at once cost the engine no more `version`
+/// calls than the first scrape did (counted in the engine's own debug log);
+/// after 5 s it is asked again.
+#[test]
+fn a_burst_of_metrics_scrapes_asks_the_engine_once() {
+    let engine = Dockerd::start_with(&["--debug"]);
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("s.db");
+    let server = Server::start_env(
+        &["--repo", demo.to_str().unwrap(), "--store", db.to_str().unwrap()],
+        &[("DOCKER_HOST", engine.host.as_str())],
+    );
+    let calls = || engine.log().lines().filter(|l| l.contains("Calling GET") && l.contains("/version")).count();
+    let before = calls();
+    let started = Instant::now();
+    let (_, _, first) = server.get("/metrics");
+    assert!(first.lines().any(|l| l == "dockyard_host_up{host=\"local\"} 1"), "{first}");
+    // One asking (the client negotiates its API version too).
+    let one = calls() - before;
+    assert!(one >= 1, "the first scrape did not ask the engine");
+    for _ in 0..10 {
+        assert_eq!(server.get("/metrics").0, 200);
+    }
+    let at_once: Vec<_> = (0..4)
+        .map(|_| {
+            let url = format!("{}/metrics", server.url);
+            std::thread::spawn(move || http(&url, "GET", &[], "").0)
+        })
+        .collect();
+    for t in at_once {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    assert!(started.elapsed() < Duration::from_secs(4), "the burst took {:?}: too slow to test", started.elapsed());
+    assert_eq!(calls() - before, one, "the burst asked the engine again:\n{}", engine.log());
+    std::thread::sleep(Duration::from_millis(5500));
+    assert_eq!(server.get("/metrics").0, 200);
+    assert!(calls() - before > one, "the engine was not asked again after 5 s");
 }
