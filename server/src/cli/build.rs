@@ -305,14 +305,6 @@ pub fn pull(args: &PullArgs) -> ExitCode {
     if let Err(c) = use_store(&service, &args.registry_args) {
         return c;
     }
-    let snapshot = match service.snapshot() {
-        Ok(s) => s,
-        Err(d) => return fail(d),
-    };
-    let mut plan = match crate::service::pull::plan(&snapshot, None) {
-        Ok(p) => p,
-        Err(d) => return fail(d),
-    };
     let engines = match engines_for(&service.repo, args.hosts.as_deref(), &args.engine) {
         Ok(e) => e,
         Err(e) => return fail(e),
@@ -322,16 +314,21 @@ pub fn pull(args: &PullArgs) -> ExitCode {
         Ok(r) => r,
         Err(c) => return c,
     };
-    if args.digest {
+    let planned = if args.digest {
         let opts = registry_options(&args.registry_args, &service.repo.registry);
-        if let Err(e) = rt.block_on(service.refresh_registry(&opts, &plan.pairs())) {
-            eprintln!("warning: registry: {e} (skipping by tag only)");
-        }
-        plan = match crate::service::pull::plan(&snapshot, Some(&service.registry_knowledge())) {
-            Ok(p) => p,
-            Err(d) => return fail(d),
-        };
-    }
+        rt.block_on(service.pull_plan_refreshed(&opts)).map(|(plan, unread)| {
+            if let Some(e) = unread {
+                eprintln!("warning: registry: {} (skipping by tag only)", sanitize(&e.to_string()));
+            }
+            plan
+        })
+    } else {
+        service.pull_plan(false)
+    };
+    let plan = match planned {
+        Ok(p) => p,
+        Err(e) => return failed(e),
+    };
     let text = args.format == Format::Text;
     let trigger = Trigger::cli(Operation::Pull, user());
     let report = rt.block_on(service.pull_recorded(engines, &plan, args.jobs, trigger, move |r| {
@@ -415,17 +412,11 @@ pub fn hosts(args: &HostsArgs) -> ExitCode {
         Err(c) => return c,
     };
     if args.digest {
-        let pins = match service
-            .snapshot()
-            .map_err(|d| d.to_string())
-            .and_then(|s| crate::service::pull::plan(&s, None).map_err(|d| d.to_string()))
-        {
-            Ok(p) => p,
-            Err(e) => return fail(e),
-        };
         let opts = registry_options(&args.registry_args, &service.repo.registry);
-        if let Err(e) = rt.block_on(service.refresh_registry(&opts, &pins.pairs())) {
-            eprintln!("warning: registry: {e} (presence by tag only)");
+        match rt.block_on(service.pull_plan_refreshed(&opts)) {
+            Ok((_, Some(e))) => eprintln!("warning: registry: {} (presence by tag only)", sanitize(&e.to_string())),
+            Ok(_) => {}
+            Err(e) => return failed(e),
         }
     }
     let report = match rt.block_on(service.hosts_report()) {

@@ -118,4 +118,17 @@ impl super::Service {
         let knowledge = self.registry_knowledge();
         Ok(plan(&snapshot, digests.then_some(&knowledge[..]))?)
     }
+
+    /// The pinned images to pull with their digests, the registry index
+    /// read first for exactly those pins (`pull --digest`, `hosts
+    /// --digest`). A registry that cannot be read leaves what the index
+    /// knew (by tag where it knew nothing); its error comes beside the plan.
+    pub async fn pull_plan_refreshed(
+        &self,
+        registry: &crate::registry::RegistryOptions,
+    ) -> Result<(PullPlan, Option<super::Error>), super::Error> {
+        let pins = self.pull_plan(false)?;
+        let failed = self.refresh_registry(registry, &pins.pairs()).await.err().map(super::Error::from);
+        Ok((self.pull_plan(true)?, failed))
+    }
 }

@@ -480,7 +480,8 @@ fn postgres_by_every_route_opens_and_closes_without_a_panic() {
             let out = run(args);
             let err = stderr(&out);
             assert!(!err.contains("panicked"), "{name} via {route} panicked: {err}");
-            assert!(matches!(out.status.code(), Some(0..=2)), "{name} via {route}: {:?} {err}", out.status);
+            // 69: an engine that cannot be reached (build, pull), as the README says.
+            assert!(matches!(out.status.code(), Some(0..=2 | 69)), "{name} via {route}: {:?} {err}", out.status);
         }
         // The store it used is the PostgreSQL one.
         let out = run(&["builds", "--format", "json"]);
