@@ -78,6 +78,11 @@ pub struct Session {
     /// Engines builds and pulls go to (0: none is configured).
     #[serde(default)]
     pub engines: usize,
+    /// The server's clock when it answered (Unix seconds): what pages count
+    /// "3 min ago" from, so that lists the server keeps (the run list) are
+    /// never shown with a time that went stale with them.
+    #[serde(default)]
+    pub server_time: i64,
 }
 
 impl Session {

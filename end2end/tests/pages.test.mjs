@@ -17,7 +17,7 @@ const pages = [
   ['/images', [/data-image="tox"/, /data-image="shellcheck"/]],
   ['/images/python3', [/3\.11\.2-s2/, /FROM registry\.example\.org\/demo\/ci-base:1\.2\.0-s1/, /jjb\/jobs\.yaml:16/]],
   ['/graph', [/<g data-image="ci-base"[^>]*class="node/, /data-status="stale-pins"/, /data-status="failed"/]],
-  ['/builds', [/href="\/builds\/2"/, /failed/]],
+  ['/builds', [/href="\/builds\/2"/, /failed/, /<time title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">\d+ (s|min|h|days?) ago/]],
   ['/builds/2', [/returned a non-zero code: 100/, /apt-get install -y shellcheck/]],
   ['/build', [/What to build/, /<option value="tox"/]],
   ['/hosts', [/not connected|No Docker engine|no engine/i]],

@@ -14,7 +14,13 @@ use leptos_router::hooks::use_params_map;
 pub fn BuildsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<RunList>("/api/v1/builds".into()));
     let sort = super::Sort::from_url("run", true);
-    super::refresh_on_history(move || data.refetch());
+    // Times read "3 min ago" from the server's clock of this answer (the
+    // run list itself is kept by the server, so it carries no clock).
+    let session = crate::session::use_session();
+    super::refresh_on_history(move || {
+        data.refetch();
+        session.refresh();
+    });
     view! {
         <leptos_meta::Title text="Builds" />
         <section class="builds">
@@ -50,7 +56,7 @@ pub fn BuildsPage() -> impl IntoView {
                                                 <td>{run_badge(r.state)}</td>
                                                 <td>{r.trigger.to_string()}</td>
                                                 <td class="wrap"><code>{selection}</code></td>
-                                                <td class="time">{format_time(r.started_at)}</td>
+                                                <td class="time">{started(r.started_at, session.get().map(|s| s.server_time))}</td>
                                                 <td class="num">{took}</td>
                                                 <td class="wrap">{counts}</td>
                                             </tr>
@@ -64,6 +70,16 @@ pub fn BuildsPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// When a run started: "3 min ago" (the exact time on hover) when the
+/// server's clock is known, else the time itself.
+fn started(at: i64, now: Option<i64>) -> impl IntoView + use<> {
+    match now.filter(|n| *n > 0) {
+        Some(now) => view! { <time title=format_time(at)>{format!("{} ago", crate::api::format_age(now - at))}</time> }
+            .into_any(),
+        None => view! { <time>{format_time(at)}</time> }.into_any(),
     }
 }
 

@@ -419,6 +419,7 @@ pub fn session_of(state: &AppState, headers: &HeaderMap) -> dockyard_api::Sessio
         configured: state.auth.configured(),
         logged_in: state.auth.authenticated(headers),
         engines: state.service.engines().len(),
+        server_time: crate::store::now(),
     }
 }
 
