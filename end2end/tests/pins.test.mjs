@@ -155,6 +155,17 @@ test('a stale group says what updating brings, names its jobs, copies the fix an
       assert.equal(await page.evaluate(() => navigator.clipboard.readText()), fixed);
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= width, 'the page scrolls sideways');
       await shot(page, `${width === 390 ? 'narrow' : 'wide'}-pins-group-actions`);
+      // The open group is in the URL: away to the image and Back, it is
+      // still open (and so after a reload).
+      await page.waitForURL(/[?&]open=castor%3A/);
+      await group.locator('summary a.name').click();
+      await page.waitForURL(/\/images\/castor$/);
+      await page.goBack();
+      await page.waitForSelector('details.group[data-image="castor"][open]');
+      await page.reload();
+      await hydrated(page);
+      assert.equal(await page.locator('details.group[data-image="castor"][open]').count(), 1);
+      assert.equal(await page.locator('details.group[open]').count(), 1);
       if (width === 1366) {
         // The group's own patch changes only castor's pins.
         const [download] = await Promise.all([page.waitForEvent('download'), group.locator('a[data-patch="group"]').click()]);

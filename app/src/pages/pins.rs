@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
+use std::collections::BTreeSet;
 
 /// `/pins?status=STATUS&q=TEXT`.
 #[component]
@@ -66,14 +67,33 @@ fn PinsView(report: PinsReport) -> impl IntoView {
     let warnings = report.warnings.clone();
     let unused = report.summary.dead_images.clone();
 
+    // The groups opened are kept in the URL (`open=image:version,…`,
+    // replacing the history entry), so Back comes back to them open.
+    let opened: StoredValue<BTreeSet<String>> = StoredValue::new(
+        query
+            .get_untracked()
+            .get("open")
+            .map(|o| o.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default(),
+    );
     let navigate = use_navigate();
-    let on_search = move |ev: leptos::ev::Event| {
-        let text = event_target_value(&ev);
+    let keep = move |text: &str| {
         navigate(
-            &href(&status.get_untracked(), &text),
+            &open_href(&status.get_untracked(), text, &opened.get_value()),
             NavigateOptions { replace: true, scroll: false, ..Default::default() },
         );
     };
+    let on_search = {
+        let keep = keep.clone();
+        move |ev: leptos::ev::Event| keep(&event_target_value(&ev))
+    };
+    let on_toggle = Callback::new(move |(key, open): (String, bool)| {
+        let mut changed = false;
+        opened.update_value(|set| changed = if open { set.insert(key) } else { set.remove(&key) });
+        if changed {
+            keep(&q.get_untracked());
+        }
+    });
     // Groups of (image, version, status), worst first.
     let groups = move || {
         let (filter, needle) = (status.get(), q.get().to_lowercase());
@@ -163,7 +183,9 @@ fn PinsView(report: PinsReport) -> impl IntoView {
                 <div class="groups">
                     {gs.into_iter().map(|(image, version, st, members)| {
                         let entries = changes.with_value(|c| c.get(&image).cloned().unwrap_or_default());
-                        group(image, version, st, members, entries)
+                        let key = group_key(&image, version.as_deref());
+                        let open = opened.with_value(|o| o.contains(&key));
+                        group(Group { image, version, status: st, members, entries }, open, on_toggle)
                     }).collect_view()}
                 </div>
             }
@@ -198,13 +220,47 @@ fn unused_images(names: Vec<String>) -> impl IntoView {
     })
 }
 
-fn group(
+/// One group of pins: the same image, version and status.
+struct Group {
     image: String,
     version: Option<String>,
     status: Status,
     members: Vec<Pin>,
+    /// The image's changelog entries, newest first.
     entries: Vec<ChangelogEntry>,
-) -> impl IntoView {
+}
+
+/// How a group is named in the URL's `open=`.
+fn group_key(image: &str, version: Option<&str>) -> String {
+    format!("{image}:{}", version.unwrap_or(""))
+}
+
+/// The pins page with this filter, search and open groups.
+fn open_href(status: &str, q: &str, open: &BTreeSet<String>) -> String {
+    let mut h = href(status, q);
+    if !open.is_empty() {
+        h.push_str(&format!("&open={}", encode(&open.iter().cloned().collect::<Vec<_>>().join(","))));
+    }
+    h
+}
+
+/// Whether the `<details>` a toggle event came from is open now.
+fn details_open(ev: &leptos::ev::Event) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(|e| e.has_attribute("open"))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        false
+    }
+}
+
+fn group(g: Group, open: bool, on_toggle: Callback<(String, bool)>) -> impl IntoView {
+    let Group { image, version, status, members, entries } = g;
+    let toggle_key = group_key(&image, version.as_deref());
     let first = members[0].clone();
     // What updating brings: the entries above the pinned version.
     let entries: Vec<ChangelogEntry> =
@@ -230,7 +286,8 @@ fn group(
     let count = format!("{} in {}", plural(members.len(), "pin"), plural(files.len(), "file"));
     let (key, href, label) = (image.clone(), format!("/images/{}", encode(&image)), image.clone());
     view! {
-        <details class=format!("group s-{}", status.as_str()) data-image=key data-status=status.as_str()>
+        <details class=format!("group s-{}", status.as_str()) data-image=key data-status=status.as_str() open=open
+            on:toggle=move |ev| on_toggle.run((toggle_key.clone(), details_open(&ev)))>
             <summary>
                 {status_badge(status)}
                 <A href=href attr:class="name">{label}</A>
