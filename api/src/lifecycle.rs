@@ -139,6 +139,15 @@ pub struct CleanupKeep {
     pub reason: KeepReason,
 }
 
+/// The answer to `POST /api/v1/cleanup`: the run that deleted, how it
+/// ended, and the plan it carried out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupDone {
+    pub run: crate::RunId,
+    pub state: crate::RunState,
+    pub plan: CleanupPlan,
+}
+
 /// `dockyard cleanup --format json` and `GET /api/v1/cleanup`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct CleanupPlan {

@@ -46,6 +46,20 @@ impl Service {
         self.impact_with_head(base, head).map(|(r, _)| r)
     }
 
+    /// [`Service::impact`] for the API: a few at a time (busy beyond), on
+    /// the blocking pool, and git killed when the caller stops waiting (the
+    /// returned future dropped: a client gone, or its deadline).
+    pub async fn impact_bounded(self: &Arc<Self>, base: String, head: Option<String>) -> Result<ImpactReport, Error> {
+        let Ok(_slot) = IMPACT_SLOTS.try_acquire() else {
+            return Err(Error::unavailable("impact is busy; try again in a moment"));
+        };
+        let s = self.clone();
+        let cancel = crate::git::Cancel::default();
+        let _cancel_on_drop = cancel.on_drop();
+        let work = move || crate::git::with_cancel(&cancel, || s.impact(&base, head.as_deref()));
+        tokio::task::spawn_blocking(work).await.map_err(|e| Error::internal(e.to_string()))?
+    }
+
     /// [`Service::impact`], with the head's snapshot.
     pub fn impact_with_head(&self, base: &str, head: Option<&str>) -> Result<(ImpactReport, Arc<Snapshot>), Error> {
         self.impact_inner(base, head).map_err(Error::invalid)

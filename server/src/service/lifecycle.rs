@@ -10,7 +10,8 @@ use crate::engine::Engine;
 use crate::registry::{RegistryOptions, manifests};
 use crate::store::{ImageUpdate, NewRun, now, now_ms};
 use dockyard_api::{
-    Action, BuildEvent, CleanupPlan, ImageState, LogLine, Plan, PlanItem, RetireCandidate, RunId, RunState, SizeReport,
+    Action, BuildEvent, CleanupDone, CleanupPlan, ImageState, LogLine, Plan, PlanItem, RetireCandidate, RunId,
+    RunState, SizeReport,
 };
 use dockyard_core::lifecycle::{self, CatalogImage, KeepRules, PinnedTag, RepoTags};
 use futures::StreamExt;
@@ -19,6 +20,9 @@ use std::sync::Arc;
 
 /// Manifests asked for at once.
 const CONCURRENCY: usize = 8;
+
+/// The dashboard's cleanup and sizes read many manifests: one at a time.
+static LIFECYCLE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// `cleanup`'s rules.
 #[derive(Debug, Clone, Copy)]
@@ -459,5 +463,49 @@ impl Service {
             reclaimable_bytes: cache.cleanup.as_ref().map(|(_, _, plan)| plan.reclaimable_bytes),
             fresh_agent_bytes: cache.sizes.as_ref().map(|(_, sizes, _)| sizes.fresh_agent_bytes),
         }
+    }
+}
+
+impl Service {
+    /// How `serve --registry` reads the registry, or why it does not.
+    pub fn live_registry_options(&self) -> Result<RegistryOptions, Error> {
+        self.live_registry
+            .get()
+            .cloned()
+            .ok_or_else(|| Error::unavailable("no registry is connected: start the server with --registry to read it"))
+    }
+
+    /// The dashboard's cleanup plan (`GET /api/v1/cleanup`), kept between
+    /// registry refreshes; one lifecycle read at a time.
+    pub async fn cleanup_for_dashboard(&self, opts: CleanupOptions) -> Result<CleanupPlan, Error> {
+        let registry = self.live_registry_options()?;
+        let _slot = LIFECYCLE_SLOTS.acquire().await.map_err(|_| Error::unavailable("shutting down"))?;
+        self.cleanup_cached(opts, &registry).await
+    }
+
+    /// The dashboard's sizes (`GET /api/v1/sizes`); one lifecycle read at a time.
+    pub async fn sizes_for_dashboard(&self) -> Result<SizeReport, Error> {
+        let registry = self.live_registry_options()?;
+        let _slot = LIFECYCLE_SLOTS.acquire().await.map_err(|_| Error::unavailable("shutting down"))?;
+        self.sizes_cached(&registry).await
+    }
+
+    /// `POST /api/v1/cleanup`: deletes the plan made now from fresh tags and
+    /// digests, as one run started by `who` from the dashboard.
+    pub async fn cleanup_now(self: &Arc<Self>, opts: CleanupOptions, who: &str) -> Result<CleanupDone, Error> {
+        let mut registry = self.live_registry_options()?;
+        registry.max_age = 0;
+        let _slot = LIFECYCLE_SLOTS.acquire().await.map_err(|_| Error::unavailable("shutting down"))?;
+        let plan = self.cleanup_plan(opts, &registry).await?;
+        let command = vec![
+            "dashboard".into(),
+            "cleanup".into(),
+            format!("--keep-last={}", opts.keep_last),
+            format!("--min-age={}", opts.min_age_days),
+            "--delete".into(),
+        ];
+        let trigger = dockyard_api::Trigger::web(dockyard_api::Operation::Cleanup, who);
+        let (run, state) = self.cleanup_delete(&plan, &registry, trigger, command).await?;
+        Ok(CleanupDone { run, state, plan })
     }
 }

@@ -21,6 +21,7 @@ pub mod snapshot;
 pub mod tryout;
 pub mod watch;
 
+pub use crate::store::now;
 pub use error::{Error, Kind};
 pub use repo::{RepoConfig, RepoFlags};
 pub use snapshot::Snapshot;

@@ -65,10 +65,22 @@ impl Service {
         cache.answers.insert(key, body.clone());
     }
 
+    /// The build history's version now: it changes whenever any process
+    /// writes the history (`None`: unknown for a moment; look again).
+    pub fn history_version_now(&self) -> Result<Option<u64>> {
+        Ok(self.store()?.0.history_version())
+    }
+
     fn history_version(&self) -> Result<(crate::store::Shared, Option<u64>)> {
         let store = self.store()?;
         let version = store.0.history_version();
         Ok((store, version))
+    }
+
+    /// The newest runs `/metrics` counts by state (at most 10,000).
+    pub async fn runs_for_metrics(&self) -> Result<Vec<dockyard_api::RunSummary>> {
+        let store = self.store()?;
+        Ok(store.call(|s| s.list_runs(10_000)).await?)
     }
 
     /// The newest runs (at most [`LIST_MAX`]).

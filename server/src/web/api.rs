@@ -121,18 +121,6 @@ pub fn read_route(path: &str) -> Option<&'static str> {
 /// Raw log downloads under way at once.
 static RAW_LOG_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
-/// Cleanup and sizes read many manifests: one at a time.
-static LIFECYCLE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-
-/// The registry options the server reads the registry with, or why it does not.
-fn server_registry(service: &crate::service::Service) -> Result<crate::registry::RegistryOptions, Error> {
-    service
-        .live_registry
-        .get()
-        .cloned()
-        .ok_or_else(|| Error::unavailable("no registry is connected: start the server with --registry to read it"))
-}
-
 /// `keep_last` and `min_age` from a query.
 fn cleanup_options(query: &str) -> Result<crate::service::lifecycle::CleanupOptions, Error> {
     let mut o = crate::service::lifecycle::CleanupOptions::default();
@@ -232,35 +220,10 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Er
         ["session"] => Ok(json(&session_of(state, &HeaderMap::new()))),
         ["impact"] => {
             let base = query_param(query, "base").ok_or_else(|| Error::invalid("base=REV is required"))?;
-            let head = query_param(query, "head");
-            let Ok(_slot) = crate::service::impact::IMPACT_SLOTS.try_acquire() else {
-                return Err(Error::unavailable("impact is busy; try again in a moment"));
-            };
-            let s = service.clone();
-            // git is killed when this request is dropped (a client gone, or its deadline).
-            let cancel = crate::git::Cancel::default();
-            let _cancel_on_drop = cancel.on_drop();
-            let work = move || crate::git::with_cancel(&cancel, || s.impact(&base, head.as_deref()));
-            match tokio::task::spawn_blocking(work).await {
-                Ok(r) => Ok(json(&r?)),
-                Err(e) => Err(Error::internal(e.to_string())),
-            }
+            Ok(json(&service.impact_bounded(base, query_param(query, "head")).await?))
         }
-        ["cleanup"] => {
-            let opts = cleanup_options(query)?;
-            let registry = server_registry(service)?;
-            let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
-                return Err(Error::unavailable("shutting down"));
-            };
-            Ok(json(&service.cleanup_cached(opts, &registry).await?))
-        }
-        ["sizes"] => {
-            let registry = server_registry(service)?;
-            let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
-                return Err(Error::unavailable("shutting down"));
-            };
-            Ok(json(&service.sizes_cached(&registry).await?))
-        }
+        ["cleanup"] => Ok(json(&service.cleanup_for_dashboard(cleanup_options(query)?).await?)),
+        ["sizes"] => Ok(json(&service.sizes_for_dashboard().await?)),
         _ => Err(Error::not_found("no such API route (the API lives under /api/v1/)")),
     }
 }
@@ -282,39 +245,15 @@ async fn cleanup_delete(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let params = if form { String::from_utf8_lossy(&body).into_owned() } else { query.unwrap_or_default() };
-    let service = &state.service;
-    let (opts, mut registry) = match (cleanup_options(&params), server_registry(service)) {
-        (Ok(o), Ok(r)) => (o, r),
-        (Err(e), _) | (_, Err(e)) => return e.into_response(),
-    };
-    registry.max_age = 0;
-    let Ok(_slot) = LIFECYCLE_SLOTS.acquire().await else {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "shutting down");
-    };
-    let plan = match service.cleanup_plan(opts, &registry).await {
-        Ok(p) => p,
+    let opts = match cleanup_options(&params) {
+        Ok(o) => o,
         Err(e) => return e.into_response(),
     };
-    let command = vec![
-        "dashboard".into(),
-        "cleanup".into(),
-        format!("--keep-last={}", opts.keep_last),
-        format!("--min-age={}", opts.min_age_days),
-        "--delete".into(),
-    ];
-    match service
-        .cleanup_delete(
-            &plan,
-            &registry,
-            dockyard_api::Trigger::web(dockyard_api::Operation::Cleanup, "dashboard"),
-            command,
-        )
-        .await
-    {
-        Ok((run, _)) if form => (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/builds/{run}"))]).into_response(),
-        Ok((run, state)) => json_bytes(Bytes::from(dockyard_api::to_json(
-            &serde_json::json!({"run": run, "state": state.as_str(), "plan": plan}),
-        ))),
+    match state.service.cleanup_now(opts, "dashboard").await {
+        Ok(done) if form => {
+            (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/builds/{}", done.run))]).into_response()
+        }
+        Ok(done) => json_bytes(Bytes::from(dockyard_api::to_json(&done))),
         Err(e) => e.into_response(),
     }
 }
@@ -419,7 +358,7 @@ pub fn session_of(state: &AppState, headers: &HeaderMap) -> dockyard_api::Sessio
         configured: state.auth.configured(),
         logged_in: state.auth.authenticated(headers),
         engines: state.service.engines().len(),
-        server_time: crate::store::now(),
+        server_time: crate::service::now(),
     }
 }
 

@@ -12,7 +12,7 @@
 //! its last subscriber leaving.
 
 use super::AppState;
-use crate::store::Shared;
+use crate::service::{Error, Kind, Service};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -55,21 +55,21 @@ impl Streams {
 
     /// A receiver of run `id`'s events, starting the run's poller (from
     /// `seq`) when it has none.
-    fn subscribe(self: &Arc<Self>, store: &Shared, id: i64, seq: i64) -> broadcast::Receiver<Live> {
+    fn subscribe(self: &Arc<Self>, service: &Arc<Service>, id: i64, seq: i64) -> broadcast::Receiver<Live> {
         let mut hubs = self.hubs.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = hubs.get(&id) {
             return tx.subscribe();
         }
         let (tx, rx) = broadcast::channel(BACKLOG);
         hubs.insert(id, tx.clone());
-        tokio::spawn(poll(self.clone(), store.clone(), id, seq, tx));
+        tokio::spawn(poll(self.clone(), service.clone(), id, seq, tx));
         rx
     }
 }
 
-/// The poller of one run: reads the store every [`POLL`] while anyone
-/// listens and the run is not finished.
-async fn poll(streams: Arc<Streams>, store: Shared, id: i64, mut seq: i64, tx: broadcast::Sender<Live>) {
+/// The poller of one run: reads the run through the service every
+/// [`POLL`] while anyone listens and the run is not finished.
+async fn poll(streams: Arc<Streams>, service: Arc<Service>, id: i64, mut seq: i64, tx: broadcast::Sender<Live>) {
     let mut states: HashMap<String, ImageState> = HashMap::new();
     let mut failures = 0u32;
     loop {
@@ -77,9 +77,9 @@ async fn poll(streams: Arc<Streams>, store: Shared, id: i64, mut seq: i64, tx: b
         if tx.receiver_count() == 0 {
             break;
         }
-        let detail = match store.call(move |s| s.get_run(id)).await {
-            Ok(Some(d)) => d,
-            Ok(None) => {
+        let detail = match service.run_detail(id).await {
+            Ok(d) => d,
+            Err(e) if e.kind == Kind::NotFound => {
                 let _ = tx.send(Live::Error("no such run".into()));
                 break;
             }
@@ -90,7 +90,7 @@ async fn poll(streams: Arc<Streams>, store: Shared, id: i64, mut seq: i64, tx: b
                 continue;
             }
         };
-        let lines = match read_all(&store, id, seq).await {
+        let lines = match read_all(&service, id, seq).await {
             Ok(l) => l,
             Err(e) => {
                 failures += 1;
@@ -111,7 +111,7 @@ async fn poll(streams: Arc<Streams>, store: Shared, id: i64, mut seq: i64, tx: b
         }
         if detail.run.state.is_finished() {
             // The last lines may land after the state: one more read.
-            if let Ok(lines) = read_all(&store, id, seq).await {
+            if let Ok(lines) = read_all(&service, id, seq).await {
                 for l in lines {
                     let _ = tx.send(Live::Log(l));
                 }
@@ -124,11 +124,11 @@ async fn poll(streams: Arc<Streams>, store: Shared, id: i64, mut seq: i64, tx: b
 }
 
 /// Every line of run `id` after `after`, a page at a time.
-async fn read_all(store: &Shared, id: i64, after: i64) -> Result<Vec<LogLine>, crate::store::StoreError> {
+async fn read_all(service: &Service, id: i64, after: i64) -> Result<Vec<LogLine>, Error> {
     let mut out = Vec::new();
     let mut seq = after;
     loop {
-        let page = store.call(move |s| s.logs(id, None, seq, PAGE)).await?;
+        let page = service.run_logs(id, None, seq, PAGE).await?;
         let full = page.len() == PAGE;
         if let Some(last) = page.last() {
             seq = last.seq;
@@ -180,10 +180,6 @@ pub async fn events(
     let Ok(permit) = state.streams.permits.clone().try_acquire_owned() else {
         return busy();
     };
-    let store = match state.service.store() {
-        Ok(s) => s,
-        Err(e) => return store_away(e),
-    };
     // After the last line the client has: its Last-Event-ID on a
     // reconnection, else `?after=SEQ` (the lines the page came with).
     let from_query =
@@ -194,12 +190,12 @@ pub async fn events(
         .and_then(|v| v.parse().ok())
         .or(from_query)
         .unwrap_or(0);
-    let detail: RunDetail = match store.call(move |s| s.get_run(id)).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return super::api::error(StatusCode::NOT_FOUND, format!("no run {id}")),
+    let detail: RunDetail = match state.service.run_detail(id).await {
+        Ok(d) => d,
+        Err(e) if e.kind == Kind::NotFound => return e.into_response(),
         Err(e) => return store_away(e),
     };
-    let backlog = match read_all(&store, id, after).await {
+    let backlog = match read_all(&state.service, id, after).await {
         Ok(l) => l,
         Err(e) => return store_away(e),
     };
@@ -221,8 +217,8 @@ pub async fn events(
     }
     // Subscribe, then read again: what the poller sent before this
     // subscription is in the store, and what it sends after is in `rx`.
-    let rx = state.streams.subscribe(&store, id, seen);
-    match read_all(&store, id, seen).await {
+    let rx = state.streams.subscribe(&state.service, id, seen);
+    match read_all(&state.service, id, seen).await {
         Ok(more) => {
             seen = more.last().map_or(seen, |l| l.seq);
             first.extend(more.iter().map(log_event));
@@ -272,13 +268,13 @@ pub async fn history_events(State(state): State<AppState>) -> Response {
     let Ok(permit) = state.streams.permits.clone().try_acquire_owned() else {
         return busy();
     };
-    let store = match state.service.store() {
-        Ok(s) => s,
+    let first = match state.service.history_version_now() {
+        Ok(v) => v,
         Err(e) => return store_away(e),
     };
+    let service = state.service.clone();
     let started = tokio::time::Instant::now();
-    let first = store.0.history_version();
-    let stream = futures::stream::unfold((store, first, permit), move |(store, mut seen, permit)| async move {
+    let stream = futures::stream::unfold((service, first, permit), move |(service, mut seen, permit)| async move {
         loop {
             if started.elapsed() > MAX_STREAM {
                 return None;
@@ -286,12 +282,12 @@ pub async fn history_events(State(state): State<AppState>) -> Response {
             tokio::time::sleep(HISTORY_LOOK).await;
             // An unknown version (a write a moment ago, a listener away)
             // is looked at again; a known one that moved is news.
-            let Some(now) = store.0.history_version() else { continue };
+            let Ok(Some(now)) = service.history_version_now() else { continue };
             let changed = seen.is_some_and(|v| v != now);
             seen = Some(now);
             if changed {
                 let event = Event::default().event(StreamEvent::History.name()).data("changed");
-                return Some((Ok::<_, std::convert::Infallible>(event), (store, seen, permit)));
+                return Some((Ok::<_, std::convert::Infallible>(event), (service, seen, permit)));
             }
         }
     });

@@ -26,8 +26,6 @@ use std::time::{Duration, Instant};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
-/// Runs read for the build metrics (the newest).
-const RUNS: usize = 10_000;
 
 #[derive(Default, Clone)]
 struct Histogram {
@@ -121,7 +119,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let service = &state.service;
     let mut out = String::new();
-    let now = crate::store::now();
+    let now = crate::service::now();
 
     // Pins by status (every status, zeros included, so rates work).
     if let Ok(s) = service.snapshot()
@@ -158,9 +156,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     }
 
     // Builds.
-    if let Ok(store) = service.store()
-        && let Ok(runs) = store.call(|s| s.list_runs(RUNS)).await
-    {
+    if let Ok(runs) = service.runs_for_metrics().await {
         let mut by_state: BTreeMap<&str, (u64, i64, u64)> = BTreeMap::new();
         let mut images: BTreeMap<&str, u64> = BTreeMap::new();
         for r in &runs {

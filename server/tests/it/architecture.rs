@@ -20,8 +20,9 @@ const RULES: &[(&str, &[&str])] = &[
     ("print", &["cli", "web", "service", "engine", "registry", "store", "git", "fsio"]),
     // The service is below both shells and uses no printer.
     ("service", &["cli", "web", "print"]),
-    // The web shell and the command line are apart.
-    ("web", &["cli"]),
+    // The web shell and the command line are apart, and the web reaches
+    // the store, the engines, the registry and git only through the service.
+    ("web", &["cli", "store", "engine", "registry", "git", "fsio"]),
 ];
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
