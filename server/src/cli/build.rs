@@ -1,35 +1,13 @@
 //! `dockyard build`, `builds`, `update`, `prune` and `pull`: thin shells
 //! over the service and the engine.
 
-use super::args::{
-    BuildArgs, BuildsArgs, BuildsCommand, EngineArgs, Format, HostsArgs, PruneArgs, PullArgs, UpdateArgs,
-};
+use super::args::{BuildArgs, BuildsArgs, BuildsCommand, Format, HostsArgs, PruneArgs, PullArgs, UpdateArgs};
 use super::{EXIT_FINDINGS, emit_code, fail, failed, registry_options, service, use_store};
-use crate::engine::Engine;
-use crate::engine::docker::DockerEngine;
 use crate::print::{self, sanitize};
 use crate::service::build::{BuildSpec, nightly_suffix};
 use crate::service::{RepoConfig, RepoFlags, Service};
 use dockyard_api::{Operation, PullOutcome, RunState, Trigger};
 use std::process::ExitCode;
-use std::sync::Arc;
-
-/// The engine the flags name: a host of the operator file, a URL, or
-/// `$DOCKER_HOST` (else the local socket).
-pub fn engine_for(repo: &RepoConfig, args: &EngineArgs) -> Result<Arc<dyn Engine>, String> {
-    match &args.host {
-        None => Ok(Arc::new(DockerEngine::from_env())),
-        Some(h) => {
-            if let Some(spec) = repo.hosts.iter().find(|s| s.name == *h) {
-                return Ok(Arc::new(DockerEngine::new(&spec.name, &spec.url, spec.tls.clone())));
-            }
-            if h.contains("://") {
-                return Ok(Arc::new(DockerEngine::new(h, h, None)));
-            }
-            Err(format!("no host `{h}` in the operator file, and it is not an engine URL (unix:///…, tcp://…)"))
-        }
-    }
-}
 
 pub(super) fn multi_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
@@ -68,9 +46,9 @@ pub fn build(args: &BuildArgs) -> ExitCode {
     if let Err(c) = use_store(&service, &args.registry_args) {
         return c;
     }
-    let engines = match engines_for(&service.repo, args.hosts.as_deref(), &args.engine) {
+    let engines = match service.select_engines(args.hosts.as_deref(), args.engine.host.as_deref()) {
         Ok(e) => e,
-        Err(e) => return fail(e),
+        Err(e) => return failed(e),
     };
     let spec = BuildSpec {
         globs: args.select.clone(),
@@ -272,9 +250,9 @@ pub fn prune(args: &PruneArgs) -> ExitCode {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let engine = match engine_for(&service.repo, &args.engine) {
+    let engine = match service.engine_named(args.engine.host.as_deref()) {
         Ok(e) => e,
-        Err(e) => return fail(e),
+        Err(e) => return failed(e),
     };
     let rt = match super::runtime() {
         Ok(r) => r,
@@ -305,9 +283,9 @@ pub fn pull(args: &PullArgs) -> ExitCode {
     if let Err(c) = use_store(&service, &args.registry_args) {
         return c;
     }
-    let engines = match engines_for(&service.repo, args.hosts.as_deref(), &args.engine) {
+    let engines = match service.select_engines(args.hosts.as_deref(), args.engine.host.as_deref()) {
         Ok(e) => e,
-        Err(e) => return fail(e),
+        Err(e) => return failed(e),
     };
     let several = engines.len() > 1 || args.hosts.is_some();
     let rt = match multi_runtime() {
@@ -368,34 +346,6 @@ pub fn pull(args: &PullArgs) -> ExitCode {
             code
         }
     }
-}
-
-/// The engines `--hosts all` (every host of the operator file), `--hosts a,b`,
-/// or the one engine of `--host`, name.
-fn engines_for(repo: &RepoConfig, hosts: Option<&str>, one: &EngineArgs) -> Result<Vec<Arc<dyn Engine>>, String> {
-    let Some(list) = hosts else {
-        return Ok(vec![engine_for(repo, one)?]);
-    };
-    if list == "all" {
-        if repo.hosts.is_empty() {
-            return Err("--hosts all: no [[hosts]] in the operator file (--operator FILE or $DOCKYARD_OPERATOR)".into());
-        }
-        return Ok(repo
-            .hosts
-            .iter()
-            .map(|h| Arc::new(DockerEngine::new(&h.name, &h.url, h.tls.clone())) as Arc<dyn Engine>)
-            .collect());
-    }
-    let engines: Vec<_> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| engine_for(repo, &EngineArgs { host: Some(n.to_owned()) }))
-        .collect::<Result<_, _>>()?;
-    if engines.is_empty() {
-        return Err("--hosts: no host named".into());
-    }
-    Ok(engines)
 }
 
 /// `dockyard hosts`: the host × pinned-image matrix.

@@ -8,7 +8,6 @@
 //! its exit code is dockyard's.
 
 use super::args::TryArgs;
-use super::build::engine_for;
 use super::{fail, failed, registry_options, use_store};
 use crate::engine::RunSpec;
 use crate::service::tryout::TryRequest;
@@ -65,9 +64,9 @@ pub fn try_image(args: &TryArgs) -> ExitCode {
         println!("{}", super::shell_words(&plan.docker_run(tty)));
         return ExitCode::SUCCESS;
     }
-    let engine = match engine_for(&service.repo, &args.engine) {
+    let engine = match service.engine_named(args.engine.host.as_deref()) {
         Ok(e) => e,
-        Err(e) => return fail(e),
+        Err(e) => return failed(e),
     };
     let workspace = &plan.workspace;
     if args.log_dir.is_none() || args.cache_dir.is_none() {

@@ -64,6 +64,45 @@ impl Service {
         seen
     }
 
+    /// The engine a command names: `--host NAME` (a host of the operator
+    /// file) or `--host URL`; without one, `$DOCKER_HOST` or the local socket.
+    pub fn engine_named(&self, host: Option<&str>) -> Result<Arc<dyn Engine>, Error> {
+        let Some(h) = host else { return Ok(Arc::new(DockerEngine::from_env())) };
+        if let Some(spec) = self.repo.hosts.iter().find(|s| s.name == h) {
+            return Ok(Arc::new(DockerEngine::new(&spec.name, &spec.url, spec.tls.clone())));
+        }
+        if h.contains("://") {
+            return Ok(Arc::new(DockerEngine::new(h, h, None)));
+        }
+        Err(Error::invalid(format!(
+            "no host `{h}` in the operator file, and it is not an engine URL (unix:///…, tcp://…)"
+        )))
+    }
+
+    /// The engines a command names: `--hosts all` (every host of the
+    /// operator file), `--hosts a,b`, or the one engine of `--host`.
+    pub fn select_engines(&self, hosts: Option<&str>, host: Option<&str>) -> Result<Vec<Arc<dyn Engine>>, Error> {
+        let Some(list) = hosts else { return Ok(vec![self.engine_named(host)?]) };
+        if list == "all" {
+            if self.repo.hosts.is_empty() {
+                return Err(Error::invalid(
+                    "--hosts all: no [[hosts]] in the operator file (--operator FILE or $DOCKYARD_OPERATOR)",
+                ));
+            }
+            return Ok(self.engines());
+        }
+        let engines: Vec<_> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| self.engine_named(Some(n)))
+            .collect::<Result<_, _>>()?;
+        if engines.is_empty() {
+            return Err(Error::invalid("--hosts: no host named"));
+        }
+        Ok(engines)
+    }
+
     /// Each engine's reachability and version (asked now, briefly).
     pub async fn engine_health(&self) -> Vec<HostInfo> {
         // Every engine at once, each within one deadline.
