@@ -78,6 +78,10 @@ pub struct Session {
     /// Engines builds and pulls go to (0: none is configured).
     #[serde(default)]
     pub engines: usize,
+    /// How many of them answered when last asked (a few seconds ago at
+    /// most; `None` until they have been asked).
+    #[serde(default)]
+    pub engines_up: Option<usize>,
     /// The server's clock when it answered (Unix seconds): what pages count
     /// "3 min ago" from, so that lists the server keeps (the run list) are
     /// never shown with a time that went stale with them.
@@ -92,6 +96,8 @@ impl Session {
             Some("Starting is off: the operator has not set an access token for this server.")
         } else if self.engines == 0 {
             Some("No engine is connected: the operator sets DOCKER_HOST, or [[hosts]] in the operator file.")
+        } else if self.engines_up == Some(0) {
+            Some("No engine answers now: see Hosts for why.")
         } else if !self.logged_in {
             Some("Log in to start.")
         } else {

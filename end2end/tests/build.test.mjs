@@ -302,6 +302,15 @@ test('without an engine the plan preview comes from the registry, and says so', 
     }
     assert.deepEqual(plan.items.map((i) => i.name), ['base', 'app']);
     assert.match(plan.notes[0], /local: unreachable.*registry's knowledge alone/);
+    // The session learns that no engine answers (asked in the background,
+    // never waited for), and Start says so before anyone clicks.
+    let session;
+    for (let i = 0; i < 50; i++) {
+      session = await (await fetch(noEngine.url + '/api/v1/session')).json();
+      if (session.engines_up === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual([session.engines, session.engines_up], [1, 0], JSON.stringify(session));
     for (const width of [1366, 390]) {
       const page = await watchedPage(browser, { viewport: { width, height: 800 } });
       await page.goto(noEngine.url + '/build');
@@ -310,6 +319,8 @@ test('without an engine the plan preview comes from the registry, and says so', 
       await page.click('#show-plan');
       await page.waitForSelector('table.plan');
       assert.match(await page.textContent('.plan-note'), /registry's knowledge alone/);
+      assert.equal(await page.$eval('#start', (b) => b.disabled), true);
+      assert.match(await page.textContent('#start-blocked'), /No engine answers/);
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= width, 'the page scrolls sideways');
       await shot(page, `${width === 390 ? 'narrow' : 'wide'}-build-no-engine`);
       assert.deepEqual(page.errors, []);

@@ -103,6 +103,30 @@ impl Service {
         Ok(engines)
     }
 
+    /// How many engines answered when last asked, without waiting for them:
+    /// an answer older than [`METRICS_ENGINES_TTL`] is asked again in the
+    /// background (one asking at a time) and the last one is returned
+    /// meanwhile (`None` before the first). Pages use it to say "no engine
+    /// answers" before anyone clicks Start, and never wait on a frozen engine.
+    pub fn engines_up(self: &Arc<Self>) -> Option<usize> {
+        let mut seen = self.health_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (last, asking) = &mut *seen;
+        let fresh = last.is_some_and(|(at, _)| at.elapsed() < METRICS_ENGINES_TTL);
+        if !fresh
+            && !*asking
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            *asking = true;
+            let service = self.clone();
+            runtime.spawn(async move {
+                let up = service.engine_health().await.iter().filter(|h| h.reachable).count();
+                *service.health_seen.lock().unwrap_or_else(|p| p.into_inner()) =
+                    (Some((std::time::Instant::now(), up)), false);
+            });
+        }
+        last.map(|(_, up)| up)
+    }
+
     /// Each engine's reachability and version (asked now, briefly).
     pub async fn engine_health(&self) -> Vec<HostInfo> {
         // Every engine at once, each within one deadline.

@@ -64,6 +64,9 @@ pub struct Service {
     seqs: std::sync::Mutex<std::collections::HashMap<dockyard_api::RunId, i64>>,
     /// Run lists and finished runs, as answered at one history version.
     runs_cache: std::sync::Mutex<runs::RunsCache>,
+    /// The engines' health as last asked for the session, when, and
+    /// whether it is being asked again now.
+    health_seen: std::sync::Mutex<(Option<(std::time::Instant, usize)>, bool)>,
     /// The engines as `/metrics` last saw them, and when.
     metrics_engines: tokio::sync::Mutex<Option<(std::time::Instant, Arc<dashboard::EnginesSeen>)>>,
 }
@@ -86,6 +89,7 @@ impl Service {
             seqs: std::sync::Mutex::new(std::collections::HashMap::new()),
             runs_cache: std::sync::Mutex::default(),
             metrics_engines: tokio::sync::Mutex::new(None),
+            health_seen: std::sync::Mutex::new((None, false)),
         })
     }
 

@@ -358,6 +358,7 @@ pub fn session_of(state: &AppState, headers: &HeaderMap) -> dockyard_api::Sessio
         configured: state.auth.configured(),
         logged_in: state.auth.authenticated(headers),
         engines: state.service.engines().len(),
+        engines_up: state.service.engines_up(),
         server_time: crate::service::now(),
     }
 }
