@@ -453,6 +453,9 @@ impl RunShown {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RunList {
     pub runs: Vec<RunSummary>,
+    /// More runs are older than these: ask `before=` this id for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older: Option<RunId>,
 }
 
 /// One line of an image's build log.

@@ -85,6 +85,29 @@ test('versions do not break at the hyphen, and keyboard focus is visible', async
   await hydrated(page);
   const wraps = await page.$$eval('.version', (els) => els.filter((e) => e.getClientRects().length > 1).map((e) => e.textContent));
   assert.deepEqual(wraps, []);
+  // No word in a table cell is split across lines ("pytho n3"): each run of
+  // letters and digits lies on one line (tables too wide scroll in their box).
+  for (const p of ['/images', '/builds', '/hosts', '/images/python3', '/cleanup']) {
+    await page.goto(ctx.server.url + p);
+    await hydrated(page);
+    const split = await page.evaluate(() => {
+      const out = [];
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        if (!n.parentElement?.closest('td, th')) continue;
+        for (const m of n.textContent.matchAll(/[\p{L}\p{N}]+/gu)) {
+          const r = document.createRange();
+          r.setStart(n, m.index);
+          r.setEnd(n, m.index + m[0].length);
+          if ([...r.getClientRects()].filter((x) => x.width > 0).length > 1) out.push(m[0]);
+        }
+      }
+      return out;
+    });
+    assert.deepEqual(split, [], `${p}: words split across lines`);
+  }
+  await page.goto(ctx.server.url + '/pins');
+  await hydrated(page);
   // The first Tab reaches the skip link; then the navigation, each with an outline.
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
@@ -205,6 +228,18 @@ test('tables sort by their headers, and the sort is kept in the URL', async () =
   await page.click('a.sort[data-sort="run"]');
   await page.waitForURL(/sort=run&dir=asc/);
   assert.deepEqual(await ids(), runs.map((r) => r.id).sort((a, b) => a - b));
+  // Older pages: the runs before one, and a way back to the newest.
+  const newest = Math.max(...runs.map((r) => r.id));
+  for (const width of [1366, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto(ctx.server.url + `/builds?before=${newest}`);
+    await hydrated(page);
+    assert.deepEqual(await ids(), runs.map((r) => r.id).filter((id) => id < newest).sort((a, b) => b - a));
+    await shot(page, `${width === 390 ? 'narrow' : 'wide'}-builds-older`);
+  }
+  await page.click('#newest-runs');
+  await page.waitForURL(/\/builds$/);
+  await page.waitForFunction((n) => document.querySelector('table.runs tbody tr')?.dataset.run === String(n), newest);
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -12,7 +12,18 @@ use leptos_router::hooks::use_params_map;
 /// `/builds`.
 #[component]
 pub fn BuildsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_json::<RunList>("/api/v1/builds".into()));
+    // `?before=ID`: the page of runs older than that one.
+    let query = leptos_router::hooks::use_query_map();
+    let before = Memo::new(move |_| query.read().get("before").and_then(|b| b.parse::<i64>().ok()));
+    let data = Resource::new(
+        move || before.get(),
+        |before| {
+            get_json::<RunList>(match before {
+                Some(b) => format!("/api/v1/builds?before={b}"),
+                None => "/api/v1/builds".into(),
+            })
+        },
+    );
     let sort = super::Sort::from_url("run", true);
     // Times read "3 min ago" from the server's clock of this answer (the
     // run list itself is kept by the server, so it carries no clock).
@@ -33,7 +44,9 @@ pub fn BuildsPage() -> impl IntoView {
                     Ok(list) if list.runs.is_empty() => view! {
                         <p class="empty">"No builds yet: start one from " <A href="/build">"Build & pull"</A> ", or run " <code>"dockyard build"</code> "."</p>
                     }.into_any(),
-                    Ok(list) => view! {
+                    Ok(list) => {
+                        let older = list.older;
+                        view! {
                         <div class="scroll">
                             <table class="grid runs">
                                 <thead><tr>
@@ -65,7 +78,13 @@ pub fn BuildsPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
-                    }.into_any(),
+                        <nav class="pager" aria-label="Pages of runs">
+                            {before.get().map(|_| view! { <A href="/builds" attr:id="newest-runs">"← Newest runs"</A> })}
+                            " "
+                            {older.map(|id| view! { <A href=format!("/builds?before={id}") attr:id="older-runs">"Older runs →"</A> })}
+                        </nav>
+                    }.into_any()
+                    }
                     Err(e) => error_box(e).into_any(),
                 })}
             </Suspense>

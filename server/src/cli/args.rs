@@ -363,6 +363,9 @@ pub struct BuildsArgs {
     /// Runs listed, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Only runs older than this one (the next page: JSON's `older`).
+    #[arg(long)]
+    pub before: Option<i64>,
 }
 
 /// What `builds` and `builds show` both take.

@@ -176,7 +176,7 @@ pub fn builds(args: &BuildsArgs) -> ExitCode {
         return fail(e);
     }
     match &args.show {
-        None => match rt.block_on(service.runs(args.limit)) {
+        None => match rt.block_on(service.runs(args.limit, args.before)) {
             Ok(list) => match common.format {
                 Format::Json => emit_code(dockyard_api::to_json(&list), ExitCode::SUCCESS),
                 Format::Text => emit_code(print::runs_table(&list.runs, crate::store::now()), ExitCode::SUCCESS),

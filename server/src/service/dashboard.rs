@@ -297,7 +297,7 @@ impl Service {
         let recent = match self.store() {
             Ok(store) => store
                 .call(|s| {
-                    let runs = s.list_runs(RECENT_RUNS)?;
+                    let runs = s.list_runs(None, RECENT_RUNS)?;
                     runs.iter().map(|r| s.get_run(r.id)).collect::<Result<Vec<_>, _>>()
                 })
                 .await
@@ -571,7 +571,7 @@ impl Service {
         o.reclaimable_bytes = figures.reclaimable_bytes;
         o.retire_candidates = self.retire_candidates().ok().map(|r| r.len());
         match self.store() {
-            Ok(st) => match st.call(|s| s.list_runs(5)).await {
+            Ok(st) => match st.call(|s| s.list_runs(None, 5)).await {
                 Ok(runs) => {
                     *self.store_down_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
                     o.last_builds = runs;

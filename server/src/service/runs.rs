@@ -38,7 +38,7 @@ pub struct RunsCache {
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Key {
-    List(usize),
+    List(usize, Option<RunId>),
     Shown(RunId),
 }
 
@@ -80,26 +80,31 @@ impl Service {
     /// The newest runs `/metrics` counts by state (at most 10,000).
     pub async fn runs_for_metrics(&self) -> Result<Vec<dockyard_api::RunSummary>> {
         let store = self.store()?;
-        Ok(store.call(|s| s.list_runs(10_000)).await?)
+        Ok(store.call(|s| s.list_runs(None, 10_000)).await?)
     }
 
-    /// The newest runs (at most [`LIST_MAX`]).
-    pub async fn runs(&self, limit: usize) -> Result<RunList> {
+    /// The newest runs (at most [`LIST_MAX`]), or the newest of those
+    /// older than run `before`; `older` names the page after it, if any.
+    pub async fn runs(&self, limit: usize, before: Option<RunId>) -> Result<RunList> {
         let store = self.store()?;
-        let limit = limit.min(LIST_MAX);
-        let runs = store.call(move |s| s.list_runs(limit)).await?;
-        Ok(RunList { runs })
+        let limit = limit.clamp(1, LIST_MAX);
+        let mut runs = store.call(move |s| s.list_runs(before, limit + 1)).await?;
+        let older = (runs.len() > limit).then(|| {
+            runs.truncate(limit);
+            runs.last().map(|r| r.id)
+        });
+        Ok(RunList { runs, older: older.flatten() })
     }
 
     /// [`Service::runs`] as JSON, from memory while the history is unchanged.
-    pub async fn runs_json(&self, limit: usize) -> Result<Bytes> {
-        let limit = limit.min(LIST_MAX);
+    pub async fn runs_json(&self, limit: usize, before: Option<RunId>) -> Result<Bytes> {
+        let limit = limit.clamp(1, LIST_MAX);
         let (_, version) = self.history_version()?;
-        if let Some(b) = self.kept(version, &Key::List(limit)) {
+        if let Some(b) = self.kept(version, &Key::List(limit, before)) {
             return Ok(b);
         }
-        let body = Bytes::from(dockyard_api::to_json(&self.runs(limit).await?));
-        self.keep(version, Key::List(limit), &body);
+        let body = Bytes::from(dockyard_api::to_json(&self.runs(limit, before).await?));
+        self.keep(version, Key::List(limit, before), &body);
         Ok(body)
     }
 
@@ -200,7 +205,7 @@ impl Service {
     pub fn import_store(&self, name: &str, bytes: &[u8], shift_to_now: bool, if_empty: bool) -> Result<Imported> {
         use crate::store::dump;
         let store = self.store()?.0;
-        if if_empty && !store.list_runs(1)?.is_empty() {
+        if if_empty && !store.list_runs(None, 1)?.is_empty() {
             return Ok(Imported::HadRuns);
         }
         let mut dump: dump::Dump =

@@ -45,7 +45,7 @@ pub struct Imported {
 pub fn export(store: &dyn Store) -> Result<Dump, StoreError> {
     let registry = store.list_registry()?;
     let mut runs = Vec::new();
-    for summary in store.list_runs(usize::MAX)?.into_iter().rev() {
+    for summary in store.list_runs(None, usize::MAX)?.into_iter().rev() {
         let Some(detail) = store.get_run(summary.id)? else { continue };
         let mut logs = Vec::new();
         loop {

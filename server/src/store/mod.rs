@@ -133,8 +133,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sets the run's final state; images not final become `interrupted`
     /// (when the run was interrupted) or `skipped`.
     fn finish_run(&self, run: RunId, state: RunState, at: Timestamp) -> Result<(), StoreError>;
-    /// Newest first.
-    fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
+    /// Newest first: at most `limit` runs, of those older than `before`
+    /// (all when `None`).
+    fn list_runs(&self, before: Option<RunId>, limit: usize) -> Result<Vec<RunSummary>, StoreError>;
     fn get_run(&self, run: RunId) -> Result<Option<RunDetail>, StoreError>;
     /// Log lines after `after_seq`, of one image or all, at most `limit`.
     fn logs(&self, run: RunId, image: Option<&str>, after_seq: i64, limit: usize) -> Result<Vec<LogLine>, StoreError>;

@@ -648,20 +648,27 @@ impl Store for Postgres {
         })
     }
 
-    fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+    fn list_runs(&self, before: Option<RunId>, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
         self.with(|c| {
             let rows = c.query(
-                "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs ORDER BY id DESC LIMIT $1",
-                &[&limit_of(limit)],
+                "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs WHERE id < $1 \
+                 ORDER BY id DESC LIMIT $2",
+                &[&before.unwrap_or(RunId::MAX), &limit_of(limit)],
             )?;
             let mut runs: Vec<RunSummary> = rows.iter().map(summary_of).collect::<Result<_, _>>()?;
-            // The listed runs are the newest: every id from the last one up.
-            let Some(oldest) = runs.last().map(|r| r.id) else { return Ok(runs) };
+            // The listed runs are consecutive: every id between the last and the first.
+            let (Some(oldest), Some(newest)) = (runs.last().map(|r| r.id), runs.first().map(|r| r.id)) else {
+                return Ok(runs);
+            };
             let counts = c.query(
-                "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= $1 GROUP BY run_id, state",
-                &[&oldest],
+                "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= $1 AND run_id <= $2 \
+                 GROUP BY run_id, state",
+                &[&oldest, &newest],
             )?;
-            add_counts(&mut runs, counts.iter().map(|r| (r.get::<_, RunId>(0), r.get::<_, &str>(1), r.get::<_, i64>(2))));
+            add_counts(
+                &mut runs,
+                counts.iter().map(|r| (r.get::<_, RunId>(0), r.get::<_, &str>(1), r.get::<_, i64>(2))),
+            );
             Ok(runs)
         })
     }

@@ -518,19 +518,26 @@ impl Store for Sqlite {
         })
     }
 
-    fn list_runs(&self, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
+    fn list_runs(&self, before: Option<RunId>, limit: usize) -> Result<Vec<RunSummary>, StoreError> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs ORDER BY id DESC LIMIT ?1",
+                "SELECT id, state, trigger, selection, hosts, started_at, finished_at FROM runs WHERE id < ?1 \
+                 ORDER BY id DESC LIMIT ?2",
             )?;
-            let mut runs: Vec<RunSummary> = stmt.query_map([limit as i64], summary_of)?.collect::<Result<_, _>>()?;
-            // The listed runs are the newest: every id from the last one up.
-            let Some(oldest) = runs.last().map(|r| r.id) else { return Ok(runs) };
+            let mut runs: Vec<RunSummary> = stmt
+                .query_map([before.unwrap_or(RunId::MAX), limit.min(i64::MAX as usize) as i64], summary_of)?
+                .collect::<Result<_, _>>()?;
+            // The listed runs are consecutive: every id between the last and the first.
+            let (Some(oldest), Some(newest)) = (runs.last().map(|r| r.id), runs.first().map(|r| r.id)) else {
+                return Ok(runs);
+            };
             let mut stmt = c.prepare_cached(
-                "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= ?1 GROUP BY run_id, state",
+                "SELECT run_id, state, count(*) FROM run_images WHERE run_id >= ?1 AND run_id <= ?2 \
+                 GROUP BY run_id, state",
             )?;
-            let counts: Vec<(RunId, String, i64)> =
-                stmt.query_map([oldest], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+            let counts: Vec<(RunId, String, i64)> = stmt
+                .query_map([oldest, newest], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
             add_counts(&mut runs, counts);
             Ok(runs)
         })

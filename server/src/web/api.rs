@@ -181,7 +181,8 @@ pub async fn get(state: &AppState, path: &str, query: &str) -> Result<Answer, Er
         ["images", name] => Ok(json(&service.image_detail(&percent_decode(name)).await?)),
         ["builds"] => {
             let limit = query_param(query, "limit").and_then(|l| l.parse().ok()).unwrap_or(50usize);
-            Ok(bytes(service.runs_json(limit).await?))
+            let before = query_param(query, "before").and_then(|b| b.parse().ok());
+            Ok(bytes(service.runs_json(limit, before).await?))
         }
         ["builds", id] => Ok(bytes(service.run_shown_json(run_id(id)?).await?)),
         ["builds", id, "log.txt"] => {

@@ -584,3 +584,51 @@ fn assets_named_by_their_version_are_immutable_and_a_new_build_is_a_new_version(
     assert_eq!(cache(&format!("/pkg/app.js?v={v1}")), "no-cache");
     assert_eq!(cache("/pins"), "no-store");
 }
+
+/// The run list pages: `before=ID` gives the runs older than that one, and
+/// `older` names the next page; the CLI's `builds --before` and the API give
+/// the same bytes, and the Builds page links the pages. The oracle is the
+/// demo's store (its runs are numbered 1 to 3).
+#[test]
+fn the_run_list_pages_by_before_the_same_in_the_cli_the_api_and_the_page() {
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../demo");
+    let dump: Value = serde_json::from_str(&std::fs::read_to_string(demo.join("store.json")).unwrap()).unwrap();
+    let mut ids: Vec<i64> = dump["runs"].as_array().unwrap().iter().map(|r| r["run"]["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable_by(|a, b| b.cmp(a));
+    assert!(ids.len() >= 3, "{ids:?}");
+    let store = tempfile::tempdir().unwrap();
+    let db = store.path().join("s.db");
+    let db = db.to_str().unwrap();
+    let out = dockyard(&["store", "import", "--store", db, demo.join("store.json").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let server = Server::start(&["--repo", demo.to_str().unwrap(), "--store", db]);
+    let page = |before: Option<i64>| {
+        let q = before.map(|b| format!("&before={b}")).unwrap_or_default();
+        let (status, _, body) = server.get(&format!("/api/v1/builds?limit=2{q}"));
+        assert_eq!(status, 200, "{body}");
+        let mut args = vec!["builds".to_owned(), "--store".into(), db.into(), "--limit".into(), "2".into()];
+        if let Some(b) = before {
+            args.extend(["--before".into(), b.to_string()]);
+        }
+        args.extend(["--format".into(), "json".into()]);
+        let cli = dockyard(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(String::from_utf8_lossy(&cli.stdout), body, "builds --before and the API differ");
+        serde_json::from_str::<Value>(&body).unwrap()
+    };
+    let first = page(None);
+    let listed =
+        |v: &Value| v["runs"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(listed(&first), ids[..2]);
+    assert_eq!(first["older"].as_i64(), Some(ids[1]));
+    let second = page(Some(ids[1]));
+    assert_eq!(listed(&second), ids[2..ids.len().min(4)]);
+    if ids.len() <= 4 {
+        assert!(second.get("older").is_none(), "{second}");
+    }
+    let (_, _, html) = server.get(&format!("/builds?before={}", ids[1]));
+    assert!(html.contains(&format!("href=\"/builds/{}\"", ids[2])), "{html}");
+    assert!(!html.contains(&format!("href=\"/builds/{}\"", ids[0])), "{html}");
+    assert!(html.contains("id=\"newest-runs\""), "{html}");
+    let (_, _, html) = server.get("/builds");
+    assert!(!html.contains("id=\"older-runs\""), "50 a page: the demo has one page");
+}

@@ -231,15 +231,19 @@ fn contract(s: &dyn Store) {
     assert_eq!(s.logs(first, None, 0, 2).unwrap().len(), 2);
 
     // Newest first; counts per image state.
-    let runs = s.list_runs(10).unwrap();
+    let runs = s.list_runs(None, 10).unwrap();
     assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [second, first]);
     let counts = |pairs: &[(ImageState, usize)]| pairs.iter().copied().collect::<std::collections::BTreeMap<_, _>>();
     let first_counts = counts(&[(ImageState::Published, 1), (ImageState::Failed, 1), (ImageState::Present, 1)]);
     let second_counts = counts(&[(ImageState::Waiting, 2), (ImageState::Present, 1)]);
     assert_eq!((&runs[0].counts, &runs[1].counts), (&second_counts, &first_counts));
     assert_eq!(d.run.counts, first_counts);
-    let newest = s.list_runs(1).unwrap();
+    let newest = s.list_runs(None, 1).unwrap();
     assert_eq!(newest.iter().map(|r| (r.id, &r.counts)).collect::<Vec<_>>(), [(second, &second_counts)]);
+    // The page older than the newest: the first run, with its own counts.
+    let older = s.list_runs(Some(second), 10).unwrap();
+    assert_eq!(older.iter().map(|r| (r.id, &r.counts)).collect::<Vec<_>>(), [(first, &first_counts)]);
+    assert!(s.list_runs(Some(first), 10).unwrap().is_empty());
     assert!(s.get_run(second + 100).unwrap().is_none());
 
     // A run whose owner died is interrupted; its unfinished images too.
@@ -423,12 +427,12 @@ fn postgres_connects_again_after_the_server_drops_it() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "1", "{}", stderr(&psql));
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let first = s.list_runs(5);
+    let first = s.list_runs(None, 5);
     if let Err(e) = &first {
         assert!(e.to_string().contains("postgres://dockyard@127.0.0.1"), "{e}");
         assert!(!e.to_string().contains("not-a-real-secret"), "{e}");
     }
-    let runs = s.list_runs(5).expect("connected again");
+    let runs = s.list_runs(None, 5).expect("connected again");
     assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [id]);
 }
 
