@@ -204,3 +204,16 @@ pub fn changelog(name: &str, versions: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Runs `cmd` with `input` on its standard input; its output.
+pub fn piped(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().expect("stdin").write_all(input)?;
+            c.wait_with_output()
+        })
+        .expect("run a piped command")
+}

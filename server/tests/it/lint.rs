@@ -300,17 +300,10 @@ fn junit_is_well_formed_and_counts_failures() {
     let out = dockyard(&["lint", "--repo", repo.path().to_str().unwrap(), "--format", "junit"]);
     assert_eq!(out.status.code(), Some(1));
     let xml = stdout(&out);
-    let check = Command::new("python3")
-        .args(["-c", "import sys,xml.dom.minidom as m; d=m.parseString(sys.stdin.read()); s=d.getElementsByTagName('testsuite')[0]; print(s.getAttribute('tests'), s.getAttribute('failures'), len(d.getElementsByTagName('failure')))"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(xml.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let check = piped(
+        Command::new("python3").args(["-c", "import sys,xml.dom.minidom as m; d=m.parseString(sys.stdin.read()); s=d.getElementsByTagName('testsuite')[0]; print(s.getAttribute('tests'), s.getAttribute('failures'), len(d.getElementsByTagName('failure')))"]),
+        xml.as_bytes(),
+    );
     assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "3 1 1", "{xml}");
 }
 

@@ -542,16 +542,7 @@ fn assets_named_by_their_version_are_immutable_and_a_new_build_is_a_new_version(
         std::fs::write(pkg.join(f), format!("/* {f} */\n")).unwrap();
     }
     let sum = |text: &str| {
-        let out = std::process::Command::new("sha256sum")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().unwrap().write_all(text.as_bytes())?;
-                c.wait_with_output()
-            })
-            .unwrap();
+        let out = piped(&mut std::process::Command::new("sha256sum"), text.as_bytes());
         String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_owned()
     };
     let first = sum("build one");
