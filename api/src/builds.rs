@@ -516,11 +516,21 @@ pub enum StreamEvent {
     /// The build history changed (`GET /api/v1/history/events`): a run
     /// began, changed or ended, in this server or another.
     History,
+    /// The repository's files (or the registry's knowledge) were read
+    /// again into a new snapshot (`GET /api/v1/history/events`): pins and
+    /// images may have changed.
+    Files,
 }
 
 impl StreamEvent {
-    pub const ALL: [StreamEvent; 5] =
-        [StreamEvent::Log, StreamEvent::Image, StreamEvent::End, StreamEvent::Error, StreamEvent::History];
+    pub const ALL: [StreamEvent; 6] = [
+        StreamEvent::Log,
+        StreamEvent::Image,
+        StreamEvent::End,
+        StreamEvent::Error,
+        StreamEvent::History,
+        StreamEvent::Files,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -529,6 +539,7 @@ impl StreamEvent {
             StreamEvent::End => "end",
             StreamEvent::Error => "error",
             StreamEvent::History => "history",
+            StreamEvent::Files => "files",
         }
     }
 

@@ -247,3 +247,30 @@ test('unused images are listed, and the images filter is kept in the URL', async
     server.stop();
   }
 });
+
+test('a fix applied to the files shows on the Pins page without a reload', async () => {
+  const expected = oracle(STALE);
+  const { repo } = committedCopy(STALE, 'dy-live-');
+  const server = await startServer(['--repo', repo]);
+  try {
+    const page = await watchedPage(browser, { viewport: { width: 1366, height: 900 } });
+    await page.goto(server.url + '/pins?status=stale');
+    await hydrated(page);
+    await page.evaluate(() => { window.__sameDocument = true; });
+    assert.equal(Number(await page.textContent('#pin-count')), expected.pins.filter((p) => p.status === 'stale').length);
+    // A maintainer fixes the pins in the files; the page follows.
+    dockyard(['lint', '--repo', repo, '--fix']);
+    const after = JSON.parse(dockyard(['lint', '--repo', repo, '--format', 'json']).stdout);
+    const stale = after.pins.filter((p) => p.status === 'stale').length;
+    if (stale === 0) {
+      await page.waitForSelector('#pins-empty', { timeout: 20000 });
+    } else {
+      await page.waitForFunction((n) => document.querySelector('#pin-count')?.textContent === String(n), stale, { timeout: 20000 });
+    }
+    assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was reloaded');
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  } finally {
+    server.stop();
+  }
+});

@@ -10,6 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 #[component]
 pub fn ImagesPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<CatalogReport>("/api/v1/catalog".into()));
+    super::refresh_on(&[crate::api::StreamEvent::Files], move || data.refetch());
     let query = use_query_map();
     let filter = RwSignal::new(query.get_untracked().get("q").unwrap_or_default());
     // The filter lives in the URL (`/images?q=php`): a reload or a link keeps it.

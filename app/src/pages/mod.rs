@@ -175,13 +175,21 @@ impl Sort {
 /// stream, `GET /api/v1/history/events`): a list stays current without a
 /// reload. The stream closes with the page.
 pub fn refresh_on_history(refetch: impl Fn() + 'static) {
+    refresh_on(&[crate::api::StreamEvent::History], refetch);
+}
+
+/// Calls `refetch` whenever one of `kinds` of change is announced on the
+/// history's live stream (`history`: the build history; `files`: a new
+/// snapshot of the files). The stream closes with the page.
+pub fn refresh_on(kinds: &'static [crate::api::StreamEvent], refetch: impl Fn() + 'static) {
     #[cfg(feature = "hydrate")]
     {
         use futures::StreamExt;
         let Ok(mut source) = gloo_net::eventsource::futures::EventSource::new("/api/v1/history/events") else {
             return;
         };
-        let Ok(mut events) = source.subscribe(crate::api::StreamEvent::History.name()) else { return };
+        let streams: Vec<_> = kinds.iter().filter_map(|k| source.subscribe(k.name()).ok()).collect();
+        let mut events = futures::stream::select_all(streams);
         let source = send_wrapper::SendWrapper::new(source);
         on_cleanup(move || source.take().close());
         leptos::task::spawn_local(async move {
@@ -191,5 +199,5 @@ pub fn refresh_on_history(refetch: impl Fn() + 'static) {
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = refetch;
+    let _ = (kinds, refetch);
 }

@@ -9,7 +9,7 @@ use leptos_router::components::A;
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<Overview>("/api/v1/overview".into()));
-    super::refresh_on_history(move || data.refetch());
+    super::refresh_on(&[crate::api::StreamEvent::History, crate::api::StreamEvent::Files], move || data.refetch());
     view! {
         <leptos_meta::Title text="Overview" />
         <section class="overview">

@@ -14,6 +14,8 @@ use std::collections::BTreeSet;
 #[component]
 pub fn PinsPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_json::<PinsReport>("/api/v1/pins".into()));
+    // A fix applied to the files shows here without a reload.
+    super::refresh_on(&[crate::api::StreamEvent::Files], move || data.refetch());
     view! {
         <leptos_meta::Title text="Pins" />
         <section class="pins">

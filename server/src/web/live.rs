@@ -260,10 +260,36 @@ pub async fn events(
 /// call: see `Store::history_version`).
 const HISTORY_LOOK: Duration = Duration::from_secs(1);
 
+/// What a history stream last saw: the history's version, and the
+/// snapshot's generation.
+struct Seen {
+    history: Option<u64>,
+    files: Option<u64>,
+}
+
+impl Seen {
+    /// What changed since the last look, if anything (files first; the
+    /// history on the next look).
+    fn look(&mut self, service: &Service) -> Option<StreamEvent> {
+        let files = service.snapshot().ok().map(|s| s.generation);
+        if files.is_some() && files != self.files {
+            self.files = files;
+            return Some(StreamEvent::Files);
+        }
+        // An unknown version (a write a moment ago, a listener away) is
+        // looked at again; a known one that moved is news.
+        let Ok(Some(now)) = service.history_version_now() else { return None };
+        let changed = self.history.is_some_and(|v| v != now);
+        self.history = Some(now);
+        changed.then_some(StreamEvent::History)
+    }
+}
+
 /// `GET /api/v1/history/events`: a `history` event whenever the build
-/// history changed, in this server or another sharing its store, at most
-/// once per look; the overview and the Builds page read again on it. It
-/// takes one of the live streams' places.
+/// history changed, in this server or another sharing its store, and a
+/// `files` event whenever a new snapshot of the files is read, each at most
+/// once per look; the overview, Builds, Pins and Images pages read again on
+/// them. It takes one of the live streams' places.
 pub async fn history_events(State(state): State<AppState>) -> Response {
     let Ok(permit) = state.streams.permits.clone().try_acquire_owned() else {
         return busy();
@@ -273,20 +299,18 @@ pub async fn history_events(State(state): State<AppState>) -> Response {
         Err(e) => return store_away(e),
     };
     let service = state.service.clone();
+    let files = service.snapshot().ok().map(|s| s.generation);
     let started = tokio::time::Instant::now();
-    let stream = futures::stream::unfold((service, first, permit), move |(service, mut seen, permit)| async move {
+    let seen = Seen { history: first, files };
+    let stream = futures::stream::unfold((service, seen, permit), move |(service, mut seen, permit)| async move {
         loop {
             if started.elapsed() > MAX_STREAM {
                 return None;
             }
             tokio::time::sleep(HISTORY_LOOK).await;
-            // An unknown version (a write a moment ago, a listener away)
-            // is looked at again; a known one that moved is news.
-            let Ok(Some(now)) = service.history_version_now() else { continue };
-            let changed = seen.is_some_and(|v| v != now);
-            seen = Some(now);
-            if changed {
-                let event = Event::default().event(StreamEvent::History.name()).data("changed");
+            let news = seen.look(&service);
+            if let Some(what) = news {
+                let event = Event::default().event(what.name()).data("changed");
                 return Some((Ok::<_, std::convert::Infallible>(event), (service, seen, permit)));
             }
         }
