@@ -711,7 +711,8 @@ impl Service {
                     built_on.insert(i, h);
                     queue.succeeded(i, h);
                 }
-                Err(()) => {
+                Err(JobFailed { why }) => {
+                    tracing::debug!("run {run}: {} failed: {why}", plan.items[i].name);
                     failed = true;
                     for step in queue.failed(i, h) {
                         if let Step::Skip { item, parent } = step {
@@ -954,6 +955,12 @@ async fn write_logs(service: Arc<Service>, run: RunId, mut rx: tokio::sync::mpsc
     }
 }
 
+/// An image that failed, and why (its state and its log say so already).
+#[derive(Debug)]
+struct JobFailed {
+    why: String,
+}
+
 /// One image: pull what it builds on, build, verify, publish.
 #[allow(clippy::too_many_arguments)]
 async fn run_job(
@@ -965,14 +972,14 @@ async fn run_job(
     push: bool,
     use_cache: bool,
     log: LogSink,
-) -> Result<(), ()> {
+) -> Result<(), JobFailed> {
     let host = Some(engine.name());
     let fail = |e: String| {
         let log = log.clone();
         async move {
             let _ = log.send(format!("error: {e}"));
-            service.set_state(run, &job.name, ImageState::Failed, host, Some(e)).await;
-            Err(())
+            service.set_state(run, &job.name, ImageState::Failed, host, Some(e.clone())).await;
+            Err(JobFailed { why: e })
         }
     };
     if !job.pull_first.is_empty() {
