@@ -96,38 +96,7 @@ fn PinsView(report: PinsReport) -> impl IntoView {
             keep(&q.get_untracked());
         }
     });
-    // Groups of (image, version, status), worst first.
-    let groups = move || {
-        let (filter, needle) = (status.get(), q.get().to_lowercase());
-        pins.with_value(|all| {
-            let mut groups: Vec<(String, Option<String>, Status, Vec<Pin>)> = Vec::new();
-            for p in all.iter().filter(|p| wanted(&filter, p)) {
-                let job = p
-                    .job
-                    .as_ref()
-                    .map(|j| format!("{} {} {}", j.name, j.entry.as_deref().unwrap_or(""), j.projects.join(" ")));
-                let hay = format!(
-                    "{} {} {} {}",
-                    p.image,
-                    p.version.as_deref().unwrap_or(""),
-                    p.file,
-                    job.unwrap_or_default()
-                )
-                .to_lowercase();
-                if !needle.is_empty() && !hay.contains(&needle) {
-                    continue;
-                }
-                match groups.iter_mut().find(|g| g.0 == p.image && g.1 == p.version && g.2 == p.status) {
-                    Some(g) => g.3.push(p.clone()),
-                    None => groups.push((p.image.clone(), p.version.clone(), p.status, vec![p.clone()])),
-                }
-            }
-            groups.sort_by(|a, b| {
-                b.2.severity().cmp(&a.2.severity()).then(b.3.len().cmp(&a.3.len())).then(a.0.cmp(&b.0))
-            });
-            groups
-        })
-    };
+    let groups = move || pins.with_value(|all| grouped(all, &status.get(), &q.get().to_lowercase()));
     let shown = move || groups().iter().map(|g| g.3.len()).sum::<usize>();
     view! {
         <div class="toolbar actions">
@@ -195,6 +164,27 @@ fn PinsView(report: PinsReport) -> impl IntoView {
         }}
         {unused_images(unused)}
     }
+}
+
+/// The pins that pass the filter and the search (image, version, file, job
+/// or project), in groups of (image, version, status), worst first.
+fn grouped(all: &[Pin], filter: &str, needle: &str) -> Vec<(String, Option<String>, Status, Vec<Pin>)> {
+    let mut groups: Vec<(String, Option<String>, Status, Vec<Pin>)> = Vec::new();
+    for p in all.iter().filter(|p| wanted(filter, p)) {
+        let job =
+            p.job.as_ref().map(|j| format!("{} {} {}", j.name, j.entry.as_deref().unwrap_or(""), j.projects.join(" ")));
+        let hay = format!("{} {} {} {}", p.image, p.version.as_deref().unwrap_or(""), p.file, job.unwrap_or_default())
+            .to_lowercase();
+        if !needle.is_empty() && !hay.contains(needle) {
+            continue;
+        }
+        match groups.iter_mut().find(|g| g.0 == p.image && g.1 == p.version && g.2 == p.status) {
+            Some(g) => g.3.push(p.clone()),
+            None => groups.push((p.image.clone(), p.version.clone(), p.status, vec![p.clone()])),
+        }
+    }
+    groups.sort_by(|a, b| b.2.severity().cmp(&a.2.severity()).then(b.3.len().cmp(&a.3.len())).then(a.0.cmp(&b.0)));
+    groups
 }
 
 /// A filter chip: a link to the page with that filter, marked as the
