@@ -148,6 +148,11 @@ fn verify_invocation(config: &dockyard_core::config::Config, dir: &str, label: &
     Some(config.verify_invocation(dir, label))
 }
 
+/// No engine is configured at all.
+pub fn no_engine() -> super::Error {
+    super::Error::unavailable("no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file")
+}
+
 /// Every engine asked at once, each within `deadline`: those that answer,
 /// and what each of the others said. None answering is unavailable.
 pub async fn answering(
@@ -155,9 +160,7 @@ pub async fn answering(
     deadline: std::time::Duration,
 ) -> Result<(Vec<Arc<dyn Engine>>, Vec<String>), super::Error> {
     if engines.is_empty() {
-        return Err(super::Error::unavailable(
-            "no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file",
-        ));
+        return Err(no_engine());
     }
     let probes = futures::future::join_all(engines.iter().map(|e| async move {
         match tokio::time::timeout(deadline, e.version()).await {

@@ -431,7 +431,8 @@ impl Service {
             Ok((up, _)) => (up.into_iter().next(), None),
             Err(e) => (None, Some(e.message)),
         };
-        let (mut plan, ..) = self.prepare_selection(request, engine.as_deref()).await?;
+        let (_, prepared) = self.prepare_selection(request, engine.as_deref()).await?;
+        let mut plan = prepared.plan;
         if let Some(why) = absent {
             plan.notes.insert(
                 0,
@@ -450,7 +451,7 @@ impl Service {
         &self,
         request: &dockyard_api::BuildRequest,
         engine: Option<&dyn Engine>,
-    ) -> Result<(Plan, BuildSpec, super::build::Prepared), Error> {
+    ) -> Result<(BuildSpec, super::build::Prepared), Error> {
         let spec = BuildSpec {
             globs: self.selection_globs(&request.selection)?,
             pull: true,
@@ -479,7 +480,7 @@ impl Service {
             },
         };
         let prepared = self.plan_build(&spec, engine, &self.repo.registry).await?;
-        Ok((prepared.plan.clone(), spec, prepared))
+        Ok((spec, prepared))
     }
 
     /// Starts build-and-pull: the run is recorded now and goes on in the
@@ -489,10 +490,9 @@ impl Service {
         request: dockyard_api::BuildRequest,
         who: &str,
     ) -> Result<(RunId, Plan), Error> {
-        let engine = self.engines().into_iter().next().ok_or_else(|| {
-            Error::unavailable("no engine is connected: set DOCKER_HOST, or [[hosts]] in the operator file")
-        })?;
-        let (plan, mut spec, prepared) = self.prepare_selection(&request, Some(engine.as_ref())).await?;
+        let engine = self.engines().into_iter().next().ok_or_else(super::build::no_engine)?;
+        let (mut spec, prepared) = self.prepare_selection(&request, Some(engine.as_ref())).await?;
+        let plan = prepared.plan.clone();
         spec.trigger = dockyard_api::Trigger::web(dockyard_api::Operation::Build, who);
         // The run records the engine it runs on (it recorded every engine).
         let hosts = vec![engine.name().to_owned()];

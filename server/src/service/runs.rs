@@ -71,12 +71,6 @@ impl Service {
         Ok(self.store()?.0.history_version())
     }
 
-    fn history_version(&self) -> Result<(crate::store::Shared, Option<u64>)> {
-        let store = self.store()?;
-        let version = store.0.history_version();
-        Ok((store, version))
-    }
-
     /// The newest runs `/metrics` counts by state (at most 10,000).
     pub async fn runs_for_metrics(&self) -> Result<Vec<dockyard_api::RunSummary>> {
         let store = self.store()?;
@@ -89,17 +83,19 @@ impl Service {
         let store = self.store()?;
         let limit = limit.clamp(1, LIST_MAX);
         let mut runs = store.call(move |s| s.list_runs(before, limit + 1)).await?;
-        let older = (runs.len() > limit).then(|| {
+        let older = if runs.len() > limit {
             runs.truncate(limit);
             runs.last().map(|r| r.id)
-        });
-        Ok(RunList { runs, older: older.flatten() })
+        } else {
+            None
+        };
+        Ok(RunList { runs, older })
     }
 
     /// [`Service::runs`] as JSON, from memory while the history is unchanged.
     pub async fn runs_json(&self, limit: usize, before: Option<RunId>) -> Result<Bytes> {
         let limit = limit.clamp(1, LIST_MAX);
-        let (_, version) = self.history_version()?;
+        let version = self.history_version_now()?;
         if let Some(b) = self.kept(version, &Key::List(limit, before)) {
             return Ok(b);
         }
@@ -122,7 +118,7 @@ impl Service {
     /// [`Service::run_shown`] of the whole run as JSON; a finished run's
     /// answer is kept in memory while the history is unchanged.
     pub async fn run_shown_json(&self, id: RunId) -> Result<Bytes> {
-        let (_, version) = self.history_version()?;
+        let version = self.history_version_now()?;
         if let Some(b) = self.kept(version, &Key::Shown(id)) {
             return Ok(b);
         }
