@@ -179,7 +179,7 @@ pub fn builds(args: &BuildsArgs) -> ExitCode {
         None => match rt.block_on(service.runs(args.limit, args.before)) {
             Ok(list) => match common.format {
                 Format::Json => emit_code(dockyard_api::to_json(&list), ExitCode::SUCCESS),
-                Format::Text => emit_code(print::runs_table(&list.runs, crate::store::now()), ExitCode::SUCCESS),
+                Format::Text => emit_code(print::runs_table(&list, crate::store::now()), ExitCode::SUCCESS),
             },
             Err(e) => failed(e),
         },

@@ -197,8 +197,13 @@ pub fn plan_text(plan: &dockyard_api::Plan) -> String {
 }
 
 /// Stored runs as a table, newest first.
-pub fn runs_table(runs: &[dockyard_api::RunSummary], now: i64) -> String {
+pub fn runs_table(list: &dockyard_api::RunList, now: i64) -> String {
+    let runs = &list.runs;
     let mut s = String::new();
+    if runs.is_empty() {
+        s.push_str("no runs\n");
+        return s;
+    }
     let _ = writeln!(s, "{:>5}  {:11}  {:>7}  {:>8}  {:20}  IMAGES", "RUN", "STATE", "AGE", "TOOK", "TRIGGER");
     for r in runs {
         let took = r.finished_at.map(|f| format!("{}s", f - r.started_at)).unwrap_or_else(|| "-".into());
@@ -218,6 +223,9 @@ pub fn runs_table(runs: &[dockyard_api::RunSummary], now: i64) -> String {
             sanitize(&r.trigger.to_string()),
             counts.join(", ")
         );
+    }
+    if let Some(id) = list.older {
+        let _ = writeln!(s, "older runs: dockyard builds --before {id}");
     }
     s
 }

@@ -606,6 +606,17 @@ fn the_run_list_pages_by_before_the_same_in_the_cli_the_api_and_the_page() {
         assert_eq!(String::from_utf8_lossy(&cli.stdout), body, "builds --before and the API differ");
         serde_json::from_str::<Value>(&body).unwrap()
     };
+    // People read where the next page is.
+    let text = |before: Option<String>| {
+        let mut args = vec!["builds".to_owned(), "--store".into(), db.into(), "--limit".into(), "2".into()];
+        args.extend(before.into_iter().flat_map(|b| ["--before".to_owned(), b]));
+        stdout(&dockyard(&args.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    assert!(text(None).ends_with(&format!("older runs: dockyard builds --before {}\n", ids[1])), "{}", text(None));
+    if ids.len() <= 4 {
+        assert!(!text(Some(ids[1].to_string())).contains("older runs"));
+    }
+    assert_eq!(text(Some(ids[ids.len() - 1].to_string())), "no runs\n");
     let first = page(None);
     let listed =
         |v: &Value| v["runs"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect::<Vec<_>>();
